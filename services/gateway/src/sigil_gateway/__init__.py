@@ -1,0 +1,1 @@
+"""Sigil gateway: the HTTP API in front of the bus."""

@@ -1,0 +1,27 @@
+"""``python -m sigil_gateway``: serve the HTTP API."""
+
+import uvicorn
+
+from sigil_gateway.app import create_app
+from sigil_shared.logs import configure_logging
+from sigil_shared.settings import GatewaySettings, load_settings
+from sigil_shared.telemetry import configure_telemetry
+
+
+def main() -> None:
+    """Serve until signalled."""
+    settings = load_settings(GatewaySettings, "sigil-gateway")
+    configure_logging(settings.log_level, service="gateway")
+    configure_telemetry("sigil-gateway")
+    uvicorn.run(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        log_config=None,
+        access_log=False,
+        server_header=False,
+    )
+
+
+if __name__ == "__main__":
+    main()

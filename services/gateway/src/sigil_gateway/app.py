@@ -1,0 +1,37 @@
+"""Wiring of the gateway: the only place that builds its broker, routes and handlers."""
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from sigil_gateway.errors import install_error_handlers
+from sigil_gateway.routes import health
+from sigil_shared.bus import create_broker
+from sigil_shared.settings import GatewaySettings
+
+
+def create_app(settings: GatewaySettings) -> FastAPI:
+    """Build the gateway's FastAPI app around one NATS connection."""
+    broker = create_broker(settings, service="gateway")
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        await broker.start()
+        try:
+            yield
+        finally:
+            await broker.stop()
+
+    app = FastAPI(
+        title="Sigil",
+        version="0.1.0",
+        description="Secrets for vendors and their customers.",
+        lifespan=lifespan,
+        openapi_url="/openapi.json",
+    )
+    app.state.broker = broker
+    app.state.settings = settings
+    install_error_handlers(app)
+    app.include_router(health.router)
+    return app

@@ -1,0 +1,76 @@
+"""Exception handlers: every error leaves as ``{"error": {code, message, details}}``."""
+
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from sigil_shared.contracts import ErrorBody
+from sigil_shared.errors import HTTP_STATUS, ErrorCode, SigilError
+
+log = logging.getLogger("sigil.gateway")
+
+
+def error_response(body: ErrorBody, status: int | None = None) -> JSONResponse:
+    """The one error shape of the HTTP API."""
+    return JSONResponse(
+        {"error": body.model_dump(mode="json")},
+        status_code=status or HTTP_STATUS.get(body.code, 503),
+    )
+
+
+async def _on_sigil(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, SigilError)
+    return error_response(ErrorBody.from_error(exc))
+
+
+async def _on_validation(_: Request, exc: Exception) -> JSONResponse:
+    # FastAPI's default 422 body repeats the submitted input, which may be a value.
+    assert isinstance(exc, RequestValidationError)
+    errors = [
+        {
+            "field": ".".join(str(p) for p in item.get("loc", ()) if p != "body"),
+            "type": item.get("type", ""),
+            "message": item.get("msg", ""),
+        }
+        for item in exc.errors()
+    ]
+    malformed = any(e["type"] == "json_invalid" for e in errors)
+    code = ErrorCode.INVALID_MESSAGE if malformed else ErrorCode.INVALID_REQUEST
+    first = errors[0] if errors else {"field": "", "message": "invalid request"}
+    message = (
+        "request body is not valid JSON"
+        if malformed
+        else f"{first['field'] or 'request'}: {first['message']}"
+    )
+    return error_response(
+        ErrorBody(code=code, message=message, details={"errors": errors}),
+        status=400 if malformed else 422,
+    )
+
+
+async def _on_http(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    code = {404: ErrorCode.NOT_FOUND, 405: ErrorCode.INVALID_REQUEST}.get(
+        exc.status_code, ErrorCode.INVALID_REQUEST
+    )
+    return error_response(
+        ErrorBody(code=code, message=str(exc.detail), details={}), status=exc.status_code
+    )
+
+
+async def _on_unexpected(_: Request, exc: Exception) -> JSONResponse:
+    log.error("unexpected gateway failure: %s", type(exc).__name__)
+    return error_response(
+        ErrorBody(code=ErrorCode.INTERNAL, message="internal error", details={}), status=503
+    )
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Register one handler per error base."""
+    app.add_exception_handler(SigilError, _on_sigil)
+    app.add_exception_handler(RequestValidationError, _on_validation)
+    app.add_exception_handler(StarletteHTTPException, _on_http)
+    app.add_exception_handler(Exception, _on_unexpected)

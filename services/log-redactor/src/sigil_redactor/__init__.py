@@ -1,0 +1,1 @@
+"""Sigil log redactor: masks every secret value a deployment could have seen."""

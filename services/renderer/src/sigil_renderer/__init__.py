@@ -1,0 +1,1 @@
+"""Sigil renderer: Go text/template rendering and template validation."""

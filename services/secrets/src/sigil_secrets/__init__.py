@@ -1,0 +1,1 @@
+"""Sigil secrets service: scoped, versioned, envelope-encrypted secrets with audit."""

@@ -1,0 +1,1 @@
+"""Sigil's shared library: the contracts, subjects, settings and plumbing every service uses."""

@@ -1,0 +1,150 @@
+"""The FastStream/NATS plumbing: broker factory, error replies, typed requests, health."""
+
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+from faststream.middlewares import ExceptionMiddleware
+from faststream.nats import NatsBroker
+from faststream.nats.opentelemetry import NatsTelemetryMiddleware
+from faststream.security import SASLPlaintext
+from nats.errors import NoRespondersError
+from nats.errors import TimeoutError as NatsTimeoutError
+from pydantic import BaseModel, ValidationError
+
+from sigil_shared import subjects
+from sigil_shared.contracts import ErrorBody, HealthReply, HealthRequest, Reply
+from sigil_shared.errors import (
+    ErrorCode,
+    InvalidMessageError,
+    SigilError,
+    UnavailableError,
+    error_from_code,
+)
+from sigil_shared.settings import BusSettings
+
+log = logging.getLogger("sigil.bus")
+
+ModelT = TypeVar("ModelT", bound=BaseModel)
+HealthCheck = Callable[[], Awaitable[dict[str, str]]]
+
+
+def _validation_details(err: ValidationError) -> dict[str, Any]:
+    """Field locations and messages of a validation error, never the input."""
+    return {
+        "errors": [
+            {
+                "field": ".".join(str(p) for p in item["loc"]),
+                "type": item["type"],
+                "message": item["msg"],
+            }
+            for item in err.errors(include_input=False, include_url=False, include_context=False)
+        ]
+    }
+
+
+def invalid_message(err: ValidationError) -> InvalidMessageError:
+    """The typed error for a message that does not match its contract."""
+    return InvalidMessageError(
+        "message does not match the contract", details=_validation_details(err)
+    )
+
+
+def error_middleware() -> ExceptionMiddleware:
+    """Turn every handler failure into an error reply: never silence, never a stack trace."""
+    mw = ExceptionMiddleware()
+
+    @mw.add_handler(ValidationError, publish=True)
+    async def _on_invalid(exc: ValidationError) -> Reply[None]:
+        return Reply.failure(ErrorBody.from_error(invalid_message(exc)))
+
+    @mw.add_handler(SigilError, publish=True)
+    async def _on_sigil(exc: SigilError) -> Reply[None]:
+        return Reply.failure(ErrorBody.from_error(exc))
+
+    @mw.add_handler(Exception, publish=True)
+    async def _on_other(exc: Exception) -> Reply[None]:
+        # Only the type: an arbitrary exception's text may quote its input.
+        log.error("unexpected handler failure: %s", type(exc).__name__)
+        return Reply.failure(
+            ErrorBody(code=ErrorCode.INTERNAL, message="internal error", details={})
+        )
+
+    return mw
+
+
+def create_broker(settings: BusSettings, *, service: str) -> NatsBroker:
+    """A NatsBroker for one service with its credentials, telemetry and error replies.
+
+    The error middleware is innermost so telemetry never records a validation
+    error's text (which would quote the input).
+    """
+    security = None
+    if settings.nats_user:
+        password = settings.nats_password.get_secret_value() if settings.nats_password else ""
+        security = SASLPlaintext(username=settings.nats_user, password=password)
+    logger = logging.getLogger(f"sigil.{service}.bus")
+    middlewares: list[Any] = [NatsTelemetryMiddleware(), error_middleware()]
+    return NatsBroker(
+        settings.nats_url,
+        security=security,
+        name=f"sigil-{service}",
+        middlewares=middlewares,
+        logger=logger,
+        max_reconnect_attempts=-1,
+        reconnect_time_wait=1,
+    )
+
+
+async def request(
+    broker: NatsBroker,
+    subject: str,
+    message: BaseModel,
+    reply_type: type[ModelT],
+    *,
+    timeout: float,
+) -> ModelT:
+    """Send a command and return its typed result, raising the remote error if any."""
+    try:
+        raw = await broker.request(message, subject, timeout=timeout)
+    except (TimeoutError, NatsTimeoutError) as err:
+        raise UnavailableError(f"no reply on {subject} within {timeout:g}s") from err
+    except NoRespondersError as err:
+        raise UnavailableError(f"no service answers on {subject}") from err
+    reply = Reply[reply_type].model_validate_json(raw.body)  # type: ignore[valid-type]
+    if reply.error is not None:
+        raise error_from_code(reply.error.code, reply.error.message, reply.error.details)
+    if reply.data is None:
+        raise UnavailableError(f"empty reply on {subject}")
+    return reply.data
+
+
+def register_health(broker: NatsBroker, service: str, check: HealthCheck) -> None:
+    """Answer ``sigil.health.<service>`` with the service's readiness."""
+
+    @broker.subscriber(subjects.health(service), queue=subjects.queue(service))
+    async def health(request: HealthRequest) -> Reply[HealthReply]:
+        del request
+        checks = await check()
+        ready = all(v == "ok" for v in checks.values())
+        return Reply.success(HealthReply(service=service, ready=ready, checks=checks))
+
+
+async def bus_check(broker: NatsBroker) -> dict[str, str]:
+    """The health entry for the NATS connection itself."""
+    try:
+        connected = bool(broker.connection.is_connected)
+    except Exception:  # noqa: BLE001 - FastStream raises when never connected
+        connected = False
+    return {"nats": "ok" if connected else "disconnected"}
+
+
+__all__ = [
+    "HealthCheck",
+    "bus_check",
+    "create_broker",
+    "error_middleware",
+    "invalid_message",
+    "register_health",
+    "request",
+]

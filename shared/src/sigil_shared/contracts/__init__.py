@@ -1,0 +1,66 @@
+"""Every bus message and HTTP body of Sigil, declared once."""
+
+from sigil_shared.contracts.audit import (
+    AuditEvent,
+    AuditOutcome,
+    AuditQueryReply,
+    AuditQueryRequest,
+)
+from sigil_shared.contracts.base import Contract, ErrorBody, Reply, WireSecret
+from sigil_shared.contracts.health import HealthReply, HealthRequest
+from sigil_shared.contracts.identity import Actor, Role
+from sigil_shared.contracts.secrets import (
+    PinnedVersion,
+    RedactionValuesReply,
+    RedactionValuesRequest,
+    ResolvedSecret,
+    SecretChanged,
+    SecretCreateBody,
+    SecretCreateRequest,
+    SecretDeleteReply,
+    SecretDeleteRequest,
+    SecretDetail,
+    SecretGetRequest,
+    SecretListReply,
+    SecretListRequest,
+    SecretMetadata,
+    SecretResolveReply,
+    SecretResolveRequest,
+    SecretUpdateBody,
+    SecretUpdateRequest,
+    SecretVersionInfo,
+)
+
+__all__ = [
+    "Actor",
+    "AuditEvent",
+    "AuditOutcome",
+    "AuditQueryReply",
+    "AuditQueryRequest",
+    "Contract",
+    "ErrorBody",
+    "HealthReply",
+    "HealthRequest",
+    "PinnedVersion",
+    "RedactionValuesReply",
+    "RedactionValuesRequest",
+    "Reply",
+    "ResolvedSecret",
+    "Role",
+    "SecretChanged",
+    "SecretCreateBody",
+    "SecretCreateRequest",
+    "SecretDeleteReply",
+    "SecretDeleteRequest",
+    "SecretDetail",
+    "SecretGetRequest",
+    "SecretListReply",
+    "SecretListRequest",
+    "SecretMetadata",
+    "SecretResolveReply",
+    "SecretResolveRequest",
+    "SecretUpdateBody",
+    "SecretUpdateRequest",
+    "SecretVersionInfo",
+    "WireSecret",
+]

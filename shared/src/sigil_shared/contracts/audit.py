@@ -1,0 +1,58 @@
+"""Audit events (durable, hash-chained per organization) and their query."""
+
+from enum import StrEnum
+
+from pydantic import AwareDatetime, Field
+
+from sigil_shared.contracts.base import Contract
+from sigil_shared.contracts.identity import Actor, Role
+
+
+class AuditOutcome(StrEnum):
+    """Whether a command was applied."""
+
+    SUCCESS = "success"
+    REFUSED = "refused"
+
+
+class AuditEvent(Contract):
+    """Who did what, when, and with which outcome. Never a value."""
+
+    id: str
+    organization_id: str
+    actor_id: str
+    actor_role: Role
+    actor_customer_organization_id: str | None
+    action: str
+    secret_id: str | None = None
+    key: str | None = None
+    customer_organization_id: str | None = None
+    version: int | None = None
+    request_id: str
+    trace_id: str | None = None
+    outcome: AuditOutcome
+    error_code: str | None = None
+    at: AwareDatetime
+    prev_hash: str
+    hash: str = ""
+
+
+class AuditQueryRequest(Contract):
+    """Page an organization's audit events (admins only), oldest first."""
+
+    actor: Actor
+    request_id: str = Field(min_length=1, max_length=128)
+    key: str | None = Field(default=None, max_length=1024)
+    actor_id: str | None = Field(default=None, max_length=256)
+    action: str | None = Field(default=None, max_length=64)
+    since: AwareDatetime | None = None
+    until: AwareDatetime | None = None
+    cursor: str | None = Field(default=None, max_length=64)
+    limit: int = Field(default=100, ge=1, le=1000)
+
+
+class AuditQueryReply(Contract):
+    """One page of audit events."""
+
+    items: list[AuditEvent]
+    next_cursor: str | None = None

@@ -1,0 +1,179 @@
+"""Secret commands, replies, internal value subjects and change events."""
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import AwareDatetime, Field
+
+from sigil_shared.contracts.base import Contract, WireSecret
+from sigil_shared.contracts.identity import Actor
+from sigil_shared.ids import EntityId
+
+# Generous on the wire: the service, not the schema, enforces the 64 KiB value limit so
+# the caller gets ``value_too_large`` rather than a generic validation error.
+_WIRE_VALUE_MAX = 1024 * 1024
+RequestId = str
+
+
+class _Command(Contract):
+    actor: Actor
+    request_id: RequestId = Field(min_length=1, max_length=128)
+
+
+class SecretCreateBody(Contract):
+    """HTTP body of ``POST /api/v1/secrets``."""
+
+    key: str = Field(max_length=1024)
+    value: WireSecret = Field(max_length=_WIRE_VALUE_MAX)
+    customer_organization_id: EntityId | None = None
+
+
+class SecretUpdateBody(Contract):
+    """HTTP body of ``PUT /api/v1/secrets/{id}``."""
+
+    value: WireSecret = Field(max_length=_WIRE_VALUE_MAX)
+    expected_version: int | None = Field(default=None, ge=1)
+
+
+class SecretCreateRequest(_Command):
+    """Create a secret in the actor's organization (vendor level or one customer)."""
+
+    key: str = Field(max_length=1024)
+    value: WireSecret = Field(max_length=_WIRE_VALUE_MAX)
+    customer_organization_id: EntityId | None = None
+
+
+class SecretUpdateRequest(_Command):
+    """Store a new value (a new version); the key is immutable."""
+
+    id: EntityId
+    value: WireSecret = Field(max_length=_WIRE_VALUE_MAX)
+    expected_version: int | None = Field(default=None, ge=1)
+
+
+class SecretDeleteRequest(_Command):
+    """Delete a secret."""
+
+    id: EntityId
+    force: bool = False
+
+
+class SecretGetRequest(_Command):
+    """Metadata and version history of one secret."""
+
+    id: EntityId
+
+
+class SecretListRequest(_Command):
+    """Metadata of the actor's scope, sorted by key, paged.
+
+    ``customer_organization_id`` filters to one customer's secrets; ``vendor_only``
+    to vendor-level ones. Customer users always get their own scope.
+    """
+
+    customer_organization_id: EntityId | None = None
+    vendor_only: bool = False
+    cursor: str | None = Field(default=None, max_length=2048)
+    limit: int = Field(default=100, ge=1, le=1000)
+
+
+class SecretVersionInfo(Contract):
+    """One version of a secret: who wrote it and when. Never the value."""
+
+    version: int
+    created_at: AwareDatetime
+    created_by: str
+
+
+class SecretMetadata(Contract):
+    """What every read returns about a secret."""
+
+    id: str
+    key: str
+    customer_organization_id: str | None
+    version: int
+    created_at: AwareDatetime
+    created_by: str
+    updated_at: AwareDatetime
+    updated_by: str
+    too_short_to_mask: bool = False
+
+
+class SecretDetail(SecretMetadata):
+    """Metadata plus the version history, newest first."""
+
+    versions: list[SecretVersionInfo]
+
+
+class SecretListReply(Contract):
+    """One page of metadata."""
+
+    items: list[SecretMetadata]
+    next_cursor: str | None = None
+
+
+class SecretDeleteReply(Contract):
+    """What a delete removed."""
+
+    id: str
+    key: str
+    version: int
+
+
+class PinnedVersion(Contract):
+    """A (key, scope, version) triple from a render receipt."""
+
+    key: str = Field(max_length=1024)
+    customer_organization_id: EntityId | None = None
+    version: int = Field(ge=1)
+
+
+class SecretResolveRequest(Contract):
+    """Internal (renderer only): the values a deployment of this scope gets."""
+
+    organization_id: EntityId
+    customer_organization_id: EntityId | None = None
+    pinned: list[PinnedVersion] | None = None
+
+
+class ResolvedSecret(Contract):
+    """One value a deployment gets, with where it came from."""
+
+    key: str
+    customer_organization_id: str | None
+    version: int
+    value: WireSecret
+
+
+class SecretResolveReply(Contract):
+    """Values for rendering, customer-specific winning over vendor-level on the same key."""
+
+    secrets: list[ResolvedSecret]
+
+
+class RedactionValuesRequest(Contract):
+    """Internal (redactor only): every value a deployment of this scope could have seen."""
+
+    organization_id: EntityId
+    customer_organization_id: EntityId | None = None
+    pinned: list[PinnedVersion] = Field(default_factory=list)
+
+
+class RedactionValuesReply(Contract):
+    """Values to mask; order carries no meaning."""
+
+    values: list[WireSecret]
+
+
+class SecretChanged(Contract):
+    """Change event on ``sigil.events.secret.<change>.<org>``. Never a value."""
+
+    change: Literal["created", "updated", "deleted"]
+    organization_id: str
+    customer_organization_id: str | None
+    id: str
+    key: str
+    version: int
+    actor_id: str
+    too_short_to_mask: bool
+    at: datetime

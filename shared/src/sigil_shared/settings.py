@@ -1,0 +1,98 @@
+"""Per-service settings from ``SIGIL_*`` variables, validated once at start."""
+
+import sys
+from pathlib import Path
+from typing import Literal, NoReturn, Self, TypeVar
+
+from pydantic import Field, SecretStr, ValidationError, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class BusSettings(BaseSettings):
+    """What every service needs to join the bus."""
+
+    model_config = SettingsConfigDict(env_prefix="SIGIL_", extra="ignore", frozen=True)
+
+    nats_url: str = "nats://127.0.0.1:4222"
+    nats_user: str | None = None
+    nats_password: SecretStr | None = None
+    request_timeout: float = Field(default=5.0, gt=0, le=120)
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    #: JetStream replicas for streams and KV buckets this service creates (3 on a cluster).
+    js_replicas: int = Field(default=1, ge=1, le=5)
+
+
+class SecretsSettings(BusSettings):
+    """The secrets service: store, keyring, history."""
+
+    store: Literal["jetstream", "mongodb"] = "jetstream"
+    mongodb_url: SecretStr | None = None
+    mongodb_database: str = "sigil"
+    #: Keyring inline: ``id:base64key[,id:base64key...]``; the first entry wraps new keys.
+    kek: SecretStr | None = None
+    #: Keyring file: one ``id:base64key`` per line, first line current.
+    kek_file: Path | None = None
+    history: int = Field(default=32, ge=1, le=1000)
+    secrets_bucket: str = "sigil-secrets"
+    audit_stream: str = "SIGIL_AUDIT"
+    #: Values shorter than this are flagged "too short to be masked" in logs.
+    min_mask_length: int = Field(default=4, ge=1, le=64)
+
+    @model_validator(mode="after")
+    def _check_sources(self) -> Self:
+        if self.kek is None and self.kek_file is None:
+            msg = "set SIGIL_KEK or SIGIL_KEK_FILE (the key-encryption keyring)"
+            raise ValueError(msg)
+        if self.store == "mongodb" and self.mongodb_url is None:
+            msg = "SIGIL_MONGODB_URL is required when SIGIL_STORE=mongodb"
+            raise ValueError(msg)
+        return self
+
+
+class RendererSettings(BusSettings):
+    """The renderer service."""
+
+
+class RedactorSettings(BusSettings):
+    """The log-redactor service."""
+
+    min_mask_length: int = Field(default=4, ge=1, le=64)
+
+
+class GatewaySettings(BusSettings):
+    """The HTTP gateway."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8080, ge=0, le=65535)
+    jwt_key: SecretStr | None = None
+    jwt_key_file: Path | None = None
+    jwks_url: str | None = None
+    body_limit: int = Field(default=1024 * 1024, ge=1024)
+    #: Requests per second per token; 0 turns rate limiting off.
+    rate_limit: float = Field(default=0, ge=0)
+
+    @model_validator(mode="after")
+    def _check_auth(self) -> Self:
+        if self.jwt_key is None and self.jwt_key_file is None and self.jwks_url is None:
+            msg = "set SIGIL_JWT_KEY, SIGIL_JWT_KEY_FILE or SIGIL_JWKS_URL"
+            raise ValueError(msg)
+        return self
+
+
+SettingsT = TypeVar("SettingsT", bound=BaseSettings)
+
+
+def _fail(program: str, err: ValidationError, prefix: str) -> NoReturn:
+    for item in err.errors(include_input=False, include_url=False):
+        field = ".".join(str(p) for p in item["loc"])
+        variable = f"{prefix}{field.upper()}" if field else "settings"
+        print(f"{program}: invalid setting {variable}: {item['msg']}", file=sys.stderr)  # noqa: T201
+    raise SystemExit(2)
+
+
+def load_settings(cls: type[SettingsT], program: str) -> SettingsT:
+    """Build settings from the environment, or stop with one line per bad variable."""
+    try:
+        return cls()
+    except ValidationError as err:
+        _fail(program, err, str(cls.model_config.get("env_prefix", "")))

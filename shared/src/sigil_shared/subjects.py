@@ -1,0 +1,74 @@
+"""The single home of every NATS subject, queue group, stream, KV bucket and durable name."""
+
+from typing import Final, Literal
+
+ServiceName = Literal["secrets", "renderer", "redactor", "gateway"]
+SERVICES: Final[tuple[ServiceName, ...]] = ("secrets", "renderer", "redactor", "gateway")
+#: Services that answer on the bus (the gateway only asks).
+BUS_SERVICES: Final[tuple[ServiceName, ...]] = ("secrets", "renderer", "redactor")
+
+ROOT: Final = "sigil"
+
+
+def health(service: str) -> str:
+    """Health request subject of one service."""
+    return f"{ROOT}.health.{service}"
+
+
+def queue(service: str) -> str:
+    """Queue group shared by every replica of one service."""
+    return f"{ROOT}-{service}"
+
+
+# Secrets service commands: sigil.<service>.<noun>.<verb>
+SECRET_CREATE: Final = "sigil.secrets.secret.create"
+SECRET_UPDATE: Final = "sigil.secrets.secret.update"
+SECRET_DELETE: Final = "sigil.secrets.secret.delete"
+SECRET_GET: Final = "sigil.secrets.secret.get"
+SECRET_LIST: Final = "sigil.secrets.secret.list"
+AUDIT_QUERY: Final = "sigil.secrets.audit.query"
+# Internal value subjects: NATS permissions limit who may ask.
+SECRET_RESOLVE: Final = "sigil.secrets.internal.resolve"
+SECRET_REDACTION_VALUES: Final = "sigil.secrets.internal.redaction_values"
+SECRETS_INTERNAL_ALL: Final = "sigil.secrets.internal.>"
+
+# Public subjects of ARCHITECTURE.md
+AUDIT_ALL: Final = "sigil.audit.>"
+SECRET_EVENTS_ALL: Final = "sigil.events.secret.>"
+LOGS_RAW_ALL: Final = "sigil.logs.raw.>"
+LOGS_REDACTED_ALL: Final = "sigil.logs.redacted.>"
+
+
+def audit(org: str, action: str) -> str:
+    """Subject of one audit event."""
+    return f"{ROOT}.audit.{org}.{action}"
+
+
+def audit_org(org: str) -> str:
+    """Every audit subject of one organization (its hash chain)."""
+    return f"{ROOT}.audit.{org}.>"
+
+
+def secret_event(change: str, org: str) -> str:
+    """Change event subject: ``sigil.events.secret.{created,updated,deleted}.<org>``."""
+    return f"{ROOT}.events.secret.{change}.{org}"
+
+
+def logs_raw(org: str, deployment: str) -> str:
+    """Raw log lines of one deployment (into the redactor's work queue)."""
+    return f"{ROOT}.logs.raw.{org}.{deployment}"
+
+
+def logs_redacted(org: str, deployment: str) -> str:
+    """Redacted log lines of one deployment."""
+    return f"{ROOT}.logs.redacted.{org}.{deployment}"
+
+
+# JetStream names
+AUDIT_STREAM: Final = "SIGIL_AUDIT"
+SECRETS_BUCKET: Final = "sigil-secrets"
+
+
+def kv_stream(bucket: str) -> str:
+    """Name of the stream behind a KV bucket."""
+    return f"KV_{bucket}"
