@@ -33,6 +33,8 @@ class SecretsSettings(BusSettings):
     #: Keyring file: one ``id:base64key`` per line, first line current.
     kek_file: Path | None = None
     history: int = Field(default=32, ge=1, le=1000)
+    #: How long a deleted secret's versions stay available to the redactor.
+    deleted_retention_days: int = Field(default=30, ge=0, le=3650)
     secrets_bucket: str = "sigil-secrets"
     audit_stream: str = "SIGIL_AUDIT"
     #: Values shorter than this are flagged "too short to be masked" in logs.

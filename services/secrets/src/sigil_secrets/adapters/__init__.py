@@ -1,0 +1,1 @@
+"""Adapters: the store, audit log and event publisher behind the ports."""

@@ -1,0 +1,291 @@
+"""KvSecretStore: secrets in a NATS JetStream KV bucket, laid out by organization.
+
+Keys (all under ``o.<org>.`` so reading one organization never scans another):
+``r.<id>`` record, ``k.<scope>.<KEY>`` uniqueness index -> id, ``e.<id>.<version>``
+one version's envelope, ``t.<id>`` tombstone of a deleted record. ``<scope>`` is ``_``
+for vendor level (customer ids cannot start with ``_``) or the customer organization id.
+"""
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from typing import Any
+
+from nats.js import JetStreamContext
+from nats.js.api import KeyValueConfig, StorageType
+from nats.js.errors import BucketNotFoundError, KeyNotFoundError, KeyWrongLastSequenceError
+from nats.js.errors import Error as JsError
+from nats.js.kv import KeyValue
+
+from sigil_secrets.adapters.codec import (
+    envelope_from_doc,
+    envelope_to_doc,
+    record_from_doc,
+    record_to_doc,
+)
+from sigil_secrets.domain.model import Envelope, SecretRecord
+from sigil_secrets.errors import KeyTakenError, StaleRevisionError, StoreUnavailableError
+
+_VENDOR = "_"
+_WATCH_TIMEOUT = 10.0
+
+
+def _scope(scope: str | None) -> str:
+    return scope or _VENDOR
+
+
+def record_key(org: str, secret_id: str) -> str:
+    """KV key of a live record."""
+    return f"o.{org}.r.{secret_id}"
+
+
+def index_key(org: str, scope: str | None, key: str) -> str:
+    """KV key of the (org, scope, key) uniqueness index."""
+    return f"o.{org}.k.{_scope(scope)}.{key}"
+
+
+def version_key(org: str, secret_id: str, version: int) -> str:
+    """KV key of one version's envelope."""
+    return f"o.{org}.e.{secret_id}.{version}"
+
+
+def tombstone_key(org: str, secret_id: str) -> str:
+    """KV key of a deleted record kept for redaction."""
+    return f"o.{org}.t.{secret_id}"
+
+
+def _kind(key: str) -> str:
+    """The entry kind of a key: ``r``, ``k``, ``e`` or ``t`` (third token)."""
+    return key.split(".")[2]
+
+
+def _dump(doc: Any) -> bytes:
+    return json.dumps(doc, separators=(",", ":")).encode()
+
+
+class KvSecretStore:
+    """The SecretStore port on JetStream KV."""
+
+    def __init__(self, js: JetStreamContext, *, bucket: str, replicas: int = 1) -> None:
+        self._js = js
+        self._bucket_name = bucket
+        self._replicas = replicas
+        self._kv: KeyValue | None = None
+
+    @property
+    def kv(self) -> KeyValue:
+        """The bucket, once set up."""
+        if self._kv is None:
+            raise StoreUnavailableError("secret store is not set up")
+        return self._kv
+
+    async def setup(self) -> None:
+        """Bind to the bucket, creating it on first start."""
+        try:
+            try:
+                self._kv = await self._js.key_value(self._bucket_name)
+            except BucketNotFoundError:
+                self._kv = await self._js.create_key_value(
+                    KeyValueConfig(
+                        bucket=self._bucket_name,
+                        history=1,
+                        storage=StorageType.FILE,
+                        replicas=self._replicas,
+                        description="Sigil secrets (encrypted values, metadata, indexes)",
+                    )
+                )
+        except (JsError, TimeoutError) as err:
+            raise StoreUnavailableError("secret store bucket is unavailable") from err
+
+    async def ping(self) -> None:
+        """Raise unless the bucket answers."""
+        try:
+            await self.kv.status()
+        except (JsError, TimeoutError) as err:
+            raise StoreUnavailableError("secret store does not answer") from err
+
+    async def _get(self, key: str) -> tuple[dict[str, Any], int] | None:
+        try:
+            entry = await self.kv.get(key)
+        except KeyNotFoundError:
+            return None
+        except (JsError, TimeoutError) as err:
+            raise StoreUnavailableError("secret store does not answer") from err
+        if entry.value is None or entry.revision is None:
+            return None
+        doc: dict[str, Any] = json.loads(entry.value)
+        return doc, entry.revision
+
+    async def _watch(self, pattern: str) -> list[tuple[str, int, bytes]]:
+        try:
+            watcher = await self.kv.watch(pattern, ignore_deletes=True)
+        except (JsError, TimeoutError) as err:
+            raise StoreUnavailableError("secret store does not answer") from err
+        found: list[tuple[str, int, bytes]] = []
+        try:
+            while True:
+                entry = await watcher.updates(timeout=_WATCH_TIMEOUT)  # type: ignore[no-untyped-call]
+                if entry is None:
+                    break
+                if entry.value and entry.revision is not None:
+                    found.append((entry.key, entry.revision, entry.value))
+        except (JsError, TimeoutError) as err:
+            raise StoreUnavailableError("secret store listing timed out") from err
+        finally:
+            await watcher.stop()  # type: ignore[no-untyped-call]
+        return found
+
+    async def insert(self, record: SecretRecord) -> int:
+        """Claim the index atomically, then write version 1 and the record."""
+        org, idx = (
+            record.organization_id,
+            index_key(record.organization_id, record.customer_organization_id, record.key),
+        )
+        try:
+            await self.kv.create(idx, record.id.encode())
+        except KeyWrongLastSequenceError:
+            await self._take_over_dangling_index(record, idx)
+        except (JsError, TimeoutError) as err:
+            raise StoreUnavailableError("secret store does not answer") from err
+        try:
+            await self.put_version(record, record.version, record.envelope)
+            return await self.kv.create(record_key(org, record.id), _dump(record_to_doc(record)))
+        except (JsError, TimeoutError) as err:
+            await self._forget(idx)
+            raise StoreUnavailableError("secret store does not answer") from err
+
+    async def _take_over_dangling_index(self, record: SecretRecord, idx: str) -> None:
+        """An index left by a create that died half-way may be reused; a live one may not."""
+        try:
+            entry = await self.kv.get(idx)
+        except KeyNotFoundError as err:
+            raise KeyTakenError("key exists") from err
+        owner = (entry.value or b"").decode()
+        if owner and await self._get(record_key(record.organization_id, owner)) is not None:
+            raise KeyTakenError("key exists")
+        try:
+            await self.kv.update(idx, record.id.encode(), last=entry.revision)
+        except KeyWrongLastSequenceError as err:
+            raise KeyTakenError("key exists") from err
+
+    async def _forget(self, key: str) -> None:
+        try:
+            await self.kv.delete(key)
+        except (JsError, TimeoutError):
+            return  # best effort; a dangling index is taken over by the next create
+
+    async def load(self, organization_id: str, secret_id: str) -> tuple[SecretRecord, int] | None:
+        """A live record of this organization and its revision."""
+        found = await self._get(record_key(organization_id, secret_id))
+        if found is None:
+            return None
+        doc, revision = found
+        return record_from_doc(doc), revision
+
+    async def load_all(self, organization_id: str) -> list[SecretRecord]:
+        """Every live record of one organization, in one ordered read."""
+        entries = await self._watch(f"o.{organization_id}.r.*")
+        return [record_from_doc(json.loads(value)) for _, _, value in entries]
+
+    async def replace(self, record: SecretRecord, *, expected_revision: int) -> int:
+        """Compare-and-set the record."""
+        try:
+            return await self.kv.update(
+                record_key(record.organization_id, record.id),
+                _dump(record_to_doc(record)),
+                last=expected_revision,
+            )
+        except KeyWrongLastSequenceError as err:
+            raise StaleRevisionError("record changed") from err
+        except (JsError, TimeoutError) as err:
+            raise StoreUnavailableError("secret store does not answer") from err
+
+    async def remove(self, record: SecretRecord, *, expected_revision: int) -> None:
+        """Tombstone first (so redaction keeps working), then delete record and index."""
+        org = record.organization_id
+        tomb = tombstone_key(org, record.id)
+        try:
+            await self.kv.put(tomb, _dump(record_to_doc(record)))
+            try:
+                await self.kv.delete(record_key(org, record.id), last=expected_revision)
+            except KeyWrongLastSequenceError as err:
+                await self._forget(tomb)
+                raise StaleRevisionError("record changed") from err
+            await self._forget(index_key(org, record.customer_organization_id, record.key))
+        except (JsError, TimeoutError) as err:
+            raise StoreUnavailableError("secret store does not answer") from err
+
+    async def restore(self, record: SecretRecord) -> None:
+        """Bring a removed record back (audit compensation)."""
+        org = record.organization_id
+        live = record_to_doc(record) | {"deletedAt": None, "deletedBy": None}
+        try:
+            await self.kv.create(record_key(org, record.id), _dump(live))
+            await self.kv.put(
+                index_key(org, record.customer_organization_id, record.key), record.id.encode()
+            )
+        except (JsError, TimeoutError) as err:
+            raise StoreUnavailableError("secret store does not answer") from err
+        await self._forget(tombstone_key(org, record.id))
+
+    async def discard(self, record: SecretRecord) -> None:
+        """Remove every trace of a record that was never audited (compensation)."""
+        org = record.organization_id
+        await self._forget(record_key(org, record.id))
+        await self._forget(index_key(org, record.customer_organization_id, record.key))
+        for version in record.kept_versions() | {record.version}:
+            await self._forget(version_key(org, record.id, version))
+
+    async def put_version(self, record: SecretRecord, version: int, envelope: Envelope) -> None:
+        """Keep one version's envelope."""
+        try:
+            await self.kv.put(
+                version_key(record.organization_id, record.id, version),
+                _dump(envelope_to_doc(envelope)),
+            )
+        except (JsError, TimeoutError) as err:
+            raise StoreUnavailableError("secret store does not answer") from err
+
+    async def load_version(
+        self, organization_id: str, secret_id: str, version: int
+    ) -> Envelope | None:
+        """One kept version's envelope."""
+        found = await self._get(version_key(organization_id, secret_id, version))
+        return envelope_from_doc(found[0]) if found else None
+
+    async def drop_versions(self, record: SecretRecord, versions: set[int]) -> None:
+        """Forget envelopes beyond the history bound."""
+        await asyncio.gather(
+            *(self._forget(version_key(record.organization_id, record.id, v)) for v in versions)
+        )
+
+    async def tombstones(self, organization_id: str) -> list[SecretRecord]:
+        """Deleted records of one organization still kept for redaction."""
+        entries = await self._watch(f"o.{organization_id}.t.*")
+        return [record_from_doc(json.loads(value)) for _, _, value in entries]
+
+    async def envelopes(self) -> AsyncIterator[tuple[str, Envelope]]:
+        """Every envelope (versions, records, tombstones) with ``key@revision``."""
+        for pattern in ("o.*.e.>", "o.*.r.*", "o.*.t.*"):
+            for key, revision, value in await self._watch(pattern):
+                doc = json.loads(value)
+                envelope_doc = doc if _kind(key) == "e" else doc["envelope"]
+                yield f"{key}@{revision}", envelope_from_doc(envelope_doc)
+
+    async def rewrap_at(self, location: str, old: Envelope, new: Envelope) -> bool:
+        """Swap in the re-wrapped envelope unless the entry changed meanwhile."""
+        del old
+        key, _, rev = location.rpartition("@")
+        found = await self._get(key)
+        if found is None or found[1] != int(rev):
+            return False
+        doc, revision = found
+        if _kind(key) == "e":
+            doc = envelope_to_doc(new)
+        else:
+            doc["envelope"] = envelope_to_doc(new)
+        try:
+            await self.kv.update(key, _dump(doc), last=revision)
+        except KeyWrongLastSequenceError:
+            return False
+        return True

@@ -1,0 +1,194 @@
+"""MongoSecretStore: secrets in MongoDB through PyMongo's async API (not Motor).
+
+Collections: ``secrets`` (live records, unique on organization + scope + key),
+``secret_versions`` (one envelope per kept version) and ``secret_tombstones``. Every
+write uses majority write concern; optimistic concurrency uses a ``rev`` counter.
+"""
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+from pymongo import ASCENDING, AsyncMongoClient, ReturnDocument
+from pymongo.asynchronous.collection import AsyncCollection
+from pymongo.errors import DuplicateKeyError, PyMongoError
+from pymongo.write_concern import WriteConcern
+
+from sigil_secrets.adapters.codec import (
+    envelope_from_doc,
+    envelope_to_doc,
+    record_from_doc,
+    record_to_doc,
+)
+from sigil_secrets.domain.model import Envelope, SecretRecord
+from sigil_secrets.errors import KeyTakenError, StaleRevisionError, StoreUnavailableError
+
+Doc = dict[str, Any]
+_MAJORITY = WriteConcern(w="majority")
+
+
+def _version_id(org: str, secret_id: str, version: int) -> str:
+    return f"{org}:{secret_id}:{version}"
+
+
+class MongoSecretStore:
+    """The SecretStore port on MongoDB."""
+
+    def __init__(self, client: AsyncMongoClient[Doc], *, database: str) -> None:
+        db = client.get_database(database, write_concern=_MAJORITY)
+        self._client = client
+        self._db = db
+        self._records: AsyncCollection[Doc] = db["secrets"]
+        self._versions: AsyncCollection[Doc] = db["secret_versions"]
+        self._tombs: AsyncCollection[Doc] = db["secret_tombstones"]
+
+    async def setup(self) -> None:
+        """Create the indexes (idempotent)."""
+        try:
+            await self._records.create_index(
+                [("org", ASCENDING), ("scope", ASCENDING), ("key", ASCENDING)],
+                unique=True,
+                name="org_scope_key_unique",
+            )
+            await self._records.create_index([("org", ASCENDING), ("key", ASCENDING)])
+            await self._tombs.create_index([("org", ASCENDING)])
+        except PyMongoError as err:
+            raise StoreUnavailableError("secret store (MongoDB) is unavailable") from err
+
+    async def ping(self) -> None:
+        """Raise unless MongoDB answers."""
+        try:
+            await self._db.command("ping")
+        except PyMongoError as err:
+            raise StoreUnavailableError("secret store (MongoDB) does not answer") from err
+
+    @staticmethod
+    def _to_mongo(record: SecretRecord, rev: int) -> Doc:
+        return record_to_doc(record) | {"_id": record.id, "rev": rev}
+
+    async def insert(self, record: SecretRecord) -> int:
+        """Insert version 1; the unique index refuses a duplicate key in scope."""
+        try:
+            await self.put_version(record, record.version, record.envelope)
+            await self._records.insert_one(self._to_mongo(record, 1))
+        except DuplicateKeyError as err:
+            raise KeyTakenError("key exists") from err
+        except PyMongoError as err:
+            raise StoreUnavailableError("secret store (MongoDB) does not answer") from err
+        return 1
+
+    async def load(self, organization_id: str, secret_id: str) -> tuple[SecretRecord, int] | None:
+        """A live record of this organization (queried by organization and id together)."""
+        try:
+            doc = await self._records.find_one({"_id": secret_id, "org": organization_id})
+        except PyMongoError as err:
+            raise StoreUnavailableError("secret store (MongoDB) does not answer") from err
+        return (record_from_doc(doc), int(doc["rev"])) if doc else None
+
+    async def load_all(self, organization_id: str) -> list[SecretRecord]:
+        """Every live record of one organization."""
+        try:
+            return [record_from_doc(d) async for d in self._records.find({"org": organization_id})]
+        except PyMongoError as err:
+            raise StoreUnavailableError("secret store (MongoDB) does not answer") from err
+
+    async def replace(self, record: SecretRecord, *, expected_revision: int) -> int:
+        """Compare-and-set on ``rev``."""
+        try:
+            doc = await self._records.find_one_and_replace(
+                {"_id": record.id, "org": record.organization_id, "rev": expected_revision},
+                self._to_mongo(record, expected_revision + 1),
+                return_document=ReturnDocument.AFTER,
+            )
+        except PyMongoError as err:
+            raise StoreUnavailableError("secret store (MongoDB) does not answer") from err
+        if doc is None:
+            raise StaleRevisionError("record changed")
+        return int(doc["rev"])
+
+    async def remove(self, record: SecretRecord, *, expected_revision: int) -> None:
+        """Tombstone, then delete the live record if unchanged."""
+        try:
+            await self._tombs.replace_one(
+                {"_id": record.id}, self._to_mongo(record, expected_revision), upsert=True
+            )
+            result = await self._records.delete_one(
+                {"_id": record.id, "org": record.organization_id, "rev": expected_revision}
+            )
+            if result.deleted_count != 1:
+                await self._tombs.delete_one({"_id": record.id})
+                raise StaleRevisionError("record changed")
+        except PyMongoError as err:
+            raise StoreUnavailableError("secret store (MongoDB) does not answer") from err
+
+    async def restore(self, record: SecretRecord) -> None:
+        """Undo ``remove``."""
+        live = record_to_doc(record) | {"deletedAt": None, "deletedBy": None}
+        try:
+            await self._records.insert_one(live | {"_id": record.id, "rev": 1})
+            await self._tombs.delete_one({"_id": record.id})
+        except PyMongoError as err:
+            raise StoreUnavailableError("secret store (MongoDB) does not answer") from err
+
+    async def discard(self, record: SecretRecord) -> None:
+        """Undo ``insert``."""
+        try:
+            await self._records.delete_one({"_id": record.id, "org": record.organization_id})
+            await self._versions.delete_many({"org": record.organization_id, "sid": record.id})
+        except PyMongoError as err:
+            raise StoreUnavailableError("secret store (MongoDB) does not answer") from err
+
+    async def put_version(self, record: SecretRecord, version: int, envelope: Envelope) -> None:
+        """Keep one version's envelope."""
+        vid = _version_id(record.organization_id, record.id, version)
+        doc = {"_id": vid, "org": record.organization_id, "sid": record.id, "v": version}
+        try:
+            await self._versions.replace_one(
+                {"_id": vid}, doc | {"envelope": envelope_to_doc(envelope)}, upsert=True
+            )
+        except PyMongoError as err:
+            raise StoreUnavailableError("secret store (MongoDB) does not answer") from err
+
+    async def load_version(
+        self, organization_id: str, secret_id: str, version: int
+    ) -> Envelope | None:
+        """One kept version's envelope."""
+        try:
+            doc = await self._versions.find_one(
+                {"_id": _version_id(organization_id, secret_id, version), "org": organization_id}
+            )
+        except PyMongoError as err:
+            raise StoreUnavailableError("secret store (MongoDB) does not answer") from err
+        return envelope_from_doc(doc["envelope"]) if doc else None
+
+    async def drop_versions(self, record: SecretRecord, versions: set[int]) -> None:
+        """Forget envelopes beyond the history bound."""
+        if not versions:
+            return
+        ids = [_version_id(record.organization_id, record.id, v) for v in versions]
+        try:
+            await self._versions.delete_many({"_id": {"$in": ids}})
+        except PyMongoError as err:
+            raise StoreUnavailableError("secret store (MongoDB) does not answer") from err
+
+    async def tombstones(self, organization_id: str) -> list[SecretRecord]:
+        """Deleted records still kept for redaction."""
+        try:
+            return [record_from_doc(d) async for d in self._tombs.find({"org": organization_id})]
+        except PyMongoError as err:
+            raise StoreUnavailableError("secret store (MongoDB) does not answer") from err
+
+    async def envelopes(self) -> AsyncIterator[tuple[str, Envelope]]:
+        """Every envelope with ``collection/_id``."""
+        for name, coll in (("v", self._versions), ("r", self._records), ("t", self._tombs)):
+            async for doc in coll.find({}, {"envelope": 1}):
+                yield f"{name}/{doc['_id']}", envelope_from_doc(doc["envelope"])
+
+    async def rewrap_at(self, location: str, old: Envelope, new: Envelope) -> bool:
+        """Swap the envelope if it is still ``old``."""
+        name, _, doc_id = location.partition("/")
+        coll = {"v": self._versions, "r": self._records, "t": self._tombs}[name]
+        result = await coll.update_one(
+            {"_id": doc_id, "envelope": envelope_to_doc(old)},
+            {"$set": {"envelope": envelope_to_doc(new)}},
+        )
+        return result.modified_count == 1

@@ -1,0 +1,92 @@
+"""Secret records and encrypted envelopes as the service holds them."""
+
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+
+from sigil_shared.contracts import SecretDetail, SecretMetadata, SecretVersionInfo
+
+
+@dataclass(frozen=True)
+class Envelope:
+    """One version's value: AES-256-GCM under a data key wrapped by a key-encryption key."""
+
+    kek_id: str
+    wrapped_key: bytes
+    key_nonce: bytes
+    nonce: bytes
+    ciphertext: bytes
+
+
+@dataclass(frozen=True)
+class VersionMeta:
+    """Who wrote one version and when."""
+
+    version: int
+    created_at: datetime
+    created_by: str
+
+
+@dataclass(frozen=True)
+class SecretRecord:
+    """A secret's metadata, bounded version history and its current envelope."""
+
+    id: str
+    organization_id: str
+    customer_organization_id: str | None
+    key: str
+    version: int
+    created_at: datetime
+    created_by: str
+    updated_at: datetime
+    updated_by: str
+    envelope: Envelope
+    too_short_to_mask: bool = False
+    versions: tuple[VersionMeta, ...] = field(default_factory=tuple)
+    deleted_at: datetime | None = None
+    deleted_by: str | None = None
+
+    def with_new_version(
+        self, *, envelope: Envelope, at: datetime, by: str, too_short: bool, history: int
+    ) -> "SecretRecord":
+        """The record after an update: version + 1, history trimmed to ``history`` entries."""
+        version = self.version + 1
+        versions = (VersionMeta(version, at, by), *self.versions)[:history]
+        return replace(
+            self,
+            version=version,
+            updated_at=at,
+            updated_by=by,
+            envelope=envelope,
+            too_short_to_mask=too_short,
+            versions=versions,
+        )
+
+    def kept_versions(self) -> set[int]:
+        """Versions whose envelopes are still kept."""
+        return {v.version for v in self.versions}
+
+    def to_metadata(self) -> SecretMetadata:
+        """What every read returns."""
+        return SecretMetadata(
+            id=self.id,
+            key=self.key,
+            customer_organization_id=self.customer_organization_id,
+            version=self.version,
+            created_at=self.created_at,
+            created_by=self.created_by,
+            updated_at=self.updated_at,
+            updated_by=self.updated_by,
+            too_short_to_mask=self.too_short_to_mask,
+        )
+
+    def to_detail(self) -> SecretDetail:
+        """Metadata plus version history (newest first), never a value."""
+        return SecretDetail(
+            **self.to_metadata().model_dump(),
+            versions=[
+                SecretVersionInfo(
+                    version=v.version, created_at=v.created_at, created_by=v.created_by
+                )
+                for v in self.versions
+            ],
+        )

@@ -1,0 +1,87 @@
+"""The I/O the service depends on, as Protocols; adapters implement them."""
+
+from collections.abc import AsyncIterator
+from typing import Protocol
+
+from sigil_secrets.domain.model import Envelope, SecretRecord
+from sigil_shared.contracts import AuditEvent, SecretChanged
+
+
+class SecretStore(Protocol):
+    """Records (metadata + current envelope), version envelopes and tombstones.
+
+    Revisions are opaque optimistic-concurrency tokens. Every lookup takes the
+    organization id: nothing is ever found by secret id alone.
+    """
+
+    async def setup(self) -> None:
+        """Create buckets/collections/indexes if missing."""
+
+    async def insert(self, record: SecretRecord) -> int:
+        """Store a new record; KeyTakenError if (org, scope, key) exists. Returns its revision."""
+
+    async def load(self, organization_id: str, secret_id: str) -> tuple[SecretRecord, int] | None:
+        """A live record and its revision."""
+
+    async def load_all(self, organization_id: str) -> list[SecretRecord]:
+        """Every live record of one organization (never another's)."""
+
+    async def replace(self, record: SecretRecord, *, expected_revision: int) -> int:
+        """Overwrite a live record; StaleRevisionError if it changed. Returns the new revision."""
+
+    async def remove(self, record: SecretRecord, *, expected_revision: int) -> None:
+        """Delete a live record, keeping a tombstone and its version envelopes."""
+
+    async def restore(self, record: SecretRecord) -> None:
+        """Undo ``remove`` (compensation when the audit record could not be written)."""
+
+    async def discard(self, record: SecretRecord) -> None:
+        """Undo ``insert`` entirely (compensation): record, index and envelopes."""
+
+    async def put_version(self, record: SecretRecord, version: int, envelope: Envelope) -> None:
+        """Keep one version's envelope."""
+
+    async def load_version(
+        self, organization_id: str, secret_id: str, version: int
+    ) -> Envelope | None:
+        """One kept version's envelope."""
+
+    async def drop_versions(self, record: SecretRecord, versions: set[int]) -> None:
+        """Forget envelopes beyond the history bound."""
+
+    async def tombstones(self, organization_id: str) -> list[SecretRecord]:
+        """Deleted records still kept for redaction."""
+
+    def envelopes(self) -> AsyncIterator[tuple[str, Envelope]]:
+        """Every stored envelope with an opaque location, for key rotation."""
+        ...
+
+    async def rewrap_at(self, location: str, old: Envelope, new: Envelope) -> bool:
+        """Replace ``old`` by ``new`` at ``location`` if unchanged; False if it changed."""
+
+    async def ping(self) -> None:
+        """Raise StoreUnavailableError unless the store answers."""
+
+
+class AuditLog(Protocol):
+    """Durable, append-only, hash-chained audit events."""
+
+    async def setup(self) -> None:
+        """Create the stream/collection if missing."""
+
+    async def append(self, event: AuditEvent) -> AuditEvent:
+        """Chain and store ``event``; raise AuditUnavailableError if it cannot be written."""
+
+    def events(self, organization_id: str, *, after: int) -> AsyncIterator[tuple[int, AuditEvent]]:
+        """Events of one organization in order, with their position, after ``after``."""
+        ...
+
+    async def ping(self) -> None:
+        """Raise AuditUnavailableError unless audit records can be written."""
+
+
+class EventPublisher(Protocol):
+    """Change events for the redactor and anyone else (no values)."""
+
+    async def publish(self, event: SecretChanged) -> None:
+        """Best effort: the audit log, not this, is the durable record."""

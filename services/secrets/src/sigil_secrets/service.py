@@ -1,0 +1,446 @@
+"""The secrets service: authorization, validation, encryption, storage and audit, in order."""
+
+import logging
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from typing import Literal, NoReturn
+
+from opentelemetry import trace
+
+from sigil_secrets.adapters.keyring_source import KeyringSource
+from sigil_secrets.domain import listing, policy
+from sigil_secrets.domain.crypto import open_envelope, record_aad, seal
+from sigil_secrets.domain.model import SecretRecord, VersionMeta
+from sigil_secrets.domain.scope import deployment_secrets
+from sigil_secrets.domain.validation import check_key, check_value, too_short_to_mask
+from sigil_secrets.errors import KeyTakenError, StaleRevisionError
+from sigil_secrets.ports import AuditLog, EventPublisher, SecretStore
+from sigil_shared.contracts import (
+    Actor,
+    AuditEvent,
+    AuditOutcome,
+    AuditQueryReply,
+    AuditQueryRequest,
+    PinnedVersion,
+    RedactionValuesReply,
+    RedactionValuesRequest,
+    ResolvedSecret,
+    SecretChanged,
+    SecretCreateRequest,
+    SecretDeleteReply,
+    SecretDeleteRequest,
+    SecretDetail,
+    SecretGetRequest,
+    SecretListReply,
+    SecretListRequest,
+    SecretMetadata,
+    SecretResolveReply,
+    SecretResolveRequest,
+    SecretUpdateRequest,
+)
+from sigil_shared.errors import (
+    AuditUnavailableError,
+    ConflictError,
+    InvalidRequestError,
+    SigilError,
+    VersionConflictError,
+)
+
+log = logging.getLogger("sigil.secrets")
+
+_UPDATE_ATTEMPTS = 5
+Undo = Callable[[], Awaitable[None]]
+Change = Literal["created", "updated", "deleted"]
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def _trace_id() -> str | None:
+    context = trace.get_current_span().get_span_context()
+    return format(context.trace_id, "032x") if context.is_valid else None
+
+
+class SecretsService:
+    """Every command of the secrets service; handlers only translate messages to calls."""
+
+    def __init__(
+        self,
+        *,
+        store: SecretStore,
+        audit: AuditLog,
+        events: EventPublisher,
+        keyring: KeyringSource,
+        history: int = 32,
+        min_mask_length: int = 4,
+        deleted_retention: timedelta = timedelta(days=30),
+        clock: Callable[[], datetime] = _utcnow,
+    ) -> None:
+        self._store = store
+        self._audit = audit
+        self._events = events
+        self._keyring = keyring
+        self._history = history
+        self._min_mask = min_mask_length
+        self._retention = deleted_retention
+        self._clock = clock
+
+    # -- audit -----------------------------------------------------------------
+
+    def _event(
+        self,
+        actor: Actor,
+        request_id: str,
+        action: str,
+        *,
+        outcome: AuditOutcome,
+        record: SecretRecord | None = None,
+        key: str | None = None,
+        scope: str | None = None,
+        error: SigilError | None = None,
+    ) -> AuditEvent:
+        return AuditEvent(
+            id=uuid.uuid4().hex,
+            organization_id=actor.organization_id,
+            actor_id=actor.user_id,
+            actor_role=actor.role,
+            actor_customer_organization_id=actor.customer_organization_id,
+            action=action,
+            secret_id=record.id if record else None,
+            key=record.key if record else key,
+            customer_organization_id=record.customer_organization_id if record else scope,
+            version=record.version if record else None,
+            request_id=request_id,
+            trace_id=_trace_id(),
+            outcome=outcome,
+            error_code=error.code.value if error else None,
+            at=self._clock(),
+            prev_hash="",
+        )
+
+    async def _refuse(self, event: AuditEvent, err: SigilError) -> NoReturn:
+        """Record a refusal and re-raise it; if even that cannot be written, say so instead."""
+        try:
+            await self._audit.append(event)
+        except AuditUnavailableError as audit_err:
+            raise audit_err from err
+        raise err
+
+    async def _applied(self, event: AuditEvent, undo: Undo) -> None:
+        """Record an applied change, or undo it: no change without its audit event."""
+        try:
+            await self._audit.append(event)
+        except AuditUnavailableError:
+            try:
+                await undo()
+            except SigilError:
+                log.critical(
+                    "audit unavailable AND undo failed: %s of secret %s applied without audit",
+                    event.action,
+                    event.secret_id,
+                )
+            raise
+
+    def _changed(
+        self, change: Literal["created", "updated", "deleted"], record: SecretRecord, actor: Actor
+    ) -> SecretChanged:
+        return SecretChanged(
+            change=change,
+            organization_id=record.organization_id,
+            customer_organization_id=record.customer_organization_id,
+            id=record.id,
+            key=record.key,
+            version=record.version,
+            actor_id=actor.user_id,
+            too_short_to_mask=record.too_short_to_mask,
+            at=self._clock(),
+        )
+
+    # -- commands --------------------------------------------------------------
+
+    async def create(self, req: SecretCreateRequest) -> SecretMetadata:
+        """Create version 1 of a secret in the actor's scope."""
+        actor, key = req.actor, None
+        try:
+            policy.require_write(actor)
+            scope = policy.write_scope(actor, req.customer_organization_id)
+            key = check_key(req.key)
+            value = check_value(req.value.get_secret_value())
+            now = self._clock()
+            secret_id = uuid.uuid4().hex
+            org = actor.organization_id
+            record = SecretRecord(
+                id=secret_id,
+                organization_id=org,
+                customer_organization_id=scope,
+                key=key,
+                version=1,
+                created_at=now,
+                created_by=actor.user_id,
+                updated_at=now,
+                updated_by=actor.user_id,
+                envelope=seal(self._keyring.get(), value, record_aad(org, scope, key, 1)),
+                too_short_to_mask=too_short_to_mask(value, self._min_mask),
+                versions=(VersionMeta(1, now, actor.user_id),),
+            )
+            try:
+                await self._store.insert(record)
+            except KeyTakenError as err:
+                where = f"customer organization {scope}" if scope else "vendor scope"
+                msg = f"a secret with key {key} already exists in the {where}"
+                raise ConflictError(msg, details={"key": key}) from err
+        except SigilError as err:
+            event = self._event(
+                actor,
+                req.request_id,
+                "create",
+                outcome=AuditOutcome.REFUSED,
+                key=key,
+                scope=req.customer_organization_id,
+                error=err,
+            )
+            await self._refuse(event, err)
+        created = self._event(
+            actor, req.request_id, "create", outcome=AuditOutcome.SUCCESS, record=record
+        )
+        await self._applied(created, lambda: self._store.discard(record))
+        await self._events.publish(self._changed("created", record, actor))
+        return record.to_metadata()
+
+    async def _load_visible(self, actor: Actor, secret_id: str) -> tuple[SecretRecord, int]:
+        found = await self._store.load(actor.organization_id, secret_id)
+        record = policy.ensure_visible(actor, found[0] if found else None)
+        assert found is not None
+        return record, found[1]
+
+    async def update(self, req: SecretUpdateRequest) -> SecretMetadata:
+        """Store a new version; the previous one stays encrypted within the history bound."""
+        actor, record = req.actor, None
+        try:
+            policy.require_write(actor)
+            value = check_value(req.value.get_secret_value())
+            for _ in range(_UPDATE_ATTEMPTS):
+                record, revision = await self._load_visible(actor, req.id)
+                if req.expected_version is not None and req.expected_version != record.version:
+                    msg = (
+                        f"secret is at version {record.version}, "
+                        f"not the expected {req.expected_version}"
+                    )
+                    raise VersionConflictError(msg, details={"currentVersion": record.version})
+                version = record.version + 1
+                aad = record_aad(
+                    record.organization_id, record.customer_organization_id, record.key, version
+                )
+                updated = record.with_new_version(
+                    envelope=seal(self._keyring.get(), value, aad),
+                    at=self._clock(),
+                    by=actor.user_id,
+                    too_short=too_short_to_mask(value, self._min_mask),
+                    history=self._history,
+                )
+                await self._store.put_version(updated, version, updated.envelope)
+                try:
+                    new_revision = await self._store.replace(updated, expected_revision=revision)
+                    break
+                except StaleRevisionError:
+                    await self._store.drop_versions(updated, {version})
+                    if req.expected_version is not None:
+                        msg = "secret changed concurrently; reload and retry"
+                        raise VersionConflictError(msg) from None
+            else:
+                raise ConflictError("secret is being changed concurrently; try again")
+        except SigilError as err:
+            event = self._event(
+                actor,
+                req.request_id,
+                "update",
+                outcome=AuditOutcome.REFUSED,
+                record=record,
+                error=err,
+            )
+            await self._refuse(event, err)
+        previous = record
+
+        async def undo() -> None:
+            await self._store.replace(previous, expected_revision=new_revision)
+            await self._store.drop_versions(updated, {updated.version})
+
+        event = self._event(
+            actor, req.request_id, "update", outcome=AuditOutcome.SUCCESS, record=updated
+        )
+        await self._applied(event, undo)
+        await self._store.drop_versions(updated, previous.kept_versions() - updated.kept_versions())
+        await self._events.publish(self._changed("updated", updated, actor))
+        return updated.to_metadata()
+
+    async def delete(self, req: SecretDeleteRequest) -> SecretDeleteReply:
+        """Delete a secret; its versions stay for redaction until the retention ends."""
+        actor, record = req.actor, None
+        try:
+            policy.require_write(actor)
+            record, revision = await self._load_visible(actor, req.id)
+            tomb = replace(record, deleted_at=self._clock(), deleted_by=actor.user_id)
+            try:
+                await self._store.remove(tomb, expected_revision=revision)
+            except StaleRevisionError as err:
+                raise ConflictError("secret changed while deleting; try again") from err
+        except SigilError as err:
+            event = self._event(
+                actor,
+                req.request_id,
+                "delete",
+                outcome=AuditOutcome.REFUSED,
+                record=record,
+                error=err,
+            )
+            await self._refuse(event, err)
+        event = self._event(
+            actor, req.request_id, "delete", outcome=AuditOutcome.SUCCESS, record=record
+        )
+        await self._applied(event, lambda: self._store.restore(record))
+        await self._events.publish(self._changed("deleted", record, actor))
+        return SecretDeleteReply(id=record.id, key=record.key, version=record.version)
+
+    # -- queries ---------------------------------------------------------------
+
+    async def get(self, req: SecretGetRequest) -> SecretDetail:
+        """Metadata and version history of one secret in the actor's scope."""
+        record, _ = await self._load_visible(req.actor, req.id)
+        return record.to_detail()
+
+    async def list_secrets(self, req: SecretListRequest) -> SecretListReply:
+        """One page of the actor's scope, sorted by key."""
+        records = await self._store.load_all(req.actor.organization_id)
+        chosen = listing.select(req.actor, req, records)
+        items, cursor = listing.page(chosen, cursor=req.cursor, limit=req.limit)
+        return SecretListReply(items=[r.to_metadata() for r in items], next_cursor=cursor)
+
+    async def audit_query(self, req: AuditQueryRequest) -> AuditQueryReply:
+        """Admins page their scope's audit events, oldest first, filtered."""
+        policy.require_admin(req.actor)
+        try:
+            after = int(req.cursor) if req.cursor else 0
+        except ValueError as err:
+            raise InvalidRequestError("cursor is not one this API returned") from err
+        own = req.actor.customer_organization_id
+        items: list[AuditEvent] = []
+        last_seq = after
+        async for seq, event in self._audit.events(req.actor.organization_id, after=after):
+            if own is not None and own not in (
+                event.customer_organization_id,
+                event.actor_customer_organization_id,
+            ):
+                continue
+            if req.key is not None and event.key != req.key:
+                continue
+            if req.actor_id is not None and event.actor_id != req.actor_id:
+                continue
+            if req.action is not None and event.action != req.action:
+                continue
+            if req.since is not None and event.at < req.since:
+                continue
+            if req.until is not None and event.at > req.until:
+                continue
+            if len(items) == req.limit:
+                return AuditQueryReply(items=items, next_cursor=str(last_seq))
+            items.append(event)
+            last_seq = seq
+        return AuditQueryReply(items=items, next_cursor=None)
+
+    # -- internal: values for the renderer and the redactor ---------------------
+
+    async def _value(self, record: SecretRecord, version: int) -> str | None:
+        if version == record.version:
+            envelope = record.envelope
+        else:
+            found = await self._store.load_version(record.organization_id, record.id, version)
+            if found is None:
+                return None
+            envelope = found
+        aad = record_aad(
+            record.organization_id, record.customer_organization_id, record.key, version
+        )
+        return open_envelope(self._keyring.get(), envelope, aad)
+
+    def _live_tombstones(self, tombs: list[SecretRecord]) -> list[SecretRecord]:
+        cutoff = self._clock() - self._retention
+        return [t for t in tombs if t.deleted_at is None or t.deleted_at >= cutoff]
+
+    async def _pinned_values(
+        self, org: str, pinned: list[PinnedVersion], records: list[SecretRecord]
+    ) -> dict[tuple[str, str | None], tuple[SecretRecord, int, str]]:
+        by_scope_key: dict[tuple[str, str | None], list[SecretRecord]] = {}
+        for record in records:
+            by_scope_key.setdefault((record.key, record.customer_organization_id), []).append(
+                record
+            )
+        found: dict[tuple[str, str | None], tuple[SecretRecord, int, str]] = {}
+        for pin in pinned:
+            for record in by_scope_key.get((pin.key, pin.customer_organization_id), []):
+                if pin.version in record.kept_versions() or pin.version == record.version:
+                    value = await self._value(record, pin.version)
+                    if value is not None:
+                        found[(pin.key, pin.customer_organization_id)] = (
+                            record,
+                            pin.version,
+                            value,
+                        )
+                        break
+        del org
+        return found
+
+    async def resolve(self, req: SecretResolveRequest) -> SecretResolveReply:
+        """The values a deployment of this scope renders with; pins keep old versions."""
+        org, customer = req.organization_id, req.customer_organization_id
+        records = await self._store.load_all(org)
+        chosen = deployment_secrets(records, customer)
+        resolved = {
+            key: ResolvedSecret(
+                key=key,
+                customer_organization_id=record.customer_organization_id,
+                version=record.version,
+                value=await self._value(record, record.version) or "",
+            )
+            for key, record in chosen.items()
+        }
+        if req.pinned:
+            tombs = self._live_tombstones(await self._store.tombstones(org))
+            in_scope = [
+                r for r in records + tombs if r.customer_organization_id in (None, customer)
+            ]
+            pins = await self._pinned_values(org, req.pinned, in_scope)
+            for (key, scope), (_, version, value) in pins.items():
+                current = resolved.get(key)
+                if current is None or current.customer_organization_id == scope:
+                    resolved[key] = ResolvedSecret(
+                        key=key, customer_organization_id=scope, version=version, value=value
+                    )
+        return SecretResolveReply(secrets=[resolved[k] for k in sorted(resolved)])
+
+    async def redaction_values(self, req: RedactionValuesRequest) -> RedactionValuesReply:
+        """Every value a deployment of this scope could have seen: current and pinned."""
+        org, customer = req.organization_id, req.customer_organization_id
+        records = await self._store.load_all(org)
+        in_scope = [r for r in records if r.customer_organization_id in (None, customer)]
+        values = {await self._value(r, r.version) for r in in_scope}
+        if req.pinned:
+            tombs = self._live_tombstones(await self._store.tombstones(org))
+            scoped_tombs = [t for t in tombs if t.customer_organization_id in (None, customer)]
+            for pin in req.pinned:
+                pins = await self._pinned_values(org, [pin], in_scope + scoped_tombs)
+                values.update(value for _, _, value in pins.values())
+        return RedactionValuesReply(values=sorted(v for v in values if v))
+
+    async def health(self) -> dict[str, str]:
+        """Store and audit readiness (the audit check makes /readyz tell the truth)."""
+        checks: dict[str, str] = {}
+        for name, probe in (("store", self._store.ping), ("audit", self._audit.ping)):
+            try:
+                await probe()
+                checks[name] = "ok"
+            except SigilError as err:
+                checks[name] = err.message
+        return checks
