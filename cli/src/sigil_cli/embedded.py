@@ -60,6 +60,11 @@ class DataDir:
         return self.root / "nats.conf"
 
     @property
+    def nats_url_file(self) -> Path:
+        """URL of the running embedded NATS, for the admin commands."""
+        return self.root / "nats.url"
+
+    @property
     def jetstream_dir(self) -> Path:
         """JetStream store."""
         return self.root / "jetstream"

@@ -4,6 +4,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from sigil_cli import admin
 from sigil_cli.embedded import DataDir, write_compose_files
 from sigil_cli.stack import StackOptions, run_stack
 from sigil_cli.tokens import TokenError, issue_token, signing_key
@@ -75,6 +76,7 @@ def build_parser() -> argparse.ArgumentParser:
     tok.add_argument("--sub")
     tok.add_argument("--ttl", type=int, default=12 * 3600, help="lifetime in seconds")
     tok.set_defaults(func=_token)
+    admin.add_parsers(sub)
     return parser
 
 

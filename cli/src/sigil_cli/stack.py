@@ -85,6 +85,7 @@ class Stack:
             log = (self.data.root / "nats-server.log").open("a", encoding="utf-8")
             self.nats = NatsServer(self.data.nats_conf, log=log)
             self.nats_url = self.nats.start()
+            self.data.nats_url_file.write_text(self.nats_url + "\n", encoding="utf-8")
         for service, module in SERVICE_MODULES:
             self.children[service] = subprocess.Popen(  # noqa: S603 - our own modules
                 [sys.executable, "-m", module],

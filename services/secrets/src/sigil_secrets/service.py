@@ -220,6 +220,8 @@ class SecretsService:
         """Store a new version; the previous one stays encrypted within the history bound."""
         actor, record = req.actor, None
         try:
+            # Scope before role: another tenant's id is 404 whatever the caller's role.
+            record, _ = await self._load_visible(actor, req.id)
             policy.require_write(actor)
             value = check_value(req.value.get_secret_value())
             for _ in range(_UPDATE_ATTEMPTS):
@@ -280,8 +282,8 @@ class SecretsService:
         """Delete a secret; its versions stay for redaction until the retention ends."""
         actor, record = req.actor, None
         try:
-            policy.require_write(actor)
             record, revision = await self._load_visible(actor, req.id)
+            policy.require_write(actor)
             tomb = replace(record, deleted_at=self._clock(), deleted_by=actor.user_id)
             try:
                 await self._store.remove(tomb, expected_revision=revision)

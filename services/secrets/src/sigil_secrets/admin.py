@@ -1,0 +1,103 @@
+"""Operator tasks run by the ``sigil`` command: key rotation and audit-chain verification."""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import nats
+from nats.aio.client import Client as NatsClient
+
+from sigil_secrets.adapters.js_audit import JetStreamAuditLog
+from sigil_secrets.app import build_store, keyring_source
+from sigil_secrets.domain.audit_chain import first_broken_link
+from sigil_secrets.domain.crypto import new_key_entry, rewrap
+from sigil_secrets.errors import KeyringError
+from sigil_shared.settings import SecretsSettings
+
+Progress = Callable[[int, int], None]
+
+
+@dataclass(frozen=True)
+class RotationReport:
+    """What one ``sigil keys rotate`` run did."""
+
+    current_key: str
+    envelopes: int
+    rewrapped: int
+    skipped_changed: int
+
+
+def add_key(path: Path, key_id: str) -> None:
+    """Put a new current key at the top of the keyring file, keeping the others."""
+    text = path.read_text(encoding="utf-8")
+    path.write_text(new_key_entry(key_id) + "\n" + text, encoding="utf-8")
+
+
+async def _connect(settings: SecretsSettings) -> NatsClient:
+    password = settings.nats_password.get_secret_value() if settings.nats_password else None
+    return await nats.connect(
+        settings.nats_url, user=settings.nats_user, password=password, name="sigil-admin"
+    )
+
+
+async def rewrap_all(settings: SecretsSettings, *, progress: Progress) -> RotationReport:
+    """Re-wrap every data key not under the current KEK; safe to interrupt and run again."""
+    keyring = keyring_source(settings).get()
+    nc = await _connect(settings)
+    try:
+        store = build_store(settings, nc.jetstream())
+        await store.setup()
+        entries = [entry async for entry in store.envelopes()]
+        rewrapped = skipped = 0
+        for done, (location, envelope) in enumerate(entries, start=1):
+            if envelope.kek_id != keyring.current:
+                if await store.rewrap_at(location, envelope, rewrap(keyring, envelope)):
+                    rewrapped += 1
+                else:
+                    skipped += 1
+            progress(done, len(entries))
+    finally:
+        await nc.close()
+    return RotationReport(keyring.current, len(entries), rewrapped, skipped)
+
+
+async def keys_in_use(settings: SecretsSettings) -> dict[str, int]:
+    """How many envelopes each KEK wraps (a key at 0 can be retired)."""
+    nc = await _connect(settings)
+    try:
+        store = build_store(settings, nc.jetstream())
+        await store.setup()
+        counts: dict[str, int] = {}
+        async for _, envelope in store.envelopes():
+            counts[envelope.kek_id] = counts.get(envelope.kek_id, 0) + 1
+    finally:
+        await nc.close()
+    return counts
+
+
+@dataclass(frozen=True)
+class ChainReport:
+    """Result of ``sigil audit verify``."""
+
+    events: int
+    broken_at: int | None
+    broken_event_id: str | None
+
+
+async def verify_chain(settings: SecretsSettings, organization_id: str) -> ChainReport:
+    """Walk one organization's audit chain and name the first broken link."""
+    nc = await _connect(settings)
+    try:
+        log = JetStreamAuditLog(nc, nc.jetstream(), stream=settings.audit_stream)
+        events = [event async for _, event in log.events(organization_id, after=0)]
+    finally:
+        await nc.close()
+    broken = first_broken_link(events)
+    return ChainReport(
+        events=len(events),
+        broken_at=broken,
+        broken_event_id=events[broken].id if broken is not None else None,
+    )
+
+
+__all__ = ["KeyringError", "RotationReport", "add_key", "keys_in_use", "rewrap_all", "verify_chain"]
