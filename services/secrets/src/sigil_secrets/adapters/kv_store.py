@@ -23,11 +23,12 @@ from sigil_secrets.adapters.codec import (
     record_from_doc,
     record_to_doc,
 )
+from sigil_secrets.adapters.js_scan import scan_last_per_subject
 from sigil_secrets.domain.model import Envelope, SecretRecord
 from sigil_secrets.errors import KeyTakenError, StaleRevisionError, StoreUnavailableError
+from sigil_shared.subjects import kv_stream
 
 _VENDOR = "_"
-_WATCH_TIMEOUT = 10.0
 
 
 def _scope(scope: str | None) -> str:
@@ -117,23 +118,19 @@ class KvSecretStore:
         return doc, entry.revision
 
     async def _watch(self, pattern: str) -> list[tuple[str, int, bytes]]:
+        """Current value of every key matching ``pattern`` (deleted keys left out)."""
+        prefix = f"$KV.{self._bucket_name}."
         try:
-            watcher = await self.kv.watch(pattern, ignore_deletes=True)
+            msgs = await scan_last_per_subject(
+                self._js, kv_stream(self._bucket_name), prefix + pattern
+            )
         except (JsError, TimeoutError) as err:
-            raise StoreUnavailableError("secret store does not answer") from err
-        found: list[tuple[str, int, bytes]] = []
-        try:
-            while True:
-                entry = await watcher.updates(timeout=_WATCH_TIMEOUT)  # type: ignore[no-untyped-call]
-                if entry is None:
-                    break
-                if entry.value and entry.revision is not None:
-                    found.append((entry.key, entry.revision, entry.value))
-        except (JsError, TimeoutError) as err:
-            raise StoreUnavailableError("secret store listing timed out") from err
-        finally:
-            await watcher.stop()  # type: ignore[no-untyped-call]
-        return found
+            raise StoreUnavailableError("secret store listing failed") from err
+        return [
+            (m.subject.removeprefix(prefix), m.metadata.sequence.stream, m.data)
+            for m in msgs
+            if m.data
+        ]
 
     async def insert(self, record: SecretRecord) -> int:
         """Claim the index atomically, then write version 1 and the record."""
