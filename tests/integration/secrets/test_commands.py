@@ -52,6 +52,9 @@ async def test_vendor_crud_with_versions(client: SecretsClient, org: str) -> Non
     with pytest.raises(NotFoundError):
         await client.get(admin, created.id)
     assert (await client.list(admin)).items == []
+    again = await client.create(admin, "DB_PASSWORD", CANARY + "3")
+    assert again.id != created.id
+    assert again.version == 1
 
 
 async def test_customer_crud_in_own_scope(client: SecretsClient, org: str) -> None:

@@ -13,7 +13,13 @@ from typing import Any
 
 from nats.js import JetStreamContext
 from nats.js.api import KeyValueConfig, StorageType
-from nats.js.errors import BucketNotFoundError, KeyNotFoundError, KeyWrongLastSequenceError
+from nats.js.errors import (
+    BadRequestError,
+    BucketNotFoundError,
+    KeyNotFoundError,
+    KeyWrongLastSequenceError,
+    NotFoundError,
+)
 from nats.js.errors import Error as JsError
 from nats.js.kv import KeyValue
 
@@ -53,6 +59,11 @@ def version_key(org: str, secret_id: str, version: int) -> str:
 def tombstone_key(org: str, secret_id: str) -> str:
     """KV key of a deleted record kept for redaction."""
     return f"o.{org}.t.{secret_id}"
+
+
+def _wrong_last_sequence(err: Exception) -> bool:
+    """nats-py reports a failed compare-and-delete as a plain BadRequestError (10071)."""
+    return isinstance(err, KeyWrongLastSequenceError) or getattr(err, "err_code", None) == 10071
 
 
 def _kind(key: str) -> str:
@@ -139,17 +150,38 @@ class KvSecretStore:
             index_key(record.organization_id, record.customer_organization_id, record.key),
         )
         try:
-            await self.kv.create(idx, record.id.encode())
-        except KeyWrongLastSequenceError:
-            await self._take_over_dangling_index(record, idx)
+            if not await self._create(idx, record.id.encode()):
+                await self._take_over_dangling_index(record, idx)
         except (JsError, TimeoutError) as err:
             raise StoreUnavailableError("secret store does not answer") from err
         try:
             await self.put_version(record, record.version, record.envelope)
-            return await self.kv.create(record_key(org, record.id), _dump(record_to_doc(record)))
+            revision = await self._create(record_key(org, record.id), _dump(record_to_doc(record)))
+            if revision is None:
+                raise KeyTakenError("record id exists")
+            return revision
         except (JsError, TimeoutError) as err:
             await self._forget(idx)
             raise StoreUnavailableError("secret store does not answer") from err
+
+    async def _create(self, key: str, value: bytes) -> int | None:
+        """Atomic create that also succeeds over a deleted key; None if the key is live."""
+        try:
+            return await self.kv.create(key, value)
+        except KeyWrongLastSequenceError:
+            pass
+        try:
+            last = await self._js.get_last_msg(
+                kv_stream(self._bucket_name), f"$KV.{self._bucket_name}.{key}"
+            )
+        except NotFoundError:
+            return None
+        if (last.headers or {}).get("KV-Operation") not in ("DEL", "PURGE"):
+            return None
+        try:
+            return await self.kv.update(key, value, last=last.seq)
+        except KeyWrongLastSequenceError:
+            return None
 
     async def _take_over_dangling_index(self, record: SecretRecord, idx: str) -> None:
         """An index left by a create that died half-way may be reused; a live one may not."""
@@ -205,7 +237,9 @@ class KvSecretStore:
             await self.kv.put(tomb, _dump(record_to_doc(record)))
             try:
                 await self.kv.delete(record_key(org, record.id), last=expected_revision)
-            except KeyWrongLastSequenceError as err:
+            except (KeyWrongLastSequenceError, BadRequestError) as err:
+                if not _wrong_last_sequence(err):
+                    raise
                 await self._forget(tomb)
                 raise StaleRevisionError("record changed") from err
             await self._forget(index_key(org, record.customer_organization_id, record.key))
@@ -217,7 +251,8 @@ class KvSecretStore:
         org = record.organization_id
         live = record_to_doc(record) | {"deletedAt": None, "deletedBy": None}
         try:
-            await self.kv.create(record_key(org, record.id), _dump(live))
+            if await self._create(record_key(org, record.id), _dump(live)) is None:
+                raise StaleRevisionError("record was re-created meanwhile")
             await self.kv.put(
                 index_key(org, record.customer_organization_id, record.key), record.id.encode()
             )

@@ -1,0 +1,152 @@
+"""One contract suite for every SecretStore adapter: JetStream KV here, MongoDB when available.
+
+MongoDB cannot be installed on the development machine; set SIGIL_TEST_MONGODB_URL (a
+replica set) to run the same tests against it. A fake would not test the adapter.
+"""
+
+import os
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import replace
+from datetime import UTC, datetime
+
+import nats
+import pytest
+
+from sigil_secrets.adapters.kv_store import KvSecretStore
+from sigil_secrets.adapters.mongo_store import MongoSecretStore
+from sigil_secrets.domain.model import Envelope, SecretRecord, VersionMeta
+from sigil_secrets.errors import KeyTakenError, StaleRevisionError
+from sigil_secrets.ports import SecretStore
+from tests.helpers import NatsFixture
+
+NOW = datetime(2026, 11, 1, tzinfo=UTC)
+MONGO_URL = os.environ.get("SIGIL_TEST_MONGODB_URL")
+
+
+def _envelope(kek: str = "k1", tag: bytes = b"x") -> Envelope:
+    return Envelope(kek, b"wrapped" + tag, b"kn" * 6, b"n" * 12, b"ciphertext" + tag)
+
+
+def _record(org: str, key: str = "API_KEY", scope: str | None = None) -> SecretRecord:
+    return SecretRecord(
+        id=uuid.uuid4().hex,
+        organization_id=org,
+        customer_organization_id=scope,
+        key=key,
+        version=1,
+        created_at=NOW,
+        created_by="alice",
+        updated_at=NOW,
+        updated_by="alice",
+        envelope=_envelope(),
+        versions=(VersionMeta(1, NOW, "alice"),),
+    )
+
+
+@pytest.fixture(params=["jetstream", "mongodb"])
+async def store(
+    request: pytest.FixtureRequest, nats_server: NatsFixture
+) -> AsyncIterator[SecretStore]:
+    if request.param == "mongodb":
+        if not MONGO_URL:
+            pytest.skip("SIGIL_TEST_MONGODB_URL is not set (no MongoDB server on this machine)")
+        from pymongo import AsyncMongoClient
+
+        client: AsyncMongoClient[dict[str, object]] = AsyncMongoClient(MONGO_URL)
+        mongo = MongoSecretStore(client, database=f"sigil_test_{uuid.uuid4().hex[:8]}")
+        await mongo.setup()
+        yield mongo
+        await client.drop_database(mongo._db.name)
+        await client.close()
+        return
+    creds = nats_server.creds("secrets")
+    nc = await nats.connect(creds["nats_url"], user="secrets", password=creds["nats_password"])
+    kv = KvSecretStore(nc.jetstream(), bucket="sigil-secrets")
+    await kv.setup()
+    yield kv
+    await nc.close()
+
+
+async def test_insert_then_load_by_organization_and_id(store: SecretStore, unique: str) -> None:
+    record = _record(f"a-{unique}")
+    await store.insert(record)
+    loaded = await store.load(record.organization_id, record.id)
+    assert loaded is not None
+    assert loaded[0] == record
+    assert await store.load(f"b-{unique}", record.id) is None
+
+
+async def test_key_is_unique_per_scope(store: SecretStore, unique: str) -> None:
+    org = f"a-{unique}"
+    await store.insert(_record(org))
+    with pytest.raises(KeyTakenError):
+        await store.insert(_record(org))
+    await store.insert(_record(org, scope="c1"))
+    await store.insert(_record(org, key="api_key"))
+    assert len(await store.load_all(org)) == 3
+    assert await store.load_all(f"other-{unique}") == []
+
+
+async def test_replace_is_compare_and_set(store: SecretStore, unique: str) -> None:
+    record = _record(f"a-{unique}")
+    revision = await store.insert(record)
+    newer = replace(record, version=2, envelope=_envelope(tag=b"2"))
+    new_revision = await store.replace(newer, expected_revision=revision)
+    with pytest.raises(StaleRevisionError):
+        await store.replace(replace(record, version=3), expected_revision=revision)
+    loaded = await store.load(record.organization_id, record.id)
+    assert loaded == (newer, new_revision)
+
+
+async def test_remove_keeps_a_tombstone_and_restore_undoes_it(
+    store: SecretStore, unique: str
+) -> None:
+    record = _record(f"a-{unique}")
+    revision = await store.insert(record)
+    with pytest.raises(StaleRevisionError):
+        await store.remove(record, expected_revision=revision + 100)
+    tomb = replace(record, deleted_at=NOW, deleted_by="bob")
+    await store.remove(tomb, expected_revision=revision)
+    assert await store.load(record.organization_id, record.id) is None
+    assert [t.id for t in await store.tombstones(record.organization_id)] == [record.id]
+    await store.insert(_record(record.organization_id))  # the key is free again
+    fresh_org = f"b-{unique}"
+    other = _record(fresh_org)
+    other_rev = await store.insert(other)
+    await store.remove(other, expected_revision=other_rev)
+    await store.restore(other)
+    loaded = await store.load(fresh_org, other.id)
+    assert loaded is not None
+    assert loaded[0].deleted_at is None
+    assert await store.tombstones(fresh_org) == []
+
+
+async def test_discard_removes_every_trace(store: SecretStore, unique: str) -> None:
+    record = _record(f"a-{unique}")
+    await store.insert(record)
+    await store.discard(record)
+    assert await store.load(record.organization_id, record.id) is None
+    assert await store.load_version(record.organization_id, record.id, 1) is None
+    await store.insert(_record(record.organization_id))
+
+
+async def test_versions_are_kept_and_dropped(store: SecretStore, unique: str) -> None:
+    record = _record(f"a-{unique}")
+    await store.insert(record)
+    assert await store.load_version(record.organization_id, record.id, 1) == record.envelope
+    await store.put_version(record, 2, _envelope(tag=b"v2"))
+    assert await store.load_version(record.organization_id, record.id, 2) == _envelope(tag=b"v2")
+    assert await store.load_version("elsewhere", record.id, 2) is None
+    await store.drop_versions(record, {1})
+    assert await store.load_version(record.organization_id, record.id, 1) is None
+
+
+async def test_rewrap_swaps_envelopes_only_when_unchanged(store: SecretStore, unique: str) -> None:
+    record = _record(f"a-{unique}")
+    await store.insert(record)
+    mine = [(loc, env) async for loc, env in store.envelopes() if env == record.envelope]
+    assert len(mine) >= 2  # the record's current envelope and version 1
+    location, old = mine[0]
+    assert await store.rewrap_at(location, old, _envelope(kek="k2")) is True
+    assert await store.rewrap_at(location, old, _envelope(kek="k3")) is False
