@@ -22,6 +22,7 @@ from sigil_shared.errors import (
     error_from_code,
 )
 from sigil_shared.settings import BusSettings
+from sigil_shared.telemetry import tracing_enabled
 
 log = logging.getLogger("sigil.bus")
 
@@ -84,7 +85,9 @@ def create_broker(settings: BusSettings, *, service: str) -> NatsBroker:
         password = settings.nats_password.get_secret_value() if settings.nats_password else ""
         security = SASLPlaintext(username=settings.nats_user, password=password)
     logger = logging.getLogger(f"sigil.{service}.bus")
-    middlewares: list[Any] = [NatsTelemetryMiddleware(), error_middleware()]
+    middlewares: list[Any] = [error_middleware()]
+    if tracing_enabled():
+        middlewares.insert(0, NatsTelemetryMiddleware())
     return NatsBroker(
         settings.nats_url,
         security=security,

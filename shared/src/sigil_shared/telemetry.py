@@ -39,3 +39,8 @@ def configure_telemetry(service: str) -> TracerProvider | None:
     provider.add_span_processor(BatchSpanProcessor(exporter))
     trace.set_tracer_provider(provider)
     return provider
+
+
+def tracing_enabled() -> bool:
+    """True once an SDK tracer provider is installed (so span work is not wasted)."""
+    return isinstance(trace.get_tracer_provider(), TracerProvider)

@@ -49,9 +49,10 @@ async def test_changes_are_refused_when_audit_cannot_be_written(
     org = "acme"
     admin = actor(org)
     async with (
-        running_stack(private_nats, services=("secrets",)),
+        running_stack(private_nats, services=("secrets", "renderer", "redactor")) as stack,
         bus_as(private_nats, "gateway") as broker,
     ):
+        assert (await stack.http.get("/readyz")).status_code == 200
         client = SecretsClient(broker)
         kept = await client.create(admin, "KEPT", CANARY)
         await _break_audit_stream(private_nats)
@@ -74,5 +75,9 @@ async def test_changes_are_refused_when_audit_cannot_be_written(
         )
         assert health.ready is False
         assert health.checks["audit"] != "ok"
+        ready = await stack.http.get("/readyz")
+        assert ready.status_code == 503
+        assert ready.json()["error"]["message"] == "not ready: secrets"
+        assert "audit" in ready.json()["error"]["details"]["checks"]["secrets"]
         audit_events = await client.audit(admin)
         assert [e.action for e in audit_events.items] == ["create"]

@@ -58,13 +58,14 @@ async def store(
         await mongo.setup()
         yield mongo
         await client.drop_database(mongo._db.name)
-        await client.close()
+        await mongo.close()
         return
     creds = nats_server.creds("secrets")
     nc = await nats.connect(creds["nats_url"], user="secrets", password=creds["nats_password"])
-    kv = KvSecretStore(nc.jetstream(), bucket="sigil-secrets")
+    kv = KvSecretStore(nc, nc.jetstream(), bucket="sigil-secrets")
     await kv.setup()
     yield kv
+    await kv.close()
     await nc.close()
 
 

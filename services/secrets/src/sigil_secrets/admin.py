@@ -45,9 +45,10 @@ async def rewrap_all(settings: SecretsSettings, *, progress: Progress) -> Rotati
     keyring = keyring_source(settings).get()
     nc = await _connect(settings)
     try:
-        store = build_store(settings, nc.jetstream())
+        store = build_store(settings, nc)
         await store.setup()
         entries = [entry async for entry in store.envelopes()]
+        await store.close()
         rewrapped = skipped = 0
         for done, (location, envelope) in enumerate(entries, start=1):
             if envelope.kek_id != keyring.current:
@@ -65,11 +66,12 @@ async def keys_in_use(settings: SecretsSettings) -> dict[str, int]:
     """How many envelopes each KEK wraps (a key at 0 can be retired)."""
     nc = await _connect(settings)
     try:
-        store = build_store(settings, nc.jetstream())
+        store = build_store(settings, nc)
         await store.setup()
         counts: dict[str, int] = {}
         async for _, envelope in store.envelopes():
             counts[envelope.kek_id] = counts.get(envelope.kek_id, 0) + 1
+        await store.close()
     finally:
         await nc.close()
     return counts

@@ -4,7 +4,7 @@ import logging
 from datetime import timedelta
 
 from faststream import FastStream
-from nats.js import JetStreamContext
+from nats.aio.client import Client as NatsClient
 from pymongo import AsyncMongoClient
 
 from sigil_secrets.adapters.js_audit import JetStreamAuditLog
@@ -26,7 +26,7 @@ def keyring_source(settings: SecretsSettings) -> KeyringSource:
     return KeyringSource(inline=inline, path=None if inline else settings.kek_file)
 
 
-def build_store(settings: SecretsSettings, js: JetStreamContext) -> SecretStore:
+def build_store(settings: SecretsSettings, nc: NatsClient) -> SecretStore:
     """The store ``SIGIL_STORE`` selects."""
     if settings.store == "mongodb":
         assert settings.mongodb_url is not None
@@ -34,7 +34,9 @@ def build_store(settings: SecretsSettings, js: JetStreamContext) -> SecretStore:
             settings.mongodb_url.get_secret_value(), w="majority"
         )
         return MongoSecretStore(client, database=settings.mongodb_database)
-    return KvSecretStore(js, bucket=settings.secrets_bucket, replicas=settings.js_replicas)
+    return KvSecretStore(
+        nc, nc.jetstream(), bucket=settings.secrets_bucket, replicas=settings.js_replicas
+    )
 
 
 def create_app(settings: SecretsSettings) -> FastStream:
@@ -43,13 +45,14 @@ def create_app(settings: SecretsSettings) -> FastStream:
     app = FastStream(broker, logger=logging.getLogger("sigil.secrets"))
     keyring = keyring_source(settings)
     built: list[SecretsService] = []
+    stores: list[SecretStore] = []
 
     @app.on_startup
     async def connect() -> None:
         await broker.connect()
         nc = broker.connection
         js = nc.jetstream()
-        store = build_store(settings, js)
+        store = build_store(settings, nc)
         audit_log = JetStreamAuditLog(
             nc, js, stream=settings.audit_stream, replicas=settings.js_replicas
         )
@@ -66,6 +69,12 @@ def create_app(settings: SecretsSettings) -> FastStream:
         )
         app.context.set_global(SERVICE_CONTEXT_KEY, service)
         built.append(service)
+        stores.append(store)
+
+    @app.on_shutdown
+    async def close() -> None:
+        for store in stores:
+            await store.close()
 
     async def check() -> dict[str, str]:
         checks = await bus_check(broker)

@@ -17,6 +17,9 @@ class SecretStore(Protocol):
     async def setup(self) -> None:
         """Create buckets/collections/indexes if missing."""
 
+    async def close(self) -> None:
+        """Release connections and consumers."""
+
     async def insert(self, record: SecretRecord) -> int:
         """Store a new record; KeyTakenError if (org, scope, key) exists. Returns its revision."""
 

@@ -1,47 +1,59 @@
-"""Bulk reads of a JetStream stream through a short-lived pull consumer.
+"""Bulk reads of a JetStream stream through a short-lived push consumer.
 
 nats-py's KV watcher signals "initial values done" from a consumer-info snapshot that
-races with delivery (it can report done before the first entry); a pull consumer's
-pending count at creation is exact, so scans here never stop early.
+races with delivery (it can report done before the first entry), and its pull ``fetch``
+pays a task and a timeout per message. Here an ephemeral push consumer delivers the
+newest message per subject to a callback; the count comes from each message's own
+"pending" field, so a scan never stops early and costs one callback per message.
 """
 
+import asyncio
+
+from nats.aio.client import Client as NatsClient
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
-_BATCH = 1000
-_FETCH_TIMEOUT = 5.0
+_SCAN_TIMEOUT = 30.0
 _KV_DELETED = ("DEL", "PURGE")
 
 
-async def scan_last_per_subject(js: JetStreamContext, stream: str, subject: str) -> list[Msg]:
-    """The newest message of every subject matching ``subject``, deletes left out."""
-    sub = await js.pull_subscribe(
-        subject,
-        stream=stream,
-        config=ConsumerConfig(
-            deliver_policy=DeliverPolicy.LAST_PER_SUBJECT,
-            ack_policy=AckPolicy.NONE,
-            inactive_threshold=30.0,
-            mem_storage=True,
-            num_replicas=1,
-        ),
-    )
-    found: list[Msg] = []
+async def scan_last_per_subject(
+    nc: NatsClient, js: JetStreamContext, stream: str, subject: str
+) -> list[tuple[str, int, bytes]]:
+    """``(subject, stream sequence, data)`` of the newest message per matching subject."""
+    found: list[tuple[str, int, bytes]] = []
+    done = asyncio.Event()
+
+    async def on_msg(msg: Msg) -> None:
+        # Reply: $JS.ACK.<stream>.<consumer>.<delivered>.<sseq>.<cseq>.<ts>.<pending>[...]
+        tokens = msg.reply.split(".")
+        if (msg.headers or {}).get("KV-Operation") not in _KV_DELETED:
+            found.append((msg.subject, int(tokens[5]), msg.data))
+        if tokens[8] == "0":
+            done.set()
+
+    inbox = nc.new_inbox()
+    sub = await nc.subscribe(inbox, cb=on_msg, pending_msgs_limit=-1, pending_bytes_limit=-1)
+    name = None
     try:
-        info = await sub.consumer_info()
-    except BaseException:
-        await sub.unsubscribe()
-        raise
-    try:
-        pending = info.num_pending or 0
-        while pending > 0:
-            batch = await sub.fetch(batch=min(pending, _BATCH), timeout=_FETCH_TIMEOUT)
-            for msg in batch:
-                if (msg.headers or {}).get("KV-Operation") not in _KV_DELETED:
-                    found.append(msg)
-            pending = batch[-1].metadata.num_pending if batch else 0
+        info = await js.add_consumer(
+            stream,
+            ConsumerConfig(
+                deliver_subject=inbox,
+                deliver_policy=DeliverPolicy.LAST_PER_SUBJECT,
+                ack_policy=AckPolicy.NONE,
+                filter_subject=subject,
+                inactive_threshold=30.0,
+                mem_storage=True,
+                num_replicas=1,
+            ),
+        )
+        name = info.name
+        if info.num_pending:
+            await asyncio.wait_for(done.wait(), _SCAN_TIMEOUT)
     finally:
         await sub.unsubscribe()
-        await js.delete_consumer(stream, info.name)
+        if name is not None:
+            await js.delete_consumer(stream, name)
     return found

@@ -11,6 +11,7 @@ import json
 from collections.abc import AsyncIterator
 from typing import Any
 
+from nats.aio.client import Client as NatsClient
 from nats.js import JetStreamContext
 from nats.js.api import KeyValueConfig, StorageType
 from nats.js.errors import (
@@ -30,6 +31,7 @@ from sigil_secrets.adapters.codec import (
     record_to_doc,
 )
 from sigil_secrets.adapters.js_scan import scan_last_per_subject
+from sigil_secrets.adapters.kv_cache import RecordCache
 from sigil_secrets.domain.model import Envelope, SecretRecord
 from sigil_secrets.errors import KeyTakenError, StaleRevisionError, StoreUnavailableError
 from sigil_shared.subjects import kv_stream
@@ -78,11 +80,15 @@ def _dump(doc: Any) -> bytes:
 class KvSecretStore:
     """The SecretStore port on JetStream KV."""
 
-    def __init__(self, js: JetStreamContext, *, bucket: str, replicas: int = 1) -> None:
+    def __init__(
+        self, nc: NatsClient, js: JetStreamContext, *, bucket: str, replicas: int = 1
+    ) -> None:
+        self._nc = nc
         self._js = js
         self._bucket_name = bucket
         self._replicas = replicas
         self._kv: KeyValue | None = None
+        self._cache: RecordCache | None = None
 
     @property
     def kv(self) -> KeyValue:
@@ -108,6 +114,34 @@ class KvSecretStore:
                 )
         except (JsError, TimeoutError) as err:
             raise StoreUnavailableError("secret store bucket is unavailable") from err
+        await self._start_cache()
+
+    async def _start_cache(self) -> None:
+        """Serve organization-wide reads from a live in-memory copy (see kv_cache)."""
+        cache = RecordCache(
+            self._js,
+            stream=kv_stream(self._bucket_name),
+            subject_prefix=f"$KV.{self._bucket_name}.",
+        )
+        try:
+            await cache.start()
+        except (JsError, TimeoutError) as err:
+            await cache.stop()
+            raise StoreUnavailableError("secret store cache could not load") from err
+        self._cache = cache
+
+    async def close(self) -> None:
+        """Stop the cache consumer."""
+        if self._cache is not None:
+            await self._cache.stop()
+
+    def _remember(self, record: SecretRecord, revision: int) -> None:
+        if self._cache is not None:
+            self._cache.apply(record.organization_id, record.id, revision, record)
+
+    def _forget_cached(self, record: SecretRecord) -> None:
+        if self._cache is not None:
+            self._cache.forget(record.organization_id, record.id)
 
     async def ping(self) -> None:
         """Raise unless the bucket answers."""
@@ -132,16 +166,12 @@ class KvSecretStore:
         """Current value of every key matching ``pattern`` (deleted keys left out)."""
         prefix = f"$KV.{self._bucket_name}."
         try:
-            msgs = await scan_last_per_subject(
-                self._js, kv_stream(self._bucket_name), prefix + pattern
+            entries = await scan_last_per_subject(
+                self._nc, self._js, kv_stream(self._bucket_name), prefix + pattern
             )
         except (JsError, TimeoutError) as err:
             raise StoreUnavailableError("secret store listing failed") from err
-        return [
-            (m.subject.removeprefix(prefix), m.metadata.sequence.stream, m.data)
-            for m in msgs
-            if m.data
-        ]
+        return [(subject.removeprefix(prefix), seq, data) for subject, seq, data in entries if data]
 
     async def insert(self, record: SecretRecord) -> int:
         """Claim the index atomically, then write version 1 and the record."""
@@ -159,6 +189,7 @@ class KvSecretStore:
             revision = await self._create(record_key(org, record.id), _dump(record_to_doc(record)))
             if revision is None:
                 raise KeyTakenError("record id exists")
+            self._remember(record, revision)
             return revision
         except (JsError, TimeoutError) as err:
             await self._forget(idx)
@@ -213,13 +244,15 @@ class KvSecretStore:
 
     async def load_all(self, organization_id: str) -> list[SecretRecord]:
         """Every live record of one organization, in one ordered read."""
+        if self._cache is not None:
+            return self._cache.records(organization_id)
         entries = await self._watch(f"o.{organization_id}.r.*")
         return [record_from_doc(json.loads(value)) for _, _, value in entries]
 
     async def replace(self, record: SecretRecord, *, expected_revision: int) -> int:
         """Compare-and-set the record."""
         try:
-            return await self.kv.update(
+            revision = await self.kv.update(
                 record_key(record.organization_id, record.id),
                 _dump(record_to_doc(record)),
                 last=expected_revision,
@@ -228,6 +261,8 @@ class KvSecretStore:
             raise StaleRevisionError("record changed") from err
         except (JsError, TimeoutError) as err:
             raise StoreUnavailableError("secret store does not answer") from err
+        self._remember(record, revision)
+        return revision
 
     async def remove(self, record: SecretRecord, *, expected_revision: int) -> None:
         """Tombstone first (so redaction keeps working), then delete record and index."""
@@ -237,6 +272,7 @@ class KvSecretStore:
             await self.kv.put(tomb, _dump(record_to_doc(record)))
             try:
                 await self.kv.delete(record_key(org, record.id), last=expected_revision)
+                self._forget_cached(record)
             except (KeyWrongLastSequenceError, BadRequestError) as err:
                 if not _wrong_last_sequence(err):
                     raise
@@ -251,8 +287,10 @@ class KvSecretStore:
         org = record.organization_id
         live = record_to_doc(record) | {"deletedAt": None, "deletedBy": None}
         try:
-            if await self._create(record_key(org, record.id), _dump(live)) is None:
+            revision = await self._create(record_key(org, record.id), _dump(live))
+            if revision is None:
                 raise StaleRevisionError("record was re-created meanwhile")
+            self._remember(record_from_doc(live), revision)
             await self.kv.put(
                 index_key(org, record.customer_organization_id, record.key), record.id.encode()
             )
@@ -264,6 +302,7 @@ class KvSecretStore:
         """Remove every trace of a record that was never audited (compensation)."""
         org = record.organization_id
         await self._forget(record_key(org, record.id))
+        self._forget_cached(record)
         await self._forget(index_key(org, record.customer_organization_id, record.key))
         for version in record.kept_versions() | {record.version}:
             await self._forget(version_key(org, record.id, version))

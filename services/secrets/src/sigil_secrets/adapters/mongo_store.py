@@ -54,6 +54,10 @@ class MongoSecretStore:
         except PyMongoError as err:
             raise StoreUnavailableError("secret store (MongoDB) is unavailable") from err
 
+    async def close(self) -> None:
+        """Close the client."""
+        await self._client.close()
+
     async def ping(self) -> None:
         """Raise unless MongoDB answers."""
         try:

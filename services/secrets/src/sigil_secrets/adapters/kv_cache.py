@@ -1,0 +1,94 @@
+"""A live, in-memory copy of every secret record, fed by one JetStream consumer.
+
+Listing, resolving and redaction-value reads scan whole organizations; reading them
+from the bucket each time costs a consumer and a decode per record. This cache holds
+decoded records per organization: one ordered consumer delivers the newest value of
+every record key, then every change as it happens. Writes made by this replica are
+applied at once (read-your-writes); other replicas' writes arrive within the bus's
+delivery latency. About 1 KB of memory per secret.
+"""
+
+import asyncio
+import json
+import logging
+
+from nats.aio.msg import Msg
+from nats.aio.subscription import Subscription
+from nats.js import JetStreamContext
+from nats.js.api import DeliverPolicy
+
+from sigil_secrets.adapters.codec import record_from_doc
+from sigil_secrets.domain.model import SecretRecord
+
+log = logging.getLogger("sigil.secrets.cache")
+_KV_DELETED = ("DEL", "PURGE")
+
+
+class RecordCache:
+    """Organization -> id -> (revision, record), kept current by a KV record consumer."""
+
+    def __init__(self, js: JetStreamContext, *, stream: str, subject_prefix: str) -> None:
+        self._js = js
+        self._stream = stream
+        self._prefix = subject_prefix
+        self._orgs: dict[str, dict[str, tuple[int, SecretRecord | None]]] = {}
+        self._ready = asyncio.Event()
+        self._sub: Subscription | None = None
+
+    @property
+    def ready(self) -> bool:
+        """True once the initial load has been delivered."""
+        return self._ready.is_set()
+
+    async def start(self, timeout: float = 30.0) -> None:
+        """Subscribe and wait for the initial load."""
+        self._sub = await self._js.subscribe(
+            f"{self._prefix}o.*.r.*",
+            stream=self._stream,
+            cb=self._on_msg,
+            ordered_consumer=True,
+            deliver_policy=DeliverPolicy.LAST_PER_SUBJECT,
+            pending_msgs_limit=-1,
+            pending_bytes_limit=-1,
+        )
+        info = await self._sub.consumer_info()
+        delivered = info.delivered.stream_seq if info.delivered else 0
+        if not info.num_pending and not delivered:
+            self._ready.set()
+        await asyncio.wait_for(self._ready.wait(), timeout)
+
+    async def stop(self) -> None:
+        """Stop following the bucket."""
+        if self._sub is not None:
+            await self._sub.unsubscribe()
+            self._sub = None
+
+    async def _on_msg(self, msg: Msg) -> None:
+        try:
+            meta = msg.metadata
+            key = msg.subject.removeprefix(self._prefix)
+            _, org, _, secret_id = key.split(".")
+            deleted = (msg.headers or {}).get("KV-Operation") in _KV_DELETED
+            record = None if deleted or not msg.data else record_from_doc(json.loads(msg.data))
+            self.apply(org, secret_id, meta.sequence.stream, record)
+            if meta.num_pending == 0:
+                self._ready.set()
+        except (ValueError, KeyError) as err:
+            log.error("unreadable record in the secrets bucket: %s", type(err).__name__)
+
+    def apply(self, org: str, secret_id: str, revision: int, record: SecretRecord | None) -> None:
+        """Record a change unless a newer one is already known (deletes kept as markers)."""
+        entries = self._orgs.setdefault(org, {})
+        current = entries.get(secret_id)
+        if current is None or current[0] < revision:
+            entries[secret_id] = (revision, record)
+
+    def forget(self, org: str, secret_id: str) -> None:
+        """Mark a record deleted by this replica (the consumer confirms it later)."""
+        current = self._orgs.get(org, {}).get(secret_id)
+        if current is not None:
+            self.apply(org, secret_id, current[0] + 1, None)
+
+    def records(self, org: str) -> list[SecretRecord]:
+        """Live records of one organization."""
+        return [r for _, r in self._orgs.get(org, {}).values() if r is not None]
