@@ -1,1 +1,19 @@
 """Sigil renderer: Go text/template rendering and template validation."""
+
+from sigil_renderer.engine import (
+    CompiledTemplate,
+    TemplateError,
+    TemplateExecError,
+    TemplateParseError,
+    parse,
+    render,
+)
+
+__all__ = [
+    "CompiledTemplate",
+    "TemplateError",
+    "TemplateExecError",
+    "TemplateParseError",
+    "parse",
+    "render",
+]

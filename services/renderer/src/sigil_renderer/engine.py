@@ -1,0 +1,91 @@
+"""The public template API: parse once, render many times, errors with Go's own text."""
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Literal
+
+from sigil_renderer.template.executor import ExecError, Limits, execute
+from sigil_renderer.template.parser import ParseError, Tree, parse_trees
+from sigil_renderer.template.values import Root
+
+MAX_TEMPLATE_BYTES = 1024 * 1024
+Phase = Literal["parse", "exec"]
+
+
+class TemplateError(Exception):
+    """A template that cannot be parsed or executed; never carries a secret value."""
+
+    phase: Phase = "parse"
+    prefix = "template parsing error"
+
+    def __init__(
+        self,
+        go_message: str,
+        *,
+        line: int | None = None,
+        column: int | None = None,
+        key: str | None = None,
+        name: str = "template",
+    ) -> None:
+        super().__init__(f"{self.prefix}: {go_message}")
+        self.go_message = go_message
+        self.line = line
+        self.column = column
+        self.key = key
+        self.name = name
+
+
+class TemplateParseError(TemplateError):
+    """The template text is not valid Go template syntax."""
+
+    phase: Phase = "parse"
+    prefix = "template parsing error"
+
+
+class TemplateExecError(TemplateError):
+    """The template failed while executing (a missing secret, a bad call, a limit)."""
+
+    phase: Phase = "exec"
+    prefix = "template execution error"
+
+
+@dataclass(frozen=True)
+class CompiledTemplate:
+    """A parsed template, reusable across renders."""
+
+    name: str
+    trees: Mapping[str, Tree]
+
+    def render(self, secrets: Mapping[str, str], *, limits: Limits | None = None) -> str:
+        """Execute on ``{"Secrets": secrets}``."""
+        try:
+            output = execute(self.trees, self.name, Root(secrets), limits or Limits())
+        except ExecError as err:
+            raise TemplateExecError(
+                str(err), line=err.line, column=err.column, key=err.key, name=self.name
+            ) from None
+        # Go writes bytes; a template that slices a multi-byte character writes invalid
+        # UTF-8, which text consumers see as U+FFFD.
+        return output.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+
+
+def parse(template: str, name: str = "template") -> CompiledTemplate:
+    """Parse ``template`` with Go's grammar; TemplateParseError with Go's message."""
+    if len(template) > MAX_TEMPLATE_BYTES or len(template.encode("utf-8", "surrogatepass")) > (
+        MAX_TEMPLATE_BYTES
+    ):
+        raise TemplateParseError(f"template: {name}: template larger than 1 MiB", name=name)
+    try:
+        trees = parse_trees(template, name)
+    except ParseError as err:
+        raise TemplateParseError(str(err), line=err.line, name=name) from None
+    except RecursionError:
+        raise TemplateParseError(
+            f"template: {name}: template nesting too deep to parse", name=name
+        ) from None
+    return CompiledTemplate(name=name, trees=trees)
+
+
+def render(template: str, secrets: Mapping[str, str], name: str = "template") -> str:
+    """Parse and execute in one step."""
+    return parse(template, name).render(secrets)

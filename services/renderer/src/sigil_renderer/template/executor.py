@@ -1,0 +1,540 @@
+"""Executor of Go's text/template (text/template/exec.go) with missingkey=error."""
+
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from sigil_renderer.template import nodes as n
+from sigil_renderer.template.builtins import BUILTINS, INTERFACE_ARGS, BuiltinError
+from sigil_renderer.template.gofmt import sprint
+from sigil_renderer.template.lexer import go_quote
+from sigil_renderer.template.parser import Tree
+from sigil_renderer.template.values import NO_VALUE, ROOT_TYPE, Root, is_true, type_name
+
+MISSING = object()  # "no final value" (Go's missingVal)
+
+
+class ExecError(Exception):
+    """An execution error; ``str`` is Go's ``err.Error()``."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        line: int | None = None,
+        column: int | None = None,
+        key: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.line = line
+        self.column = column
+        self.key = key
+
+
+class LimitError(ExecError):
+    """A resource limit (output size, time, depth) was reached."""
+
+
+class _Break(Exception):  # noqa: N818 - control flow, not an error
+    pass
+
+
+class _Continue(Exception):  # noqa: N818
+    pass
+
+
+class _MissingKey(Exception):  # noqa: N818
+    """A missing secret in a lenient ``if``/``with`` condition."""
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Execution limits for hostile templates."""
+
+    max_output: int = 8 * 1024 * 1024
+    max_depth: int = 50
+    timeout: float = 2.0
+
+
+class State:
+    """Execution state of one template call (Go's ``state``)."""
+
+    def __init__(
+        self,
+        trees: Mapping[str, Tree],
+        tree: Tree,
+        out: list[str],
+        limits: Limits,
+        deadline: float,
+        depth: int = 0,
+    ) -> None:
+        self.trees = trees
+        self.tree = tree
+        self.out = out
+        self.limits = limits
+        self.deadline = deadline
+        self.depth = depth
+        self.node: n.Node | None = None
+        self.vars: list[tuple[str, object]] = []
+        self.size = [0]
+        self.lenient = False
+        self.steps = 0
+
+    # -- errors ------------------------------------------------------------------
+
+    def at(self, node: n.Node) -> None:
+        self.node = node
+
+    def location(self, node: n.Node) -> tuple[int, int]:
+        text = self.tree.text[: node.pos]
+        line = text.count("\n") + 1
+        last = text.rfind("\n")
+        column = len(text[last + 1 :].encode("utf-8", "surrogateescape"))
+        return line, column
+
+    def errorf(self, message: str, *, key: str | None = None) -> ExecError:
+        name = self.tree.name
+        if self.node is None:
+            return ExecError(f"template: {name}: {message}", key=key)
+        line, column = self.location(self.node)
+        location = f"{self.tree.parse_name}:{line}:{column}"
+        return ExecError(
+            f"template: {location}: executing {go_quote(name)} at <{self.node}>: {message}",
+            line=line,
+            column=column,
+            key=key,
+        )
+
+    def tick(self) -> None:
+        self.steps += 1
+        if self.steps & 0xFF == 0 and time.monotonic() > self.deadline:
+            raise LimitError(
+                f"template: {self.tree.parse_name}: rendering took longer than "
+                f"{self.limits.timeout:g}s"
+            )
+
+    def write(self, text: str) -> None:
+        self.size[0] += len(text)
+        if self.size[0] > self.limits.max_output:
+            raise LimitError(
+                f"template: {self.tree.parse_name}: output larger than "
+                f"{self.limits.max_output // (1024 * 1024)} MiB"
+            )
+        self.out.append(text)
+
+    # -- variables ---------------------------------------------------------------
+
+    def push(self, name: str, value: object) -> None:
+        self.vars.append((name, value))
+
+    def mark(self) -> int:
+        return len(self.vars)
+
+    def pop(self, mark: int) -> None:
+        del self.vars[mark:]
+
+    def set_var(self, name: str, value: object) -> None:
+        for i in range(self.mark() - 1, -1, -1):
+            if self.vars[i][0] == name:
+                self.vars[i] = (name, value)
+                return
+        raise self.errorf(f"undefined variable: {name}")
+
+    def set_top_var(self, offset: int, value: object) -> None:
+        name = self.vars[len(self.vars) - offset][0]
+        self.vars[len(self.vars) - offset] = (name, value)
+
+    def var_value(self, name: str) -> object:
+        for i in range(self.mark() - 1, -1, -1):
+            if self.vars[i][0] == name:
+                return self.vars[i][1]
+        raise self.errorf(f"undefined variable: {name}")
+
+    # -- walking -----------------------------------------------------------------
+
+    def walk(self, dot: object, node: n.Node) -> None:
+        self.tick()
+        self.at(node)
+        if isinstance(node, n.ActionNode):
+            value = self.eval_pipeline(dot, node.pipe)
+            if not node.pipe.decl:
+                self.print_value(node, value)
+        elif isinstance(node, n.BreakNode):
+            raise _Break
+        elif isinstance(node, n.ContinueNode):
+            raise _Continue
+        elif isinstance(node, n.CommentNode):
+            pass
+        elif isinstance(node, n.IfNode | n.WithNode):
+            self.walk_if_or_with(dot, node)
+        elif isinstance(node, n.ListNode):
+            for child in node.nodes:
+                self.walk(dot, child)
+        elif isinstance(node, n.RangeNode):
+            self.walk_range(dot, node)
+        elif isinstance(node, n.TemplateNode):
+            self.walk_template(dot, node)
+        elif isinstance(node, n.TextNode):
+            self.write(node.text)
+        else:
+            raise self.errorf(f"unknown node: {node}")
+
+    def walk_if_or_with(self, dot: object, node: n.BranchNode) -> None:
+        mark = self.mark()
+        try:
+            value = self.eval_condition(dot, node.pipe)
+            truth, ok = is_true(value)
+            if not ok:
+                raise self.errorf(f"if/with can't use {sprint(value)}")
+            if truth:
+                self.walk(value if isinstance(node, n.WithNode) else dot, node.list)
+            elif node.else_list is not None:
+                self.walk(dot, node.else_list)
+        finally:
+            self.pop(mark)
+
+    def eval_condition(self, dot: object, pipe: n.PipeNode) -> object:
+        """Sigil's one deviation: a missing secret that *is* the condition is false."""
+        lenient = (
+            not pipe.decl
+            and len(pipe.cmds) == 1
+            and len(pipe.cmds[0].args) == 1
+            and isinstance(pipe.cmds[0].args[0], n.FieldNode | n.VariableNode)
+        )
+        if not lenient:
+            return self.eval_pipeline(dot, pipe)
+        self.lenient = True
+        try:
+            return self.eval_pipeline(dot, pipe)
+        except _MissingKey:
+            return NO_VALUE
+        finally:
+            self.lenient = False
+
+    def walk_range(self, dot: object, node: n.RangeNode) -> None:
+        self.at(node)
+        mark = self.mark()
+        try:
+            value = self.eval_pipeline(dot, node.pipe)
+            inner = self.mark()
+
+            def one(index: object, elem: object) -> bool:
+                if node.pipe.decl:
+                    if node.pipe.is_assign:
+                        target = node.pipe.decl[0].ident[0]
+                        self.set_var(target, index if len(node.pipe.decl) > 1 else elem)
+                    else:
+                        self.set_top_var(1, elem)
+                if len(node.pipe.decl) > 1:
+                    if node.pipe.is_assign:
+                        self.set_var(node.pipe.decl[1].ident[0], elem)
+                    else:
+                        self.set_top_var(2, index)
+                try:
+                    self.walk(elem, node.list)
+                except _Continue:
+                    pass
+                finally:
+                    self.pop(inner)
+                return True
+
+            ran = False
+            try:
+                if isinstance(value, Mapping):
+                    for key in sorted(value, key=lambda k: k.encode("utf-8", "surrogateescape")):
+                        ran = one(key, value[key])
+                elif isinstance(value, int) and not isinstance(value, bool):
+                    if len(node.pipe.decl) > 1:
+                        raise self.errorf(
+                            f"can't use {value} to iterate over more than one variable"
+                        )
+                    for i in range(int(value)):
+                        self.tick()
+                        ran = one(NO_VALUE, i)
+                elif value is None or value is NO_VALUE:
+                    pass
+                else:
+                    raise self.errorf(f"range can't iterate over {sprint(value)}")
+            except _Break:
+                return
+            if not ran and node.else_list is not None:
+                self.walk(dot, node.else_list)
+        finally:
+            self.pop(mark)
+
+    def walk_template(self, dot: object, node: n.TemplateNode) -> None:
+        self.at(node)
+        tree = self.trees.get(node.name)
+        if tree is None or tree.root is None:
+            raise self.errorf(f"template {go_quote(node.name)} not defined")
+        if self.depth >= self.limits.max_depth:
+            raise LimitError(
+                self.errorf(f"exceeded maximum template depth ({self.limits.max_depth})").args[0]
+            )
+        value = self.eval_pipeline(dot, node.pipe) if node.pipe is not None else NO_VALUE
+        child = State(self.trees, tree, self.out, self.limits, self.deadline, depth=self.depth + 1)
+        child.size = self.size
+        child.steps = self.steps
+        child.vars = [("$", value)]
+        child.walk(value, tree.root)
+        self.steps = child.steps
+
+    # -- evaluation ----------------------------------------------------------------
+
+    def eval_pipeline(self, dot: object, pipe: n.PipeNode | None) -> object:
+        if pipe is None:
+            return NO_VALUE
+        self.at(pipe)
+        value: object = MISSING
+        for cmd in pipe.cmds:
+            value = self.eval_command(dot, cmd, value)
+        for variable in pipe.decl:
+            if pipe.is_assign:
+                self.set_var(variable.ident[0], value)
+            else:
+                self.push(variable.ident[0], value)
+        return value
+
+    def not_a_function(self, args: list[n.Node], final: object) -> None:
+        if len(args) > 1 or final is not MISSING:
+            raise self.errorf(f"can't give argument to non-function {args[0]}")
+
+    def eval_command(self, dot: object, cmd: n.CommandNode, final: object) -> object:  # noqa: PLR0911
+        first = cmd.args[0]
+        if isinstance(first, n.FieldNode):
+            return self.eval_field_node(dot, first, cmd.args, final)
+        if isinstance(first, n.ChainNode):
+            return self.eval_chain_node(dot, first, cmd.args, final)
+        if isinstance(first, n.IdentifierNode):
+            return self.eval_function(dot, first, cmd, cmd.args, final)
+        if isinstance(first, n.PipeNode):
+            self.not_a_function(cmd.args, final)
+            return self.eval_pipeline(dot, first)
+        if isinstance(first, n.VariableNode):
+            return self.eval_variable_node(dot, first, cmd.args, final)
+        self.at(first)
+        self.not_a_function(cmd.args, final)
+        if isinstance(first, n.BoolNode):
+            return first.value
+        if isinstance(first, n.DotNode):
+            return dot
+        if isinstance(first, n.NilNode):
+            raise self.errorf("nil is not a command")
+        if isinstance(first, n.NumberNode):
+            return self.ideal_constant(first)
+        if isinstance(first, n.StringNode):
+            return first.text
+        raise self.errorf(f"can't evaluate command {go_quote(str(first))}")
+
+    def ideal_constant(self, node: n.NumberNode) -> object:
+        self.at(node)
+        text = node.text
+        if node.is_complex:
+            return node.complex_value
+        if (
+            node.is_float
+            and not _is_hex_int(text)
+            and not text.startswith("'")
+            and any(c in text for c in ".eEpP")
+        ):
+            return node.float_value
+        if node.is_int:
+            return node.int_value
+        if node.is_uint:
+            raise self.errorf(f"{text} overflows int")
+        return NO_VALUE
+
+    def eval_field_node(
+        self, dot: object, field: n.FieldNode, args: list[n.Node], final: object
+    ) -> object:
+        self.at(field)
+        return self.eval_field_chain(dot, dot, field, field.ident, args, final)
+
+    def eval_chain_node(
+        self, dot: object, chain: n.ChainNode, args: list[n.Node], final: object
+    ) -> object:
+        if isinstance(chain.node, n.NilNode):
+            raise self.errorf(f"indirection through explicit nil in {chain}")
+        pipe = self.eval_arg(dot, None, chain.node)
+        return self.eval_field_chain(dot, pipe, chain, chain.fields, args, final)
+
+    def eval_variable_node(
+        self, dot: object, variable: n.VariableNode, args: list[n.Node], final: object
+    ) -> object:
+        self.at(variable)
+        value = self.var_value(variable.ident[0])
+        if len(variable.ident) == 1:
+            self.not_a_function(args, final)
+            return value
+        return self.eval_field_chain(dot, value, variable, variable.ident[1:], args, final)
+
+    def eval_field_chain(
+        self,
+        dot: object,
+        receiver: object,
+        node: n.Node,
+        ident: list[str],
+        args: list[n.Node],
+        final: object,
+    ) -> object:
+        for i, name in enumerate(ident[:-1]):
+            receiver = self.eval_field(dot, name, node, [], MISSING, receiver, last=False)
+            del i
+        return self.eval_field(dot, ident[-1], node, args, final, receiver, last=True)
+
+    def eval_field(
+        self,
+        dot: object,
+        name: str,
+        node: n.Node,
+        args: list[n.Node],
+        final: object,
+        receiver: object,
+        *,
+        last: bool,
+    ) -> object:
+        del dot
+        if receiver is NO_VALUE:
+            raise self.errorf(f"nil data; no entry for key {go_quote(name)}", key=name)
+        has_args = len(args) > 1 or final is not MISSING
+        if isinstance(receiver, Root):
+            if name == "Secrets":
+                if has_args:
+                    raise self.errorf(f"{name} has arguments but cannot be invoked as function")
+                return receiver.secrets
+        elif isinstance(receiver, Mapping):
+            if has_args:
+                raise self.errorf(f"{name} is not a method but has arguments")
+            if name in receiver:
+                return receiver[name]
+            if last and self.lenient:
+                raise _MissingKey
+            raise self.errorf(f"map has no entry for key {go_quote(name)}", key=name)
+        elif receiver is None:
+            raise self.errorf(f"nil pointer evaluating interface {{}}.{name}")
+        raise self.errorf(f"can't evaluate field {name} in type {type_name(receiver)}")
+
+    def eval_function(
+        self,
+        dot: object,
+        node: n.IdentifierNode,
+        cmd: n.Node,
+        args: list[n.Node],
+        final: object,
+    ) -> object:
+        self.at(node)
+        name = node.ident
+        if name not in BUILTINS:
+            raise self.errorf(f"{go_quote(name)} is not a defined function")
+        return self.eval_call(dot, name, cmd, args, final)
+
+    def eval_call(  # noqa: PLR0912
+        self, dot: object, name: str, node: n.Node, args: list[n.Node], final: object
+    ) -> object:
+        fn, num_fixed, variadic = BUILTINS[name]
+        call_args = args[1:] if args else []
+        num_in = len(call_args) + (0 if final is MISSING else 1)
+        if variadic:
+            if num_in < num_fixed:
+                raise self.errorf(
+                    f"wrong number of args for {name}: want at least {num_fixed} "
+                    f"got {len(call_args)}"
+                )
+        elif num_in != num_fixed:
+            raise self.errorf(f"wrong number of args for {name}: want {num_fixed} got {num_in}")
+        if name in ("and", "or"):
+            value: object = NO_VALUE
+            for arg in call_args:
+                value = self.eval_arg(dot, "value", arg)
+                if is_true(value)[0] == (name == "or"):
+                    return value
+            if final is not MISSING:
+                value = final
+            return value
+        values: list[object] = []
+        for i, arg in enumerate(call_args):
+            kind = "value"
+            if name in INTERFACE_ARGS:
+                kind = "string" if (name == "printf" and i == 0) else "any"
+            values.append(self.eval_arg(dot, kind, arg))
+        if final is not MISSING:
+            if name == "printf" and num_in - 1 < 1:
+                values.append(self.validate_type(final, "string"))
+            else:
+                values.append(final)
+        try:
+            result = fn(*values)
+        except BuiltinError as err:
+            self.at(node)
+            raise self.errorf(f"error calling {name}: {err}") from None
+        return result
+
+    def validate_type(self, value: object, kind: str | None) -> object:
+        if value is NO_VALUE:
+            if kind in (None, "any"):
+                return None
+            expected = "reflect.Value" if kind == "value" else kind
+            raise self.errorf(f"invalid value; expected {expected}")
+        if kind == "string" and not isinstance(value, str):
+            raise self.errorf(f"wrong type for value; expected string; got {type_name(value)}")
+        return value
+
+    def eval_arg(self, dot: object, kind: str | None, node: n.Node) -> object:  # noqa: PLR0911
+        self.at(node)
+        if isinstance(node, n.DotNode):
+            return self.validate_type(dot, kind)
+        if isinstance(node, n.NilNode):
+            if kind == "any" or kind is None:
+                return None
+            target = "reflect.Value" if kind == "value" else kind
+            raise self.errorf(f"cannot assign nil to {target}")
+        if isinstance(node, n.FieldNode):
+            return self.validate_type(self.eval_field_node(dot, node, [node], MISSING), kind)
+        if isinstance(node, n.VariableNode):
+            return self.validate_type(self.eval_variable_node(dot, node, [], MISSING), kind)
+        if isinstance(node, n.PipeNode):
+            return self.validate_type(self.eval_pipeline(dot, node), kind)
+        if isinstance(node, n.IdentifierNode):
+            return self.validate_type(self.eval_function(dot, node, node, [], MISSING), kind)
+        if isinstance(node, n.ChainNode):
+            return self.validate_type(self.eval_chain_node(dot, node, [], MISSING), kind)
+        if kind == "string":
+            if isinstance(node, n.StringNode):
+                return node.text
+            raise self.errorf(f"expected string; found {node}")
+        if isinstance(node, n.BoolNode):
+            return node.value
+        if isinstance(node, n.NumberNode):
+            return self.ideal_constant(node)
+        if isinstance(node, n.StringNode):
+            return node.text
+        raise self.errorf(f"can't handle assignment of {node} to empty interface argument")
+
+    def print_value(self, node: n.Node, value: object) -> None:
+        self.at(node)
+        if value is NO_VALUE:
+            self.write("<no value>")
+            return
+        self.write(sprint(value))
+
+
+def _is_hex_int(text: str) -> bool:
+    return len(text) > 2 and text[0] == "0" and text[1] in "xX" and not any(c in text for c in "pP")
+
+
+def execute(trees: Mapping[str, Tree], name: str, data: Root, limits: Limits) -> str:
+    """Run template ``name`` on ``data`` and return its output."""
+    tree = trees[name]
+    out: list[str] = []
+    state = State(trees, tree, out, limits, time.monotonic() + limits.timeout)
+    state.vars = [("$", data)]
+    if tree.root is None:
+        raise ExecError(f"template: {name}: {go_quote(name)} is an incomplete or empty template")
+    try:
+        state.walk(data, tree.root)
+    except RecursionError:
+        raise LimitError(f"template: {name}: template nesting too deep to execute") from None
+    return "".join(out)
+
+
+__all__ = ["ROOT_TYPE", "ExecError", "LimitError", "Limits", "execute"]

@@ -1,0 +1,3 @@
+module sigil/oracle
+
+go 1.19
