@@ -23,6 +23,7 @@ from tests.oracle.cases import generated_cases, handwritten_cases, printf_cases
 ROOT = Path(__file__).resolve().parents[2]
 ORACLE_DIR = ROOT / "tests" / "oracle" / "gotemplate"
 FIXTURE = ROOT / "tests" / "fixtures" / "gotemplate" / "cases.json"
+Case = dict[str, object]
 _CONDITION = re.compile(r"\{\{(-?\s*)(if|else if|with|else with)(\s+)\.Secrets\.(\w+)(\s*-?)\}\}")
 
 
@@ -37,7 +38,7 @@ def run_oracle(
 ) -> list[dict[str, object]]:
     args = [str(binary)] + (["-time", str(times)] if times else [])
     proc = subprocess.run(args, input=json.dumps(cases), capture_output=True, text=True, check=True)
-    results: list[dict[str, object]] = json.loads(proc.stdout)
+    results: list[Case] = json.loads(proc.stdout)
     return results
 
 
@@ -58,9 +59,10 @@ def main() -> None:
         binary, [dict(c, template=lenient_form(str(c["template"]))) for c in cases]
     )
     fixtures = []
-    for case, go, go_lenient in zip(cases, plain, lenient, strict=True):
+    for case, go_plain, go_lenient in zip(cases, plain, lenient, strict=True):
         record = dict(case)
-        if go != go_lenient:
+        go = go_plain
+        if go_plain != go_lenient:
             if go_lenient.get("error") is None and "map has no entry" in str(go.get("error")):
                 record["deviation"] = True  # Go errs on the bare condition; Sigil says false
                 go = go_lenient

@@ -83,13 +83,13 @@ def lt(arg1: object, arg2: object) -> bool:
         raise BuiltinError("invalid type for comparison")
     if k1 != k2:
         if {k1, k2} == {"int", "uint"}:
-            return int(arg1) < int(arg2)  # type: ignore[call-overload]
+            return bool(int(arg1) < int(arg2))  # type: ignore[call-overload]
         raise BuiltinError("incompatible types for comparison")
     if k1 in ("bool", "complex"):
         raise BuiltinError("invalid type for comparison")
     if k1 == "string":
-        return go_bytes(arg1) < go_bytes(arg2)  # type: ignore[arg-type]
-    return arg1 < arg2  # type: ignore[operator]
+        return go_bytes(str(arg1)) < go_bytes(str(arg2))
+    return bool(arg1 < arg2)  # type: ignore[operator]
 
 
 def le(arg1: object, arg2: object) -> bool:

@@ -299,7 +299,7 @@ class State:
         if len(args) > 1 or final is not MISSING:
             raise self.errorf(f"can't give argument to non-function {args[0]}")
 
-    def eval_command(self, dot: object, cmd: n.CommandNode, final: object) -> object:  # noqa: PLR0911
+    def eval_command(self, dot: object, cmd: n.CommandNode, final: object) -> object:
         first = cmd.args[0]
         if isinstance(first, n.FieldNode):
             return self.eval_field_node(dot, first, cmd.args, final)
@@ -428,7 +428,7 @@ class State:
             raise self.errorf(f"{go_quote(name)} is not a defined function")
         return self.eval_call(dot, name, cmd, args, final)
 
-    def eval_call(  # noqa: PLR0912
+    def eval_call(
         self, dot: object, name: str, node: n.Node, args: list[n.Node], final: object
     ) -> object:
         fn, num_fixed, variadic = BUILTINS[name]
@@ -479,7 +479,7 @@ class State:
             raise self.errorf(f"wrong type for value; expected string; got {type_name(value)}")
         return value
 
-    def eval_arg(self, dot: object, kind: str | None, node: n.Node) -> object:  # noqa: PLR0911
+    def eval_arg(self, dot: object, kind: str | None, node: n.Node) -> object:
         self.at(node)
         if isinstance(node, n.DotNode):
             return self.validate_type(dot, kind)

@@ -89,7 +89,7 @@ class _Printer:
         self.print_arg(arg, verb)
         return "".join(self.buf)
 
-    def printf(self, fmt: str, args: tuple[object, ...]) -> str:  # noqa: PLR0912, PLR0915
+    def printf(self, fmt: str, args: tuple[object, ...]) -> str:
         end = len(fmt)
         arg_num = 0
         i = 0
@@ -208,7 +208,7 @@ class _Printer:
             self.print_arg(value, "v")
         self.buf.append(")")
 
-    def print_arg(self, arg: object, verb: str) -> None:  # noqa: PLR0911
+    def print_arg(self, arg: object, verb: str) -> None:
         if arg is None or arg is NO_VALUE:
             if verb in ("T", "v"):
                 self.buf.append(self.pad("<nil>"))
@@ -405,7 +405,7 @@ class _Printer:
         else:
             self.bad_verb(verb, value)
 
-    def float_text(self, value: float, verb: str, prec: int) -> str:  # noqa: PLR0912
+    def float_text(self, value: float, verb: str, prec: int) -> str:
         f = self.f
         if f.prec_present:
             prec = f.prec
@@ -540,7 +540,7 @@ def _rune(value: int) -> str:
 
 def _can_backquote(text: str) -> bool:
     for ch in text:
-        if ch == "`" or ch == "\ufffd":
+        if ch in ("`", "\ufffd"):
             return False
         if ch != "\t" and (ord(ch) < 0x20 or ord(ch) == 0x7F):
             return False

@@ -1,7 +1,9 @@
 """Lexer of Go's text/template (text/template/parse/lex.go), item for item."""
 
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeAlias
 from enum import IntEnum
 
 LEFT_DELIM = "{{"
@@ -10,6 +12,7 @@ LEFT_COMMENT = "/*"
 RIGHT_COMMENT = "*/"
 SPACE_CHARS = " \t\r\n"
 EOF_CHAR = ""
+StateFn: TypeAlias = Callable[[], "StateFn | None"]
 
 
 class Item(IntEnum):
@@ -98,7 +101,7 @@ def is_go_printable(ch: str) -> bool:
 
 def _quote_rune(ch: str, quote: str, *, ascii_only: bool) -> str:
     code = ord(ch)
-    if ch == quote or ch == "\\":
+    if ch in (quote, "\\"):
         return "\\" + ch
     if 0xDC80 <= code <= 0xDCFF:  # a raw byte kept by surrogateescape
         return f"\\x{code - 0xDC00:02x}"
@@ -194,7 +197,7 @@ class Lexer:
 
     def tokens(self) -> list[Token]:
         """Lex to the end (or the first error)."""
-        state = self.lex_text
+        state: StateFn | None = self.lex_text
         while state is not None:
             state = state()
         return self.items
@@ -269,7 +272,7 @@ class Lexer:
 
     # -- states ------------------------------------------------------------------
 
-    def lex_text(self):  # type: ignore[no-untyped-def]
+    def lex_text(self) -> StateFn | None:
         x = self.input.find(LEFT_DELIM, self.pos)
         if x >= 0:
             self.pos = x
@@ -291,7 +294,7 @@ class Lexer:
         self.emit(Item.EOF)
         return None
 
-    def lex_left_delim(self):  # type: ignore[no-untyped-def]
+    def lex_left_delim(self) -> StateFn | None:
         self.pos += len(LEFT_DELIM)
         trim = _has_left_trim_marker(self.input, self.pos)
         after = 2 if trim else 0
@@ -305,7 +308,7 @@ class Lexer:
         self.paren_depth = 0
         return self.lex_inside_action
 
-    def lex_comment(self):  # type: ignore[no-untyped-def]
+    def lex_comment(self) -> StateFn | None:
         self.pos += len(LEFT_COMMENT)
         x = self.input.find(RIGHT_COMMENT, self.pos)
         if x < 0:
@@ -323,7 +326,7 @@ class Lexer:
         self.ignore()
         return self.lex_text
 
-    def lex_right_delim(self):  # type: ignore[no-untyped-def]
+    def lex_right_delim(self) -> StateFn | None:
         trim = _has_right_trim_marker(self.input, self.pos)
         if trim:
             self.pos += 2
@@ -336,7 +339,7 @@ class Lexer:
             self.ignore()
         return self.lex_text
 
-    def lex_inside_action(self):  # type: ignore[no-untyped-def]  # noqa: PLR0911, PLR0912
+    def lex_inside_action(self) -> StateFn | None:
         delim, _ = self.at_right_delim()
         if delim:
             if self.paren_depth == 0:
@@ -386,7 +389,7 @@ class Lexer:
             return self.errorf(f"unrecognized character in action: {format_u(ch)}")
         return self.lex_inside_action
 
-    def lex_space(self):  # type: ignore[no-untyped-def]
+    def lex_space(self) -> StateFn | None:
         spaces = 0
         while is_space(self.peek()):
             self.next()
@@ -400,7 +403,7 @@ class Lexer:
         self.emit(Item.SPACE)
         return self.lex_inside_action
 
-    def lex_identifier(self):  # type: ignore[no-untyped-def]
+    def lex_identifier(self) -> StateFn | None:
         while True:
             ch = self.next()
             if is_alphanumeric(ch):
@@ -420,16 +423,16 @@ class Lexer:
                 self.emit(Item.IDENTIFIER)
             return self.lex_inside_action
 
-    def lex_field(self):  # type: ignore[no-untyped-def]
+    def lex_field(self) -> StateFn | None:
         return self._lex_field_or_variable(Item.FIELD)
 
-    def lex_variable(self):  # type: ignore[no-untyped-def]
+    def lex_variable(self) -> StateFn | None:
         if self.at_terminator():
             self.emit(Item.VARIABLE)
             return self.lex_inside_action
         return self._lex_field_or_variable(Item.VARIABLE)
 
-    def _lex_field_or_variable(self, typ: Item):  # type: ignore[no-untyped-def]
+    def _lex_field_or_variable(self, typ: Item) -> StateFn | None:
         if self.at_terminator():
             self.emit(Item.VARIABLE if typ == Item.VARIABLE else Item.DOT)
             return self.lex_inside_action
@@ -443,7 +446,7 @@ class Lexer:
         self.emit(typ)
         return self.lex_inside_action
 
-    def lex_char(self):  # type: ignore[no-untyped-def]
+    def lex_char(self) -> StateFn | None:
         while True:
             ch = self.next()
             if ch == "\\":
@@ -458,7 +461,7 @@ class Lexer:
         self.emit(Item.CHAR_CONSTANT)
         return self.lex_inside_action
 
-    def lex_number(self):  # type: ignore[no-untyped-def]
+    def lex_number(self) -> StateFn | None:
         if not self._scan_number():
             return self.errorf(f"bad number syntax: {go_quote(self.input[self.start : self.pos])}")
         if self.peek() in ("+", "-"):
@@ -496,7 +499,7 @@ class Lexer:
             return False
         return True
 
-    def lex_quote(self):  # type: ignore[no-untyped-def]
+    def lex_quote(self) -> StateFn | None:
         while True:
             ch = self.next()
             if ch == "\\":
@@ -511,7 +514,7 @@ class Lexer:
         self.emit(Item.STRING)
         return self.lex_inside_action
 
-    def lex_raw_quote(self):  # type: ignore[no-untyped-def]
+    def lex_raw_quote(self) -> StateFn | None:
         while True:
             ch = self.next()
             if ch == EOF_CHAR:

@@ -1,6 +1,5 @@
 """Parser of Go's text/template (text/template/parse/parse.go), with Go's error messages."""
 
-import codecs
 from dataclasses import dataclass, field
 
 from sigil_renderer.template import nodes as n
@@ -107,9 +106,7 @@ def _unquote_escape(body: str, i: int, quote: str) -> tuple[str, int]:
             raise ValueError("invalid syntax")
         code = int(digits, 16)
         if ch == "x":
-            return codecs.decode(bytes([code]), "latin-1") if code < 0x80 else _raw_byte(
-                code
-            ), i + 3
+            return (chr(code) if code < 0x80 else _raw_byte(code)), i + 3
         if code > 0x10FFFF or 0xD800 <= code <= 0xDFFF:
             raise ValueError("invalid syntax")
         return chr(code), i + 1 + sizes[ch]
@@ -180,7 +177,7 @@ class Parser:
     def unexpected(self, token: Token, context: str) -> None:
         if token.typ == Item.ERROR:
             extra = ""
-            if self.action_line != 0 and self.action_line != token.line:
+            if self.action_line not in (0, token.line):
                 extra = f" in action started at {self.s.parse_name}:{self.action_line}"
                 if token.val.endswith(" action"):
                     extra = extra[len(" in action") :]
@@ -264,7 +261,7 @@ class Parser:
         self.unexpected(token, "input")
         raise AssertionError  # pragma: no cover
 
-    def action(self) -> n.Node:  # noqa: PLR0911
+    def action(self) -> n.Node:
         token = self.next_non_space()
         if token.typ == Item.BLOCK:
             return self.block_control()
@@ -465,7 +462,7 @@ class Parser:
             return chain
         return node
 
-    def term(self) -> n.Node | None:  # noqa: PLR0911
+    def term(self) -> n.Node | None:
         token = self.next_non_space()
         typ = token.typ
         if typ == Item.IDENTIFIER:
@@ -511,7 +508,7 @@ class Parser:
         raise AssertionError  # pragma: no cover
 
 
-def new_number(token: Token) -> n.NumberNode:  # noqa: PLR0912
+def new_number(token: Token) -> n.NumberNode:
     """parse.newNumber: classify a numeric constant as Go does."""
     text = token.val
     node = n.NumberNode(token.pos, text)
@@ -565,16 +562,16 @@ def new_number(token: Token) -> n.NumberNode:  # noqa: PLR0912
         node.float_value = float(as_int or 0)
         node.int_value = as_int or 0
     else:
-        value = parse_float(text)
-        if value is not None:
+        parsed = parse_float(text)
+        if parsed is not None:
             if not any(c in text for c in ".eEpP"):
                 raise ValueError(f"integer overflow: {go_quote(text)}")
             node.is_float = True
-            node.float_value = value
-            if value.is_integer() and MIN_INT64 <= value <= MAX_INT64:
+            node.float_value = parsed
+            if parsed.is_integer() and MIN_INT64 <= parsed <= MAX_INT64:
                 node.is_int = True
-                node.int_value = int(value)
-            if value.is_integer() and 0 <= value <= MAX_UINT64:
+                node.int_value = int(parsed)
+            if parsed.is_integer() and 0 <= parsed <= MAX_UINT64:
                 node.is_uint = True
     if not (node.is_int or node.is_uint or node.is_float):
         raise ValueError(f"illegal number syntax: {go_quote(text)}")

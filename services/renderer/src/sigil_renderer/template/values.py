@@ -133,9 +133,9 @@ def _format_g(value: float, prec: int, *, upper: bool) -> str:
         if prec == 0:
             prec = 1
         text = f"{abs(value):.{prec - 1}e}"
-        mantissa, _, exp = text.partition("e")
+        mantissa, _, exp_text = text.partition("e")
         digits = mantissa.replace(".", "").rstrip("0") or "0"
-        point = int(exp) + 1 if digits != "0" else 1
+        point = int(exp_text) + 1 if digits != "0" else 1
         eprec = prec
         if eprec > len(digits) and len(digits) >= point:
             eprec = len(digits)
