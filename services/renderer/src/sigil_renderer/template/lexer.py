@@ -3,8 +3,8 @@
 import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TypeAlias
 from enum import IntEnum
+from typing import TypeAlias
 
 LEFT_DELIM = "{{"
 RIGHT_DELIM = "}}"
@@ -250,8 +250,10 @@ class Lexer:
                 break
         self.backup()
 
-    def errorf(self, message: str) -> None:
+    def errorf(self, message: str) -> StateFn | None:
+        """Emit an error item and stop lexing (Go's errorf returns a nil state)."""
         self.items.append(Token(Item.ERROR, self.start, message, self.start_line))
+        return None
 
     def at_right_delim(self) -> tuple[bool, bool]:
         if _has_right_trim_marker(self.input, self.pos) and self.input.startswith(
