@@ -1,5 +1,6 @@
 """The public template API: parse once, render many times, errors with Go's own text."""
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal
@@ -9,6 +10,7 @@ from sigil_renderer.template.parser import ParseError, Tree, parse_trees
 from sigil_renderer.template.values import Root
 
 MAX_TEMPLATE_BYTES = 1024 * 1024
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 Phase = Literal["parse", "exec"]
 
 
@@ -66,7 +68,11 @@ class CompiledTemplate:
             ) from None
         # Go writes bytes; a template that slices a multi-byte character writes invalid
         # UTF-8, which text consumers see as U+FFFD.
-        return output.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+        try:
+            raw = output.encode("utf-8", "surrogateescape")
+        except UnicodeEncodeError:  # a value carried a lone surrogate
+            raw = _LONE_SURROGATE.sub("\ufffd", output).encode("utf-8")
+        return raw.decode("utf-8", "replace")
 
 
 def parse(template: str, name: str = "template") -> CompiledTemplate:
@@ -75,6 +81,8 @@ def parse(template: str, name: str = "template") -> CompiledTemplate:
         MAX_TEMPLATE_BYTES
     ):
         raise TemplateParseError(f"template: {name}: template larger than 1 MiB", name=name)
+    # Go reads UTF-8 bytes; a lone surrogate cannot be one, so it reads as U+FFFD.
+    template = _LONE_SURROGATE.sub("\ufffd", template)
     try:
         trees = parse_trees(template, name)
     except ParseError as err:
