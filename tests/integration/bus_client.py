@@ -23,6 +23,7 @@ from sigil_shared.contracts import (
     SecretListReply,
     SecretListRequest,
     SecretMetadata,
+    SecretUpdateReply,
     SecretUpdateRequest,
 )
 from sigil_shared.settings import BusSettings
@@ -65,7 +66,7 @@ class SecretsClient:
 
     async def update(
         self, who: Actor, secret_id: str, value: str, expected: int | None = None
-    ) -> SecretMetadata:
+    ) -> SecretUpdateReply:
         return await self.call(
             subjects.SECRET_UPDATE,
             SecretUpdateRequest(
@@ -75,13 +76,13 @@ class SecretsClient:
                 value=value,
                 expected_version=expected,
             ),
-            SecretMetadata,
+            SecretUpdateReply,
         )
 
-    async def delete(self, who: Actor, secret_id: str) -> SecretDeleteReply:
+    async def delete(self, who: Actor, secret_id: str, *, force: bool = False) -> SecretDeleteReply:
         return await self.call(
             subjects.SECRET_DELETE,
-            SecretDeleteRequest(actor=who, request_id=uuid4().hex, id=secret_id),
+            SecretDeleteRequest(actor=who, request_id=uuid4().hex, id=secret_id, force=force),
             SecretDeleteReply,
         )
 

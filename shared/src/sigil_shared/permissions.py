@@ -48,6 +48,7 @@ def service_permissions() -> dict[str, Permissions]:
             publish=[
                 s.AUDIT_ALL,
                 s.SECRET_EVENTS_ALL,
+                s.RECEIPT_IMPACT,
                 *_kv_api(s.SECRETS_BUCKET),
                 *_stream_api(s.AUDIT_STREAM),
                 INBOX,
@@ -55,7 +56,12 @@ def service_permissions() -> dict[str, Permissions]:
             subscribe=[own_commands["secrets"], s.health("secrets"), INBOX],
         ),
         "renderer": Permissions(
-            publish=[s.SECRET_RESOLVE, INBOX, "$JS.API.INFO"],
+            publish=[
+                s.SECRET_RESOLVE,
+                s.RECEIPT_EVENTS_ALL,
+                *_kv_api(s.RECEIPTS_BUCKET),
+                INBOX,
+            ],
             subscribe=[own_commands["renderer"], s.health("renderer"), INBOX],
         ),
         "redactor": Permissions(
@@ -64,6 +70,7 @@ def service_permissions() -> dict[str, Permissions]:
                 own_commands["redactor"],
                 s.health("redactor"),
                 s.SECRET_EVENTS_ALL,
+                s.RECEIPT_EVENTS_ALL,
                 INBOX,
             ],
         ),
@@ -80,7 +87,7 @@ def service_permissions() -> dict[str, Permissions]:
         ),
         "platform": Permissions(
             publish=[s.LOGS_RAW_ALL, "sigil.renderer.>", "sigil.health.*", INBOX],
-            subscribe=[INBOX, s.AUDIT_ALL, s.SECRET_EVENTS_ALL],
+            subscribe=[INBOX, s.AUDIT_ALL, s.SECRET_EVENTS_ALL, s.RECEIPT_EVENTS_ALL],
             deny_publish=[s.SECRETS_INTERNAL_ALL],
         ),
     }

@@ -32,6 +32,18 @@ SECRET_RESOLVE: Final = "sigil.secrets.internal.resolve"
 SECRET_REDACTION_VALUES: Final = "sigil.secrets.internal.redaction_values"
 SECRETS_INTERNAL_ALL: Final = "sigil.secrets.internal.>"
 
+# Renderer commands
+TEMPLATE_RENDER: Final = "sigil.renderer.template.render"
+TEMPLATE_VALIDATE: Final = "sigil.renderer.template.validate"
+RECEIPT_IMPACT: Final = "sigil.renderer.receipt.impact"
+RECEIPT_EVENTS_ALL: Final = "sigil.events.receipt.>"
+
+
+def receipt_event(org: str) -> str:
+    """Receipt event subject of one organization."""
+    return f"{ROOT}.events.receipt.{org}"
+
+
 # Public subjects of ARCHITECTURE.md
 AUDIT_ALL: Final = "sigil.audit.>"
 SECRET_EVENTS_ALL: Final = "sigil.events.secret.>"
@@ -67,6 +79,7 @@ def logs_redacted(org: str, deployment: str) -> str:
 # JetStream names
 AUDIT_STREAM: Final = "SIGIL_AUDIT"
 SECRETS_BUCKET: Final = "sigil-secrets"
+RECEIPTS_BUCKET: Final = "sigil-receipts"
 
 
 def kv_stream(bucket: str) -> str:

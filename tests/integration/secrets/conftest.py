@@ -11,8 +11,8 @@ from tests.integration.stack import running_stack
 
 @pytest.fixture
 async def secrets_service(nats_server: NatsFixture) -> AsyncIterator[None]:
-    """The secrets service running in-process as its own NATS user."""
-    async with running_stack(nats_server, services=("secrets",)):
+    """The secrets service (and the renderer it asks about deployments) on the real bus."""
+    async with running_stack(nats_server, services=("secrets", "renderer")):
         yield
 
 

@@ -7,6 +7,7 @@ from faststream import FastStream
 from nats.aio.client import Client as NatsClient
 from pymongo import AsyncMongoClient
 
+from sigil_secrets.adapters.impact import BusImpactSource
 from sigil_secrets.adapters.js_audit import JetStreamAuditLog
 from sigil_secrets.adapters.keyring_source import KeyringSource
 from sigil_secrets.adapters.kv_store import KvSecretStore
@@ -63,6 +64,7 @@ def create_app(settings: SecretsSettings) -> FastStream:
             audit=audit_log,
             events=NatsEventPublisher(nc),
             keyring=keyring,
+            impact=BusImpactSource(broker, timeout=settings.request_timeout),
             history=settings.history,
             min_mask_length=settings.min_mask_length,
             deleted_retention=timedelta(days=settings.deleted_retention_days),

@@ -4,7 +4,7 @@ from collections.abc import AsyncIterator
 from typing import Protocol
 
 from sigil_secrets.domain.model import Envelope, SecretRecord
-from sigil_shared.contracts import AuditEvent, SecretChanged
+from sigil_shared.contracts import AffectedDeployment, AuditEvent, SecretChanged
 
 
 class SecretStore(Protocol):
@@ -88,3 +88,10 @@ class EventPublisher(Protocol):
 
     async def publish(self, event: SecretChanged) -> None:
         """Best effort: the audit log, not this, is the durable record."""
+
+
+class ImpactSource(Protocol):
+    """Which live deployment revisions were rendered with a secret."""
+
+    async def affected(self, org: str, customer: str | None, key: str) -> list[AffectedDeployment]:
+        """Live revisions that used (key, scope); raises SigilError when unknown."""

@@ -16,9 +16,10 @@ from sigil_secrets.domain.model import SecretRecord, VersionMeta
 from sigil_secrets.domain.scope import deployment_secrets
 from sigil_secrets.domain.validation import check_key, check_value, too_short_to_mask
 from sigil_secrets.errors import KeyTakenError, StaleRevisionError
-from sigil_secrets.ports import AuditLog, EventPublisher, SecretStore
+from sigil_secrets.ports import AuditLog, EventPublisher, ImpactSource, SecretStore
 from sigil_shared.contracts import (
     Actor,
+    AffectedDeployment,
     AuditEvent,
     AuditOutcome,
     AuditQueryReply,
@@ -38,6 +39,7 @@ from sigil_shared.contracts import (
     SecretMetadata,
     SecretResolveReply,
     SecretResolveRequest,
+    SecretUpdateReply,
     SecretUpdateRequest,
 )
 from sigil_shared.errors import (
@@ -45,6 +47,7 @@ from sigil_shared.errors import (
     ConflictError,
     InvalidRequestError,
     SigilError,
+    UnavailableError,
     VersionConflictError,
 )
 
@@ -74,6 +77,7 @@ class SecretsService:
         audit: AuditLog,
         events: EventPublisher,
         keyring: KeyringSource,
+        impact: ImpactSource | None = None,
         history: int = 32,
         min_mask_length: int = 4,
         deleted_retention: timedelta = timedelta(days=30),
@@ -83,6 +87,7 @@ class SecretsService:
         self._audit = audit
         self._events = events
         self._keyring = keyring
+        self._impact = impact
         self._history = history
         self._min_mask = min_mask_length
         self._retention = deleted_retention
@@ -216,7 +221,7 @@ class SecretsService:
         assert found is not None
         return record, found[1]
 
-    async def update(self, req: SecretUpdateRequest) -> SecretMetadata:
+    async def update(self, req: SecretUpdateRequest) -> SecretUpdateReply:
         """Store a new version; the previous one stays encrypted within the history bound."""
         actor, record = req.actor, None
         try:
@@ -276,7 +281,21 @@ class SecretsService:
         await self._applied(event, undo)
         await self._store.drop_versions(updated, previous.kept_versions() - updated.kept_versions())
         await self._events.publish(self._changed("updated", updated, actor))
-        return updated.to_metadata()
+        try:
+            affected: list[AffectedDeployment] | None = await self._affected(updated)
+        except SigilError:
+            log.warning("could not ask which deployments use secret %s", updated.id)
+            affected = None
+        return SecretUpdateReply(
+            **updated.to_metadata().model_dump(), affected_deployments=affected
+        )
+
+    async def _affected(self, record: SecretRecord) -> list[AffectedDeployment]:
+        if self._impact is None:
+            return []
+        return await self._impact.affected(
+            record.organization_id, record.customer_organization_id, record.key
+        )
 
     async def delete(self, req: SecretDeleteRequest) -> SecretDeleteReply:
         """Delete a secret; its versions stay for redaction until the retention ends."""
@@ -284,6 +303,19 @@ class SecretsService:
         try:
             record, revision = await self._load_visible(actor, req.id)
             policy.require_write(actor)
+            try:
+                affected = await self._affected(record)
+            except SigilError as err:
+                if not req.force:
+                    msg = "cannot check which deployments use this secret; retry, or force"
+                    raise UnavailableError(msg) from err
+                affected = []
+            if affected and not req.force:
+                raise ConflictError(
+                    f"secret {record.key} is used by {len(affected)} live deployment "
+                    "revision(s); redeploy them first or delete with force",
+                    details={"affectedDeployments": [a.model_dump(mode="json") for a in affected]},
+                )
             tomb = replace(record, deleted_at=self._clock(), deleted_by=actor.user_id)
             try:
                 await self._store.remove(tomb, expected_revision=revision)
@@ -304,7 +336,9 @@ class SecretsService:
         )
         await self._applied(event, lambda: self._store.restore(record))
         await self._events.publish(self._changed("deleted", record, actor))
-        return SecretDeleteReply(id=record.id, key=record.key, version=record.version)
+        return SecretDeleteReply(
+            id=record.id, key=record.key, version=record.version, affected_deployments=affected
+        )
 
     # -- queries ---------------------------------------------------------------
 

@@ -10,6 +10,7 @@ from sigil_shared.contracts.base import Contract, ErrorBody, Reply, WireSecret
 from sigil_shared.contracts.health import HealthReply, HealthRequest
 from sigil_shared.contracts.identity import Actor, Role
 from sigil_shared.contracts.secrets import (
+    AffectedDeployment,
     PinnedVersion,
     RedactionValuesReply,
     RedactionValuesRequest,
@@ -27,12 +28,28 @@ from sigil_shared.contracts.secrets import (
     SecretResolveReply,
     SecretResolveRequest,
     SecretUpdateBody,
+    SecretUpdateReply,
     SecretUpdateRequest,
     SecretVersionInfo,
+)
+from sigil_shared.contracts.templates import (
+    ReceiptEntry,
+    ReceiptImpactReply,
+    ReceiptImpactRequest,
+    ReceiptRecorded,
+    RenderReceipt,
+    TemplateFile,
+    TemplateIssue,
+    TemplateRenderReply,
+    TemplateRenderRequest,
+    TemplateValidateBody,
+    TemplateValidateReply,
+    TemplateValidateRequest,
 )
 
 __all__ = [
     "Actor",
+    "AffectedDeployment",
     "AuditEvent",
     "AuditOutcome",
     "AuditQueryReply",
@@ -42,8 +59,13 @@ __all__ = [
     "HealthReply",
     "HealthRequest",
     "PinnedVersion",
+    "ReceiptEntry",
+    "ReceiptImpactReply",
+    "ReceiptImpactRequest",
+    "ReceiptRecorded",
     "RedactionValuesReply",
     "RedactionValuesRequest",
+    "RenderReceipt",
     "Reply",
     "ResolvedSecret",
     "Role",
@@ -60,7 +82,15 @@ __all__ = [
     "SecretResolveReply",
     "SecretResolveRequest",
     "SecretUpdateBody",
+    "SecretUpdateReply",
     "SecretUpdateRequest",
     "SecretVersionInfo",
+    "TemplateFile",
+    "TemplateIssue",
+    "TemplateRenderReply",
+    "TemplateRenderRequest",
+    "TemplateValidateBody",
+    "TemplateValidateReply",
+    "TemplateValidateRequest",
     "WireSecret",
 ]

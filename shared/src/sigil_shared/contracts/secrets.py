@@ -112,12 +112,30 @@ class SecretListReply(Contract):
     next_cursor: str | None = None
 
 
+class AffectedDeployment(Contract):
+    """A live deployment revision rendered with a given secret."""
+
+    deployment_id: str
+    revision: int
+    version: int
+
+
+class SecretUpdateReply(SecretMetadata):
+    """Metadata after an update, and the live revisions still rendered with older values.
+
+    ``affected_deployments`` is null when the renderer could not be asked.
+    """
+
+    affected_deployments: list[AffectedDeployment] | None = None
+
+
 class SecretDeleteReply(Contract):
-    """What a delete removed."""
+    """What a delete removed, and the live revisions that referenced it (when forced)."""
 
     id: str
     key: str
     version: int
+    affected_deployments: list[AffectedDeployment] = Field(default_factory=list)
 
 
 class PinnedVersion(Contract):

@@ -30,10 +30,10 @@ from sigil_secrets.adapters.codec import (
     record_from_doc,
     record_to_doc,
 )
-from sigil_secrets.adapters.js_scan import scan_last_per_subject
 from sigil_secrets.adapters.kv_cache import RecordCache
 from sigil_secrets.domain.model import Envelope, SecretRecord
 from sigil_secrets.errors import KeyTakenError, StaleRevisionError, StoreUnavailableError
+from sigil_shared.jetstream import scan_last_per_subject
 from sigil_shared.subjects import kv_stream
 
 _VENDOR = "_"

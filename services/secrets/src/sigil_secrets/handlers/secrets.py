@@ -14,6 +14,7 @@ from sigil_shared.contracts import (
     SecretListReply,
     SecretListRequest,
     SecretMetadata,
+    SecretUpdateReply,
     SecretUpdateRequest,
 )
 
@@ -27,7 +28,7 @@ def register(broker: NatsBroker) -> None:
         return Reply.success(await service.create(request))
 
     @broker.subscriber(subjects.SECRET_UPDATE, queue=queue)
-    async def update(request: SecretUpdateRequest, service: ServiceDep) -> Reply[SecretMetadata]:
+    async def update(request: SecretUpdateRequest, service: ServiceDep) -> Reply[SecretUpdateReply]:
         return Reply.success(await service.update(request))
 
     @broker.subscriber(subjects.SECRET_DELETE, queue=queue)

@@ -1,0 +1,1 @@
+"""Adapters: receipts store, secrets client, events."""

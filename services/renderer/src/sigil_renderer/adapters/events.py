@@ -1,0 +1,28 @@
+"""NatsReceiptPublisher: receipt events for the redactor."""
+
+import logging
+
+from nats.aio.client import Client as NatsClient
+from nats.errors import Error as NatsError
+
+from sigil_shared import subjects
+from sigil_shared.contracts import ReceiptRecorded, RenderReceipt
+
+log = logging.getLogger("sigil.renderer.events")
+
+
+class NatsReceiptPublisher:
+    """Publishes ``sigil.events.receipt.<org>``."""
+
+    def __init__(self, nc: NatsClient) -> None:
+        self._nc = nc
+
+    async def published(self, receipt: RenderReceipt) -> None:
+        """Best effort: the receipt store is the durable record."""
+        try:
+            await self._nc.publish(
+                subjects.receipt_event(receipt.organization_id),
+                ReceiptRecorded(receipt=receipt).model_dump_json().encode(),
+            )
+        except NatsError as err:
+            log.warning("receipt event not published: %s", type(err).__name__)

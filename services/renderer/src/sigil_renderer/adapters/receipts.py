@@ -1,0 +1,85 @@
+"""KvReceiptStore: render receipts in a JetStream KV bucket, one key per deployment revision."""
+
+from nats.aio.client import Client as NatsClient
+from nats.js import JetStreamContext
+from nats.js.api import KeyValueConfig, StorageType
+from nats.js.errors import BucketNotFoundError, KeyNotFoundError
+from nats.js.errors import Error as JsError
+from nats.js.kv import KeyValue
+
+from sigil_shared.contracts import RenderReceipt
+from sigil_shared.errors import UnavailableError
+from sigil_shared.jetstream import scan_last_per_subject
+from sigil_shared.subjects import kv_stream
+
+
+def receipt_key(org: str, deployment: str, revision: int) -> str:
+    """``o.<org>.d.<deployment>.r.<revision>``."""
+    return f"o.{org}.d.{deployment}.r.{revision}"
+
+
+class KvReceiptStore:
+    """Receipts: (key, scope, version) triples per rendered revision; never values."""
+
+    def __init__(
+        self, nc: NatsClient, js: JetStreamContext, *, bucket: str, replicas: int = 1
+    ) -> None:
+        self._nc = nc
+        self._js = js
+        self._bucket = bucket
+        self._replicas = replicas
+        self._kv: KeyValue | None = None
+
+    async def setup(self) -> None:
+        """Bind to (or create) the bucket."""
+        try:
+            try:
+                self._kv = await self._js.key_value(self._bucket)
+            except BucketNotFoundError:
+                self._kv = await self._js.create_key_value(
+                    KeyValueConfig(
+                        bucket=self._bucket,
+                        history=1,
+                        storage=StorageType.FILE,
+                        replicas=self._replicas,
+                        description="Sigil render receipts",
+                    )
+                )
+        except (JsError, TimeoutError) as err:
+            raise UnavailableError("receipt store is unavailable") from err
+
+    @property
+    def kv(self) -> KeyValue:
+        """The bucket, once set up."""
+        if self._kv is None:
+            raise UnavailableError("receipt store is not set up")
+        return self._kv
+
+    async def get(self, org: str, deployment: str, revision: int) -> RenderReceipt | None:
+        """The receipt of one revision, if it was rendered before."""
+        try:
+            entry = await self.kv.get(receipt_key(org, deployment, revision))
+        except KeyNotFoundError:
+            return None
+        except (JsError, TimeoutError) as err:
+            raise UnavailableError("receipt store does not answer") from err
+        return RenderReceipt.model_validate_json(entry.value or b"{}")
+
+    async def put(self, receipt: RenderReceipt) -> None:
+        """Store (or keep) a revision's receipt."""
+        key = receipt_key(receipt.organization_id, receipt.deployment_id, receipt.revision)
+        try:
+            await self.kv.put(key, receipt.model_dump_json().encode())
+        except (JsError, TimeoutError) as err:
+            raise UnavailableError("receipt store does not answer") from err
+
+    async def organization(self, org: str) -> list[RenderReceipt]:
+        """Every receipt of one organization."""
+        prefix = f"$KV.{self._bucket}."
+        try:
+            entries = await scan_last_per_subject(
+                self._nc, self._js, kv_stream(self._bucket), f"{prefix}o.{org}.d.*.r.*"
+            )
+        except (JsError, TimeoutError) as err:
+            raise UnavailableError("receipt store does not answer") from err
+        return [RenderReceipt.model_validate_json(data) for _, _, data in entries if data]

@@ -1,0 +1,139 @@
+"""Dry-run validation: Go parse/exec errors, references, missing keys, structure safety."""
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import yaml
+
+from sigil_renderer.domain.masking import mask_values
+from sigil_renderer.domain.references import referenced_keys
+from sigil_renderer.engine import (
+    CompiledTemplate,
+    TemplateError,
+    TemplateExecError,
+    TemplateParseError,
+    parse,
+)
+from sigil_shared.contracts import TemplateFile, TemplateIssue
+
+MAX_MISSING_PASSES = 64
+
+
+@dataclass
+class FileResult:
+    """Outcome for one file."""
+
+    issues: list[TemplateIssue] = field(default_factory=list)
+    references: set[str] = field(default_factory=set)
+    missing: set[str] = field(default_factory=set)
+    output: str | None = None
+
+
+def _issue(file: TemplateFile, err: TemplateError, values: Mapping[str, str]) -> TemplateIssue:
+    return TemplateIssue(
+        file=file,
+        phase=err.phase,
+        line=err.line,
+        column=err.column,
+        key=err.key,
+        message=mask_values(str(err), values.values()),
+    )
+
+
+def placeholders(keys: set[str]) -> dict[str, str]:
+    """Neutral stand-ins: plain words that change no YAML or env structure."""
+    return {key: f"sigilplaceholder{i:04d}" for i, key in enumerate(sorted(keys))}
+
+
+def render_collecting_missing(
+    file: TemplateFile, template: CompiledTemplate, secrets: Mapping[str, str]
+) -> FileResult:
+    """Execute; each missing secret is reported (with Go's message) and execution goes on."""
+    result = FileResult(references=referenced_keys(template))
+    stand_ins: dict[str, str] = {}
+    for _ in range(MAX_MISSING_PASSES):
+        try:
+            result.output = template.render({**secrets, **stand_ins})
+            return result
+        except TemplateExecError as err:
+            result.issues.append(_issue(file, err, secrets))
+            if err.key is None or err.key in stand_ins or err.key in secrets:
+                return result
+            result.missing.add(err.key)
+            stand_ins[err.key] = f"sigilmissing{len(stand_ins):04d}"
+    return result
+
+
+def _shape(document: object) -> object:
+    """Containers with their keys and lengths; scalars reduced to a marker."""
+    if isinstance(document, dict):
+        return {str(k): _shape(v) for k, v in document.items()}
+    if isinstance(document, list):
+        return [_shape(v) for v in document]
+    return "scalar"
+
+
+def _yaml_shape(text: str) -> object:
+    try:
+        return _shape(yaml.safe_load(text))
+    except yaml.YAMLError:
+        return "invalid"
+
+
+def _env_shape(text: str) -> object:
+    return len(text.splitlines())
+
+
+def structure_issues(
+    file: TemplateFile, template: CompiledTemplate, secrets: Mapping[str, str], used: set[str]
+) -> list[TemplateIssue]:
+    """Secrets whose values change the document's structure, each named with the fix."""
+    keys = {k for k in used if k in secrets}
+    if not keys:
+        return []
+    neutral = placeholders(set(secrets))
+    shape = _yaml_shape if file == "valuesYaml" else _env_shape
+    try:
+        expected = shape(template.render({**secrets, **neutral}))
+        actual = shape(template.render(secrets))
+    except TemplateError:
+        return []
+    if expected == actual:
+        return []
+    issues = []
+    what = (
+        "YAML structure of the Helm values"
+        if file == "valuesYaml"
+        else ("env file's one KEY=value per line")
+    )
+    for key in sorted(keys):
+        alone = {**secrets, **neutral, key: secrets[key]}
+        try:
+            changed = shape(template.render(alone)) != expected
+        except TemplateError:
+            continue
+        if changed:
+            issues.append(
+                TemplateIssue(
+                    file=file,
+                    phase="structure",
+                    key=key,
+                    message=(
+                        f"secret {key} breaks the {what} (its value contains a newline or "
+                        f'YAML syntax); quote it: {{{{ .Secrets.{key} | printf "%q" }}}}'
+                    ),
+                )
+            )
+    return issues
+
+
+def validate_file(file: TemplateFile, text: str, secrets: Mapping[str, str]) -> FileResult:
+    """Parse, execute and structure-check one file."""
+    try:
+        template = parse(text, file)
+    except TemplateParseError as err:
+        return FileResult(issues=[_issue(file, err, secrets)])
+    result = render_collecting_missing(file, template, secrets)
+    if not result.issues:
+        result.issues.extend(structure_issues(file, template, secrets, result.references))
+    return result
