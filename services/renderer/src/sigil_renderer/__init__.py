@@ -2,6 +2,7 @@
 
 from sigil_renderer.engine import (
     CompiledTemplate,
+    TemplateCache,
     TemplateError,
     TemplateExecError,
     TemplateParseError,
@@ -11,6 +12,7 @@ from sigil_renderer.engine import (
 
 __all__ = [
     "CompiledTemplate",
+    "TemplateCache",
     "TemplateError",
     "TemplateExecError",
     "TemplateParseError",

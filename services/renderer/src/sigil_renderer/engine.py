@@ -1,6 +1,8 @@
 """The public template API: parse once, render many times, errors with Go's own text."""
 
+import hashlib
 import re
+from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal
@@ -97,3 +99,26 @@ def parse(template: str, name: str = "template") -> CompiledTemplate:
 def render(template: str, secrets: Mapping[str, str], name: str = "template") -> str:
     """Parse and execute in one step."""
     return parse(template, name).render(secrets)
+
+
+class TemplateCache:
+    """Compiled templates keyed by a hash of (name, text); least recently used evicted."""
+
+    def __init__(self, size: int = 256) -> None:
+        self._size = size
+        self._entries: OrderedDict[bytes, CompiledTemplate] = OrderedDict()
+
+    def parse(self, template: str, name: str = "template") -> CompiledTemplate:
+        """Like :func:`parse`, reusing the compiled form of text seen before."""
+        digest = hashlib.sha256(
+            name.encode() + b"\0" + template.encode("utf-8", "surrogatepass")
+        ).digest()
+        cached = self._entries.get(digest)
+        if cached is not None:
+            self._entries.move_to_end(digest)
+            return cached
+        compiled = parse(template, name)
+        self._entries[digest] = compiled
+        if len(self._entries) > self._size:
+            self._entries.popitem(last=False)
+        return compiled

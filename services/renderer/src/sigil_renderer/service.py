@@ -4,6 +4,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 from sigil_renderer.domain.validation import FileResult, validate_file
+from sigil_renderer.engine import TemplateCache
 from sigil_renderer.errors import TemplateRejectedError
 from sigil_renderer.ports import ReceiptPublisher, ReceiptStore, SecretsSource
 from sigil_shared.contracts import (
@@ -63,6 +64,7 @@ class RendererService:
         self._receipts = receipts
         self._events = events
         self._clock = clock
+        self._templates = TemplateCache()
 
     async def validate(self, req: TemplateValidateRequest) -> TemplateValidateReply:
         """Dry run as a deployment of the caller's scope; never returns a value."""
@@ -70,7 +72,10 @@ class RendererService:
         files = _files(req.env_file, req.values_yaml)
         resolved = await self._secrets.resolve(req.actor.organization_id, scope)
         values = {key: s.value.get_secret_value() for key, s in resolved.items()}
-        results = [validate_file(name, text, values) for name, text in files.items()]
+        results = [
+            validate_file(name, text, values, compile_template=self._templates.parse)
+            for name, text in files.items()
+        ]
         errors = [issue for r in results for issue in r.issues]
         return TemplateValidateReply(
             valid=not errors,
@@ -88,7 +93,8 @@ class RendererService:
         resolved = await self._secrets.resolve(org, scope, pinned)
         values = {key: s.value.get_secret_value() for key, s in resolved.items()}
         results: dict[TemplateFile, FileResult] = {
-            name: validate_file(name, text, values) for name, text in files.items()
+            name: validate_file(name, text, values, compile_template=self._templates.parse)
+            for name, text in files.items()
         }
         issues = [issue for r in results.values() for issue in r.issues]
         if issues:

@@ -1,6 +1,6 @@
 """Dry-run validation: Go parse/exec errors, references, missing keys, structure safety."""
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 import yaml
@@ -85,7 +85,12 @@ def _env_shape(text: str) -> object:
 
 
 def structure_issues(
-    file: TemplateFile, template: CompiledTemplate, secrets: Mapping[str, str], used: set[str]
+    file: TemplateFile,
+    template: CompiledTemplate,
+    secrets: Mapping[str, str],
+    *,
+    used: set[str],
+    rendered: str,
 ) -> list[TemplateIssue]:
     """Secrets whose values change the document's structure, each named with the fix."""
     keys = {k for k in used if k in secrets}
@@ -95,7 +100,7 @@ def structure_issues(
     shape = _yaml_shape if file == "valuesYaml" else _env_shape
     try:
         expected = shape(template.render({**secrets, **neutral}))
-        actual = shape(template.render(secrets))
+        actual = shape(rendered)
     except TemplateError:
         return []
     if expected == actual:
@@ -127,13 +132,23 @@ def structure_issues(
     return issues
 
 
-def validate_file(file: TemplateFile, text: str, secrets: Mapping[str, str]) -> FileResult:
+def validate_file(
+    file: TemplateFile,
+    text: str,
+    secrets: Mapping[str, str],
+    *,
+    compile_template: Callable[[str, str], CompiledTemplate] = parse,
+) -> FileResult:
     """Parse, execute and structure-check one file."""
     try:
-        template = parse(text, file)
+        template = compile_template(text, file)
     except TemplateParseError as err:
         return FileResult(issues=[_issue(file, err, secrets)])
     result = render_collecting_missing(file, template, secrets)
-    if not result.issues:
-        result.issues.extend(structure_issues(file, template, secrets, result.references))
+    if not result.issues and result.output is not None:
+        result.issues.extend(
+            structure_issues(
+                file, template, secrets, used=result.references, rendered=result.output
+            )
+        )
     return result
