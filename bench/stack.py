@@ -46,7 +46,7 @@ class BenchStack:
                 SIGIL_KEK_FILE=str(self.data.kek_file),
                 SIGIL_LOG_LEVEL="WARNING",
             )
-            self.procs.append(subprocess.Popen([sys.executable, "-m", modules[service]], env=env))  # noqa: ASYNC220, S603
+            self.procs.append(subprocess.Popen([sys.executable, "-m", modules[service]], env=env))  # noqa: ASYNC220
         probe = await self.broker("platform")
         for service in self.services:
             await self._wait(probe, service)
