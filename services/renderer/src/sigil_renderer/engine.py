@@ -5,10 +5,12 @@ import re
 from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Literal
 
 from sigil_renderer.template.executor import ExecError, Limits, execute
 from sigil_renderer.template.parser import ParseError, Tree, parse_trees
+from sigil_renderer.template.references import referenced_keys
 from sigil_renderer.template.values import Root
 
 MAX_TEMPLATE_BYTES = 1024 * 1024
@@ -59,6 +61,11 @@ class CompiledTemplate:
 
     name: str
     trees: Mapping[str, Tree]
+
+    @cached_property
+    def secret_keys(self) -> frozenset[str]:
+        """Keys the template refers to (computed once per compiled template)."""
+        return frozenset(referenced_keys(self.trees))
 
     def render(self, secrets: Mapping[str, str], *, limits: Limits | None = None) -> str:
         """Execute on ``{"Secrets": secrets}``."""

@@ -9,9 +9,13 @@ class SecretsSource(Protocol):
     """Values a deployment of a scope renders with."""
 
     async def resolve(
-        self, org: str, customer: str | None, pinned: list[PinnedVersion] | None = None
+        self,
+        org: str,
+        customer: str | None,
+        pinned: list[PinnedVersion] | None = None,
+        keys: set[str] | None = None,
     ) -> dict[str, ResolvedSecret]:
-        """Key -> resolved secret."""
+        """Key -> resolved secret (only ``keys`` when given)."""
 
 
 class ReceiptStore(Protocol):

@@ -4,7 +4,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 from sigil_renderer.domain.validation import FileResult, validate_file
-from sigil_renderer.engine import TemplateCache
+from sigil_renderer.engine import TemplateCache, TemplateError
 from sigil_renderer.errors import TemplateRejectedError
 from sigil_renderer.ports import ReceiptPublisher, ReceiptStore, SecretsSource
 from sigil_shared.contracts import (
@@ -66,11 +66,23 @@ class RendererService:
         self._clock = clock
         self._templates = TemplateCache()
 
+    def _referenced(self, files: dict[TemplateFile, str]) -> set[str]:
+        """Keys the templates name; a file that does not parse names none (reported later)."""
+        keys: set[str] = set()
+        for name, text in files.items():
+            try:
+                keys |= self._templates.parse(text, name).secret_keys
+            except TemplateError:
+                continue
+        return keys
+
     async def validate(self, req: TemplateValidateRequest) -> TemplateValidateReply:
         """Dry run as a deployment of the caller's scope; never returns a value."""
         scope = deployment_scope(req.actor, req.customer_organization_id)
         files = _files(req.env_file, req.values_yaml)
-        resolved = await self._secrets.resolve(req.actor.organization_id, scope)
+        resolved = await self._secrets.resolve(
+            req.actor.organization_id, scope, keys=self._referenced(files)
+        )
         values = {key: s.value.get_secret_value() for key, s in resolved.items()}
         results = [
             validate_file(name, text, values, compile_template=self._templates.parse)
@@ -90,7 +102,7 @@ class RendererService:
         files = _files(req.env_file, req.values_yaml)
         existing = await self._receipts.get(org, req.deployment_id, req.revision)
         pinned: list[PinnedVersion] | None = list(existing.secrets) if existing else None
-        resolved = await self._secrets.resolve(org, scope, pinned)
+        resolved = await self._secrets.resolve(org, scope, pinned, keys=self._referenced(files))
         values = {key: s.value.get_secret_value() for key, s in resolved.items()}
         results: dict[TemplateFile, FileResult] = {
             name: validate_file(name, text, values, compile_template=self._templates.parse)

@@ -433,6 +433,9 @@ class SecretsService:
         org, customer = req.organization_id, req.customer_organization_id
         records = await self._store.load_all(org)
         chosen = deployment_secrets(records, customer)
+        if req.keys is not None:
+            wanted = set(req.keys)
+            chosen = {key: record for key, record in chosen.items() if key in wanted}
         resolved = {
             key: ResolvedSecret(
                 key=key,

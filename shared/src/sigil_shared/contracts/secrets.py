@@ -147,11 +147,15 @@ class PinnedVersion(Contract):
 
 
 class SecretResolveRequest(Contract):
-    """Internal (renderer only): the values a deployment of this scope gets."""
+    """Internal (renderer only): the values a deployment of this scope gets.
+
+    ``keys`` limits the reply to the keys the templates reference (least privilege).
+    """
 
     organization_id: EntityId
     customer_organization_id: EntityId | None = None
     pinned: list[PinnedVersion] | None = None
+    keys: list[str] | None = Field(default=None, max_length=10_000)
 
 
 class ResolvedSecret(Contract):

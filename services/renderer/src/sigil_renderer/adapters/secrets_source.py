@@ -20,14 +20,21 @@ class BusSecretsSource:
         self._timeout = timeout
 
     async def resolve(
-        self, org: str, customer: str | None, pinned: list[PinnedVersion] | None = None
+        self,
+        org: str,
+        customer: str | None,
+        pinned: list[PinnedVersion] | None = None,
+        keys: set[str] | None = None,
     ) -> dict[str, ResolvedSecret]:
-        """Key -> resolved secret for a deployment of this scope."""
+        """Key -> resolved secret for a deployment of this scope (only ``keys`` if given)."""
         reply = await request(
             self._broker,
             subjects.SECRET_RESOLVE,
             SecretResolveRequest(
-                organization_id=org, customer_organization_id=customer, pinned=pinned
+                organization_id=org,
+                customer_organization_id=customer,
+                pinned=pinned,
+                keys=sorted(keys) if keys is not None else None,
             ),
             SecretResolveReply,
             timeout=self._timeout,

@@ -1,12 +1,12 @@
 """Dry-run validation: Go parse/exec errors, references, missing keys, structure safety."""
 
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 import yaml
 
 from sigil_renderer.domain.masking import mask_values
-from sigil_renderer.domain.references import referenced_keys
 from sigil_renderer.engine import (
     CompiledTemplate,
     TemplateError,
@@ -49,7 +49,7 @@ def render_collecting_missing(
     file: TemplateFile, template: CompiledTemplate, secrets: Mapping[str, str]
 ) -> FileResult:
     """Execute; each missing secret is reported (with Go's message) and execution goes on."""
-    result = FileResult(references=referenced_keys(template))
+    result = FileResult(references=set(template.secret_keys))
     stand_ins: dict[str, str] = {}
     for _ in range(MAX_MISSING_PASSES):
         try:
@@ -62,6 +62,16 @@ def render_collecting_missing(
             result.missing.add(err.key)
             stand_ins[err.key] = f"sigilmissing{len(stand_ins):04d}"
     return result
+
+
+_PLAIN_SCALAR = re.compile(r"[A-Za-z0-9][A-Za-z0-9_./+=-]*")
+
+
+def cannot_change_structure(file: TemplateFile, values: list[str]) -> bool:
+    """Values that cannot alter the document: no newline (env); plain words (YAML)."""
+    if file == "envFile":
+        return not any("\n" in v or "\r" in v for v in values)
+    return all(_PLAIN_SCALAR.fullmatch(v) for v in values)
 
 
 def _shape(document: object) -> object:
@@ -94,7 +104,7 @@ def structure_issues(
 ) -> list[TemplateIssue]:
     """Secrets whose values change the document's structure, each named with the fix."""
     keys = {k for k in used if k in secrets}
-    if not keys:
+    if not keys or cannot_change_structure(file, [secrets[k] for k in keys]):
         return []
     neutral = placeholders(set(secrets))
     shape = _yaml_shape if file == "valuesYaml" else _env_shape

@@ -1,9 +1,9 @@
 """Which secret keys a template refers to, found in its parse tree (not by regex)."""
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 
-from sigil_renderer.engine import CompiledTemplate
 from sigil_renderer.template import nodes as n
+from sigil_renderer.template.parser import Tree
 
 
 def _walk(node: n.Node | None) -> Iterator[n.Node]:
@@ -35,10 +35,10 @@ def _is_secrets(node: n.Node) -> bool:
     return isinstance(node, n.VariableNode) and node.ident == ["$", "Secrets"]
 
 
-def referenced_keys(template: CompiledTemplate) -> set[str]:
+def referenced_keys(trees: Mapping[str, Tree]) -> set[str]:
     """Keys named as ``.Secrets.KEY``, ``$.Secrets.KEY`` or ``index .Secrets "KEY"``."""
     keys: set[str] = set()
-    for tree in template.trees.values():
+    for tree in trees.values():
         for node in _walk(tree.root):
             if (
                 isinstance(node, n.FieldNode)
