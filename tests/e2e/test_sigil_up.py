@@ -12,6 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from sigil_cli.embedded import NatsServer
 from tests.helpers import alive, descendants, free_port
 
 pytestmark = pytest.mark.slow
@@ -127,3 +128,42 @@ def test_token_is_printed_with_the_stack_down(tmp_path: Path) -> None:
     assert claims["role"] == "admin"
     assert claims["sub"] == "alice"
     assert claims["exp"] > claims["iat"]
+
+
+def test_sigil_up_uses_an_existing_nats(tmp_path: Path) -> None:
+    conf = tmp_path / "plain.conf"
+    conf.write_text(
+        '{"host": "127.0.0.1", "port": -1, "jetstream": {"store_dir": "%s"}}' % (tmp_path / "js")
+    )
+    server = NatsServer(conf)
+    url = server.start()
+    port = free_port()
+    sigil = Path(sys.executable).parent / "sigil"
+    proc = subprocess.Popen(
+        [
+            str(sigil),
+            "--data-dir",
+            str(tmp_path / "data"),
+            "up",
+            "--nats-url",
+            url,
+            "--port",
+            str(port),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        lines = _wait_for_line(proc, "Press Ctrl-C to stop", timeout=60)
+        assert any(url in line for line in lines)
+        assert httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=5).status_code == 200
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=30) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        assert proc.stdout is not None
+        proc.stdout.close()
+        server.stop()

@@ -18,7 +18,9 @@ from sigil_shared.errors import (
     ValueTooLargeError,
     VersionConflictError,
 )
-from tests.integration.bus_client import SecretsClient, actor
+from tests.helpers import NatsFixture
+from tests.integration.bus_client import SecretsClient, actor, bus_as
+from tests.integration.stack import running_stack
 
 CANARY = "canary-Qx7-sekret-value"
 
@@ -264,3 +266,19 @@ async def test_listing_pages_by_key(client: SecretsClient, org: str) -> None:
     with pytest.raises(SigilError) as info:
         await client.list(admin, cursor="garbage!!")
     assert info.value.code == "invalid_request"
+
+
+async def test_history_is_bounded(nats_server: NatsFixture, org: str) -> None:
+    async with (
+        running_stack(
+            nats_server, services=("secrets", "renderer"), overrides={"secrets": {"history": 3}}
+        ),
+        bus_as(nats_server, "gateway") as broker,
+    ):
+        client = SecretsClient(broker)
+        meta = await client.create(actor(org), "ROTATING", f"{CANARY}-1")
+        for version in range(2, 6):
+            await client.update(actor(org), meta.id, f"{CANARY}-{version}")
+        detail = await client.get(actor(org), meta.id)
+    assert detail.version == 5
+    assert [v.version for v in detail.versions] == [5, 4, 3]

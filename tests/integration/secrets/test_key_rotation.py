@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from sigil_secrets import admin
+from sigil_secrets.adapters.keyring_source import KeyringSource
 from sigil_shared import subjects
 from sigil_shared.contracts import SecretResolveReply, SecretResolveRequest
 from sigil_shared.errors import SigilError
@@ -34,7 +35,11 @@ async def _resolve(nats_fixture: NatsFixture, org: str) -> dict[str, str]:
     return {s.key: s.value.get_secret_value() for s in reply.secrets}
 
 
-async def test_rotation_rewraps_every_data_key_and_keeps_values(private_nats: NatsFixture) -> None:
+async def test_rotation_rewraps_every_data_key_and_keeps_values(
+    private_nats: NatsFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The service re-reads the keyring file at most once a second; make it immediate here.
+    monkeypatch.setattr(KeyringSource, "CHECK_INTERVAL", 0.0)
     org = "rot"
     settings = SecretsSettings(kek_file=private_nats.data.kek_file, **private_nats.creds("secrets"))
     expected = {f"S{i:04d}": f"value-{i}-rotation" for i in range(COUNT)}
