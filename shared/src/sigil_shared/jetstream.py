@@ -18,21 +18,40 @@ _SCAN_TIMEOUT = 30.0
 _KV_DELETED = ("DEL", "PURGE")
 
 
-async def scan_last_per_subject(
-    nc: NatsClient, js: JetStreamContext, stream: str, subject: str
+async def scan(
+    nc: NatsClient,
+    js: JetStreamContext,
+    stream: str,
+    subject: str,
+    *,
+    last_per_subject: bool = False,
+    start_seq: int | None = None,
+    limit: int | None = None,
 ) -> list[tuple[str, int, bytes]]:
-    """``(subject, stream sequence, data)`` of the newest message per matching subject."""
+    """``(subject, stream sequence, data)`` of matching messages, in stream order.
+
+    ``last_per_subject`` keeps only the newest message per subject (KV reads, deletes left
+    out); ``start_seq`` starts there; ``limit`` stops after that many messages.
+    """
     found: list[tuple[str, int, bytes]] = []
     done = asyncio.Event()
 
     async def on_msg(msg: Msg) -> None:
+        if done.is_set():
+            return
         # Reply: $JS.ACK.<stream>.<consumer>.<delivered>.<sseq>.<cseq>.<ts>.<pending>[...]
         tokens = msg.reply.split(".")
         if (msg.headers or {}).get("KV-Operation") not in _KV_DELETED:
             found.append((msg.subject, int(tokens[5]), msg.data))
-        if tokens[8] == "0":
+        if tokens[8] == "0" or (limit is not None and len(found) >= limit):
             done.set()
 
+    if last_per_subject:
+        policy, opt_start_seq = DeliverPolicy.LAST_PER_SUBJECT, None
+    elif start_seq is not None:
+        policy, opt_start_seq = DeliverPolicy.BY_START_SEQUENCE, max(start_seq, 1)
+    else:
+        policy, opt_start_seq = DeliverPolicy.ALL, None
     inbox = nc.new_inbox()
     sub = await nc.subscribe(inbox, cb=on_msg, pending_msgs_limit=-1, pending_bytes_limit=-1)
     name = None
@@ -41,7 +60,8 @@ async def scan_last_per_subject(
             stream,
             ConsumerConfig(
                 deliver_subject=inbox,
-                deliver_policy=DeliverPolicy.LAST_PER_SUBJECT,
+                deliver_policy=policy,
+                opt_start_seq=opt_start_seq,
                 ack_policy=AckPolicy.NONE,
                 filter_subject=subject,
                 inactive_threshold=30.0,
@@ -57,3 +77,10 @@ async def scan_last_per_subject(
         if name is not None:
             await js.delete_consumer(stream, name)
     return found
+
+
+async def scan_last_per_subject(
+    nc: NatsClient, js: JetStreamContext, stream: str, subject: str
+) -> list[tuple[str, int, bytes]]:
+    """The newest message of every subject matching ``subject`` (deletes left out)."""
+    return await scan(nc, js, stream, subject, last_per_subject=True)

@@ -22,6 +22,20 @@ def _stream_api(stream: str) -> list[str]:
     ]
 
 
+def _stream_read_api(stream: str) -> list[str]:
+    """Read-only use of a stream: info, message get, and consumers to scan it."""
+    return [
+        "$JS.API.INFO",
+        f"$JS.API.STREAM.INFO.{stream}",
+        f"$JS.API.STREAM.MSG.GET.{stream}",
+        f"$JS.API.DIRECT.GET.{stream}",
+        f"$JS.API.DIRECT.GET.{stream}.>",
+        f"$JS.API.CONSUMER.*.{stream}",
+        f"$JS.API.CONSUMER.*.{stream}.>",
+        f"$JS.API.CONSUMER.MSG.NEXT.{stream}.>",
+    ]
+
+
 def _kv_api(bucket: str) -> list[str]:
     return [*_stream_api(s.kv_stream(bucket)), f"$KV.{bucket}.>"]
 
@@ -65,7 +79,14 @@ def service_permissions() -> dict[str, Permissions]:
             subscribe=[own_commands["renderer"], s.health("renderer"), INBOX],
         ),
         "redactor": Permissions(
-            publish=[s.SECRET_REDACTION_VALUES, s.LOGS_REDACTED_ALL, INBOX, "$JS.API.INFO"],
+            publish=[
+                s.SECRET_REDACTION_VALUES,
+                s.LOGS_REDACTED_ALL,
+                *_stream_api(s.LOGS_RAW_STREAM),
+                *_stream_api(s.LOGS_REDACTED_STREAM),
+                *_stream_read_api(s.kv_stream(s.RECEIPTS_BUCKET)),
+                INBOX,
+            ],
             subscribe=[
                 own_commands["redactor"],
                 s.health("redactor"),
@@ -79,6 +100,7 @@ def service_permissions() -> dict[str, Permissions]:
                 "sigil.secrets.secret.>",
                 "sigil.secrets.audit.>",
                 "sigil.renderer.template.validate",
+                s.LOGS_PAGE,
                 "sigil.health.*",
                 INBOX,
             ],

@@ -59,6 +59,14 @@ class RedactorSettings(BusSettings):
     """The log-redactor service."""
 
     min_mask_length: int = Field(default=4, ge=1, le=64)
+    #: Raw records wait at most this long in the work queue (seconds).
+    raw_max_age: float = Field(default=3600, gt=0)
+    #: Redacted records are kept this long (seconds; 7 days) and up to this many bytes.
+    redacted_max_age: float = Field(default=7 * 24 * 3600, gt=0)
+    redacted_max_bytes: int = Field(default=-1, ge=-1)
+    batch_size: int = Field(default=256, ge=1, le=10_000)
+    #: Deployments whose matchers stay built in memory.
+    matcher_cache_size: int = Field(default=512, ge=1)
 
 
 class GatewaySettings(BusSettings):

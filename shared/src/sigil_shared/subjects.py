@@ -44,6 +44,9 @@ def receipt_event(org: str) -> str:
     return f"{ROOT}.events.receipt.{org}"
 
 
+# Redactor commands
+LOGS_PAGE: Final = "sigil.redactor.logs.page"
+
 # Public subjects of ARCHITECTURE.md
 AUDIT_ALL: Final = "sigil.audit.>"
 SECRET_EVENTS_ALL: Final = "sigil.events.secret.>"
@@ -71,6 +74,14 @@ def logs_raw(org: str, deployment: str) -> str:
     return f"{ROOT}.logs.raw.{org}.{deployment}"
 
 
+def logs_raw_parts(subject: str) -> tuple[str, str] | None:
+    """(org, deployment) of a raw log subject, or None if it is not one."""
+    parts = subject.split(".")
+    if len(parts) != 5 or parts[:3] != [ROOT, "logs", "raw"]:
+        return None
+    return parts[3], parts[4]
+
+
 def logs_redacted(org: str, deployment: str) -> str:
     """Redacted log lines of one deployment."""
     return f"{ROOT}.logs.redacted.{org}.{deployment}"
@@ -80,6 +91,9 @@ def logs_redacted(org: str, deployment: str) -> str:
 AUDIT_STREAM: Final = "SIGIL_AUDIT"
 SECRETS_BUCKET: Final = "sigil-secrets"
 RECEIPTS_BUCKET: Final = "sigil-receipts"
+LOGS_RAW_STREAM: Final = "SIGIL_LOGS_RAW"
+LOGS_REDACTED_STREAM: Final = "SIGIL_LOGS_REDACTED"
+REDACTOR_DURABLE: Final = "sigil-redactor"
 
 
 def kv_stream(bucket: str) -> str:

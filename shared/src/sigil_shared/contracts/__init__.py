@@ -9,6 +9,7 @@ from sigil_shared.contracts.audit import (
 from sigil_shared.contracts.base import Contract, ErrorBody, Reply, WireSecret
 from sigil_shared.contracts.health import HealthReply, HealthRequest
 from sigil_shared.contracts.identity import Actor, Role
+from sigil_shared.contracts.logs import LogEntry, LogPageReply, LogPageRequest, LogRecord
 from sigil_shared.contracts.secrets import (
     AffectedDeployment,
     PinnedVersion,
@@ -58,6 +59,10 @@ __all__ = [
     "ErrorBody",
     "HealthReply",
     "HealthRequest",
+    "LogEntry",
+    "LogPageReply",
+    "LogPageRequest",
+    "LogRecord",
     "PinnedVersion",
     "ReceiptEntry",
     "ReceiptImpactReply",

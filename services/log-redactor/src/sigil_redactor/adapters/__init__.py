@@ -1,0 +1,1 @@
+"""Adapters: streams, receipts, values from the secrets service."""

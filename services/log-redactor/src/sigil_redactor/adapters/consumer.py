@@ -1,0 +1,107 @@
+"""The raw-log work-queue consumer: one durable pull consumer shared by every replica.
+
+nats-py directly rather than a FastStream subscriber: the loop fetches batches, naks held
+records with a per-record delay, and acks only after the redacted form is stored.
+"""
+
+import asyncio
+import contextlib
+import logging
+
+from nats.aio.client import Client as NatsClient
+from nats.aio.msg import Msg
+from nats.errors import Error as NatsError
+from nats.errors import TimeoutError as NatsTimeoutError
+from nats.js import JetStreamContext
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+from nats.js.errors import Error as JsError
+
+from sigil_redactor.service import RedactorService
+from sigil_shared import subjects
+
+log = logging.getLogger("sigil.redactor.consumer")
+
+
+class _Raw:
+    """Adapts a nats-py message to the service's RawMessage."""
+
+    __slots__ = ("_msg", "data", "subject")
+
+    def __init__(self, msg: Msg) -> None:
+        self._msg = msg
+        self.subject = msg.subject
+        self.data = msg.data
+
+    @property
+    def sequence(self) -> int:
+        return int(self._msg.metadata.sequence.stream)
+
+    @property
+    def deliveries(self) -> int:
+        return int(self._msg.metadata.num_delivered)
+
+    async def ack(self) -> None:
+        await self._msg.ack()
+
+    async def nak(self, delay: float) -> None:
+        await self._msg.nak(delay=delay)
+
+
+class RawLogConsumer:
+    """Fetches raw records in batches and hands them to the service."""
+
+    def __init__(self, nc: NatsClient, service: RedactorService, *, batch: int) -> None:
+        self._nc = nc
+        self._service = service
+        self._batch = batch
+        self._task: asyncio.Task[None] | None = None
+        self._sub: JetStreamContext.PullSubscription | None = None
+        self.backlog = 0
+
+    async def start(self) -> None:
+        """Bind the durable consumer (shared by all replicas) and start the loop."""
+        js = self._nc.jetstream()
+        self._sub = await js.pull_subscribe(
+            subjects.LOGS_RAW_ALL,
+            durable=subjects.REDACTOR_DURABLE,
+            stream=subjects.LOGS_RAW_STREAM,
+            config=ConsumerConfig(
+                durable_name=subjects.REDACTOR_DURABLE,
+                ack_policy=AckPolicy.EXPLICIT,
+                deliver_policy=DeliverPolicy.ALL,
+                ack_wait=30,
+                max_deliver=-1,
+                max_ack_pending=20_000,
+            ),
+        )
+        self._task = asyncio.create_task(self._run(), name="raw-log-consumer")
+
+    async def _run(self) -> None:
+        while True:
+            assert self._sub is not None
+            try:
+                messages = await self._sub.fetch(batch=self._batch, timeout=1.0)
+            except (TimeoutError, NatsTimeoutError):
+                continue
+            except JsError as err:
+                log.warning("fetch failed: %s", type(err).__name__)
+                await asyncio.sleep(0.5)
+                continue
+            try:
+                await self._service.process([_Raw(m) for m in messages])
+            except Exception as err:  # noqa: BLE001 - the loop must survive; records redeliver
+                log.error("batch failed, records will be redelivered: %s", type(err).__name__)
+            if messages:
+                self.backlog = int(messages[-1].metadata.num_pending)
+
+    async def stop(self) -> None:
+        """Stop fetching and release the subscription (so the connection drains at once)."""
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        if self._sub is not None:
+            with contextlib.suppress(JsError, NatsError):
+                await self._sub.unsubscribe()
+            self._sub = None

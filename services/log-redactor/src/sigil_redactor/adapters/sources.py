@@ -1,0 +1,65 @@
+"""Where a deployment's values come from: its render receipts and the secrets service."""
+
+from faststream.nats import NatsBroker
+from nats.aio.client import Client as NatsClient
+from nats.js.errors import Error as JsError
+from nats.js.errors import NotFoundError
+
+from sigil_shared import subjects
+from sigil_shared.bus import request
+from sigil_shared.contracts import (
+    PinnedVersion,
+    RedactionValuesReply,
+    RedactionValuesRequest,
+    RenderReceipt,
+)
+from sigil_shared.errors import UnavailableError
+from sigil_shared.jetstream import scan_last_per_subject
+
+
+class KvReceiptReader:
+    """Reads (never writes) the renderer's receipts bucket."""
+
+    def __init__(self, nc: NatsClient) -> None:
+        self._nc = nc
+        self._js = nc.jetstream()
+
+    async def receipts(self, org: str, deployment: str) -> list[RenderReceipt]:
+        """Every receipt of one deployment, oldest revision first."""
+        bucket = subjects.RECEIPTS_BUCKET
+        try:
+            entries = await scan_last_per_subject(
+                self._nc,
+                self._js,
+                subjects.kv_stream(bucket),
+                f"$KV.{bucket}.o.{org}.d.{deployment}.r.*",
+            )
+        except NotFoundError:
+            return []  # no deployment was rendered yet
+        except (JsError, TimeoutError) as err:
+            raise UnavailableError("render receipts are unavailable") from err
+        found = [RenderReceipt.model_validate_json(data) for _, _, data in entries if data]
+        return sorted(found, key=lambda r: r.revision)
+
+
+class BusValuesSource:
+    """Asks ``sigil.secrets.internal.redaction_values`` (only the redactor's user may)."""
+
+    def __init__(self, broker: NatsBroker, *, timeout: float) -> None:
+        self._broker = broker
+        self._timeout = timeout
+
+    async def values(
+        self, org: str, customer: str | None, pinned: list[PinnedVersion]
+    ) -> list[str]:
+        """Current values of the scope plus every pinned version."""
+        reply = await request(
+            self._broker,
+            subjects.SECRET_REDACTION_VALUES,
+            RedactionValuesRequest(
+                organization_id=org, customer_organization_id=customer, pinned=pinned
+            ),
+            RedactionValuesReply,
+            timeout=self._timeout,
+        )
+        return [v.get_secret_value() for v in reply.values]

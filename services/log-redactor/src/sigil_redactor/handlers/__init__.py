@@ -1,0 +1,1 @@
+"""Bus handlers, one module per subject family."""
