@@ -58,12 +58,14 @@ def make_corpus(megabytes: float, secrets: list[str], rng: random.Random) -> lis
             )
         elif kind < 0.85:
             line = (
-                f"10.0.{rng.randint(0, 255)}.{rng.randint(0, 255)} - - [28/Nov/2026:07:00:00 +0000] "
+                f"10.0.{rng.randint(0, 255)}.{rng.randint(0, 255)} - - "
+                "[28/Nov/2026:07:00:00 +0000] "
                 f'"GET /static/app.{rng.randint(1, 999)}.js HTTP/1.1" 200 {rng.randint(100, 99999)}'
             )
         else:
             line = (
-                f'  File "/srv/app/handlers/module_{rng.randint(1, 50)}.py", line {rng.randint(1, 900)},'
+                f'  File "/srv/app/handlers/module_{rng.randint(1, 50)}.py", '
+                f"line {rng.randint(1, 900)},"
                 " in handle\n    raise ValueError('bad input')"
             )
         if rng.random() < 0.01:
