@@ -1,10 +1,13 @@
 """FastAPI dependencies as ``Annotated`` aliases."""
 
+import uuid
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Header, Request
 from faststream.nats import NatsBroker
 
+from sigil_gateway.auth import TokenVerifier
+from sigil_shared.contracts import Actor
 from sigil_shared.settings import GatewaySettings
 
 
@@ -20,5 +23,20 @@ def get_settings(request: Request) -> GatewaySettings:
     return settings
 
 
+def get_actor(request: Request, authorization: Annotated[str | None, Header()] = None) -> Actor:
+    """The authenticated caller (401 otherwise)."""
+    verifier: TokenVerifier = request.app.state.verifier
+    return verifier.actor(authorization)
+
+
+def get_request_id(x_request_id: Annotated[str | None, Header()] = None) -> str:
+    """The caller's X-Request-Id (if sane) or a new one; it travels to the audit trail."""
+    if x_request_id and 0 < len(x_request_id) <= 128 and x_request_id.isprintable():
+        return x_request_id
+    return uuid.uuid4().hex
+
+
 BusDep = Annotated[NatsBroker, Depends(get_broker)]
 SettingsDep = Annotated[GatewaySettings, Depends(get_settings)]
+ActorDep = Annotated[Actor, Depends(get_actor)]
+RequestIdDep = Annotated[str, Depends(get_request_id)]

@@ -5,6 +5,7 @@ import logging
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from sigil_shared.contracts import ErrorBody
@@ -51,6 +52,24 @@ async def _on_validation(_: Request, exc: Exception) -> JSONResponse:
     )
 
 
+async def _on_model(_: Request, exc: Exception) -> JSONResponse:
+    # A contract built inside a route refused a value (e.g. a naive timestamp).
+    assert isinstance(exc, ValidationError)
+    errors = [
+        {"field": ".".join(str(p) for p in e["loc"]), "type": e["type"], "message": e["msg"]}
+        for e in exc.errors(include_input=False, include_url=False, include_context=False)
+    ]
+    first = errors[0] if errors else {"field": "", "message": "invalid request"}
+    return error_response(
+        ErrorBody(
+            code=ErrorCode.INVALID_REQUEST,
+            message=f"{first['field'] or 'request'}: {first['message']}",
+            details={"errors": errors},
+        ),
+        status=422,
+    )
+
+
 async def _on_http(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     code = {404: ErrorCode.NOT_FOUND, 405: ErrorCode.INVALID_REQUEST}.get(
@@ -72,5 +91,6 @@ def install_error_handlers(app: FastAPI) -> None:
     """Register one handler per error base."""
     app.add_exception_handler(SigilError, _on_sigil)
     app.add_exception_handler(RequestValidationError, _on_validation)
+    app.add_exception_handler(ValidationError, _on_model)
     app.add_exception_handler(StarletteHTTPException, _on_http)
     app.add_exception_handler(Exception, _on_unexpected)

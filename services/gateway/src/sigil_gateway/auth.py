@@ -1,0 +1,98 @@
+"""Bearer JWT authentication: HS256 with the local key, or RS256/ES256 from a JWKS URL."""
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import jwt
+from jwt import PyJWKClient
+
+from sigil_shared.contracts import Actor, Role
+from sigil_shared.errors import ErrorCode, SigilError
+from sigil_shared.ids import id_problem
+from sigil_shared.settings import GatewaySettings
+
+LEEWAY_SECONDS = 30
+
+
+class UnauthenticatedError(SigilError):
+    """Missing, malformed, expired or wrongly signed token (401)."""
+
+    code = ErrorCode.UNAUTHENTICATED
+
+
+@dataclass
+class TokenVerifier:
+    """Verifies tokens and turns their claims into an Actor."""
+
+    hs256_key: str | None
+    jwks: PyJWKClient | None
+
+    @classmethod
+    def from_settings(cls, settings: GatewaySettings) -> "TokenVerifier":
+        """HS256 key from SIGIL_JWT_KEY(_FILE); JWKS client (cached) from SIGIL_JWKS_URL."""
+        key = settings.jwt_key.get_secret_value() if settings.jwt_key else None
+        if key is None and settings.jwt_key_file is not None:
+            key = Path(settings.jwt_key_file).read_text(encoding="utf-8").strip()
+        jwks = (
+            PyJWKClient(settings.jwks_url, cache_keys=True, lifespan=300)
+            if settings.jwks_url
+            else None
+        )
+        return cls(hs256_key=key, jwks=jwks)
+
+    def _decode(self, token: str) -> dict[str, Any]:
+        options: Any = {"require": ["exp", "sub", "org", "role"]}
+        try:
+            header = jwt.get_unverified_header(token)
+        except jwt.PyJWTError as err:
+            raise UnauthenticatedError("malformed bearer token") from err
+        algorithm = header.get("alg")
+        if algorithm == "HS256" and self.hs256_key:
+            key: Any = self.hs256_key
+        elif algorithm in ("RS256", "ES256") and self.jwks is not None:
+            try:
+                # PyJWKClient refetches the key set when the kid is unknown.
+                key = self.jwks.get_signing_key_from_jwt(token).key
+            except jwt.PyJWTError as err:
+                raise UnauthenticatedError("token signed by an unknown key") from err
+        else:
+            raise UnauthenticatedError(f"token algorithm {algorithm!s:.16} is not accepted")
+        try:
+            claims: dict[str, Any] = jwt.decode(
+                token, key, algorithms=[algorithm], options=options, leeway=LEEWAY_SECONDS
+            )
+        except jwt.ExpiredSignatureError as err:
+            raise UnauthenticatedError("token has expired") from err
+        except jwt.MissingRequiredClaimError as err:
+            raise UnauthenticatedError(f"token lacks the {err.claim} claim") from err
+        except jwt.PyJWTError as err:
+            raise UnauthenticatedError("token signature or claims are invalid") from err
+        return claims
+
+    def actor(self, authorization: str | None) -> Actor:
+        """The Actor for an ``Authorization: Bearer ...`` header, or 401."""
+        if not authorization:
+            raise UnauthenticatedError("missing bearer token (Authorization: Bearer ...)")
+        scheme, _, token = authorization.partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise UnauthenticatedError("authorization must be 'Bearer <token>'")
+        claims = self._decode(token.strip())
+        org, customer, role = claims.get("org"), claims.get("customer_org"), claims.get("role")
+        if not isinstance(org, str) or id_problem(org):
+            raise UnauthenticatedError("token org claim is not a valid organization id")
+        if customer is not None and (not isinstance(customer, str) or id_problem(customer)):
+            raise UnauthenticatedError("token customer_org claim is not a valid id")
+        try:
+            parsed_role = Role(str(role))
+        except ValueError as err:
+            raise UnauthenticatedError("token role must be read_only, read_write or admin") from err
+        subject = claims.get("sub")
+        if not isinstance(subject, str) or not subject or len(subject) > 256:
+            raise UnauthenticatedError("token sub claim must be a non-empty string")
+        return Actor(
+            user_id=subject,
+            organization_id=org,
+            customer_organization_id=customer,
+            role=parsed_role,
+        )

@@ -1,0 +1,47 @@
+"""``/api/v1/audit``: the audit trail of the caller's scope, for admins."""
+
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from sigil_gateway.deps import ActorDep, BusDep, RequestIdDep, SettingsDep
+from sigil_shared import subjects
+from sigil_shared.bus import request
+from sigil_shared.contracts import AuditQueryReply, AuditQueryRequest
+
+router = APIRouter(prefix="/api/v1/audit", tags=["audit"])
+
+
+@router.get("", response_model=AuditQueryReply, summary="Audit events (admins)")
+async def audit_events(
+    actor: ActorDep,
+    bus: BusDep,
+    settings: SettingsDep,
+    request_id: RequestIdDep,
+    key: Annotated[str | None, Query(max_length=1024)] = None,
+    actor_id: Annotated[str | None, Query(alias="actor", max_length=256)] = None,
+    action: Annotated[str | None, Query(max_length=64)] = None,
+    since: Annotated[datetime | None, Query(alias="from")] = None,
+    until: Annotated[datetime | None, Query(alias="to")] = None,
+    cursor: Annotated[str | None, Query(max_length=64)] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> AuditQueryReply:
+    """Oldest first; filter by key, actor, action and time range; page with ``cursor``."""
+    return await request(
+        bus,
+        subjects.AUDIT_QUERY,
+        AuditQueryRequest(
+            actor=actor,
+            request_id=request_id,
+            key=key,
+            actor_id=actor_id,
+            action=action,
+            since=since,
+            until=until,
+            cursor=cursor,
+            limit=limit,
+        ),
+        AuditQueryReply,
+        timeout=settings.request_timeout,
+    )

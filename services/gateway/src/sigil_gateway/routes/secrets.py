@@ -1,0 +1,151 @@
+"""``/api/v1/secrets``: metadata of the caller's scope; values go in, never out."""
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query, Response
+
+from sigil_gateway.deps import ActorDep, BusDep, RequestIdDep, SettingsDep
+from sigil_shared import subjects
+from sigil_shared.bus import request
+from sigil_shared.contracts import (
+    SecretCreateBody,
+    SecretCreateRequest,
+    SecretDeleteReply,
+    SecretDeleteRequest,
+    SecretDetail,
+    SecretGetRequest,
+    SecretListReply,
+    SecretListRequest,
+    SecretMetadata,
+    SecretUpdateBody,
+    SecretUpdateReply,
+    SecretUpdateRequest,
+)
+from sigil_shared.ids import ID_PATTERN
+
+router = APIRouter(prefix="/api/v1/secrets", tags=["secrets"])
+SecretId = Annotated[str, Path(pattern=ID_PATTERN, max_length=64, description="Secret id")]
+CustomerFilter = Annotated[
+    str | None, Query(alias="customerOrganizationId", pattern=ID_PATTERN, max_length=64)
+]
+
+
+@router.get("", response_model=SecretListReply, summary="List secrets of your scope")
+async def list_secrets(
+    actor: ActorDep,
+    bus: BusDep,
+    settings: SettingsDep,
+    request_id: RequestIdDep,
+    customer_organization_id: CustomerFilter = None,
+    vendor_only: Annotated[bool, Query(alias="vendorOnly")] = False,
+    cursor: Annotated[str | None, Query(max_length=2048)] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> SecretListReply:
+    """Metadata sorted by key; vendors may filter by customer organization."""
+    return await request(
+        bus,
+        subjects.SECRET_LIST,
+        SecretListRequest(
+            actor=actor,
+            request_id=request_id,
+            customer_organization_id=customer_organization_id,
+            vendor_only=vendor_only,
+            cursor=cursor,
+            limit=limit,
+        ),
+        SecretListReply,
+        timeout=settings.request_timeout,
+    )
+
+
+@router.post("", status_code=201, response_model=SecretMetadata, summary="Create a secret")
+async def create_secret(
+    body: SecretCreateBody,
+    actor: ActorDep,
+    bus: BusDep,
+    settings: SettingsDep,
+    request_id: RequestIdDep,
+) -> SecretMetadata:
+    """read_write and admin; 409 when the key exists in the scope."""
+    return await request(
+        bus,
+        subjects.SECRET_CREATE,
+        SecretCreateRequest(
+            actor=actor,
+            request_id=request_id,
+            key=body.key,
+            value=body.value,
+            customer_organization_id=body.customer_organization_id,
+        ),
+        SecretMetadata,
+        timeout=settings.request_timeout,
+    )
+
+
+@router.get("/{secret_id}", response_model=SecretDetail, summary="Metadata and versions")
+async def get_secret(
+    secret_id: SecretId,
+    actor: ActorDep,
+    bus: BusDep,
+    settings: SettingsDep,
+    request_id: RequestIdDep,
+) -> SecretDetail:
+    """Never the value; 404 outside your scope."""
+    return await request(
+        bus,
+        subjects.SECRET_GET,
+        SecretGetRequest(actor=actor, request_id=request_id, id=secret_id),
+        SecretDetail,
+        timeout=settings.request_timeout,
+    )
+
+
+@router.put("/{secret_id}", response_model=SecretUpdateReply, summary="Store a new value")
+async def update_secret(
+    secret_id: SecretId,
+    body: SecretUpdateBody,
+    actor: ActorDep,
+    bus: BusDep,
+    settings: SettingsDep,
+    request_id: RequestIdDep,
+) -> SecretUpdateReply:
+    """Version + 1; lists the live deployments still rendered with older values."""
+    return await request(
+        bus,
+        subjects.SECRET_UPDATE,
+        SecretUpdateRequest(
+            actor=actor,
+            request_id=request_id,
+            id=secret_id,
+            value=body.value,
+            expected_version=body.expected_version,
+        ),
+        SecretUpdateReply,
+        timeout=settings.request_timeout,
+    )
+
+
+@router.delete(
+    "/{secret_id}",
+    status_code=204,
+    response_class=Response,
+    summary="Delete a secret",
+    responses={409: {"description": "Live deployments use it; details.affectedDeployments"}},
+)
+async def delete_secret(
+    secret_id: SecretId,
+    actor: ActorDep,
+    bus: BusDep,
+    settings: SettingsDep,
+    request_id: RequestIdDep,
+    force: bool = False,
+) -> Response:
+    """409 while a live deployment revision uses it, unless ``?force=true``."""
+    await request(
+        bus,
+        subjects.SECRET_DELETE,
+        SecretDeleteRequest(actor=actor, request_id=request_id, id=secret_id, force=force),
+        SecretDeleteReply,
+        timeout=settings.request_timeout,
+    )
+    return Response(status_code=204)

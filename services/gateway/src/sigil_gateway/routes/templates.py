@@ -1,0 +1,38 @@
+"""``/api/v1/templates/validate``: dry-run a deployment's templates in the caller's scope."""
+
+from fastapi import APIRouter
+
+from sigil_gateway.deps import ActorDep, BusDep, RequestIdDep, SettingsDep
+from sigil_shared import subjects
+from sigil_shared.bus import request
+from sigil_shared.contracts import (
+    TemplateValidateBody,
+    TemplateValidateReply,
+    TemplateValidateRequest,
+)
+
+router = APIRouter(prefix="/api/v1/templates", tags=["templates"])
+
+
+@router.post("/validate", response_model=TemplateValidateReply, summary="Check templates")
+async def validate_templates(
+    body: TemplateValidateBody,
+    actor: ActorDep,
+    bus: BusDep,
+    settings: SettingsDep,
+    request_id: RequestIdDep,
+) -> TemplateValidateReply:
+    """Errors with file, line and column, referenced and missing keys; never a value."""
+    return await request(
+        bus,
+        subjects.TEMPLATE_VALIDATE,
+        TemplateValidateRequest(
+            actor=actor,
+            request_id=request_id,
+            env_file=body.env_file,
+            values_yaml=body.values_yaml,
+            customer_organization_id=body.customer_organization_id,
+        ),
+        TemplateValidateReply,
+        timeout=settings.request_timeout,
+    )
