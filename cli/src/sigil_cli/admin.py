@@ -87,6 +87,13 @@ def audit_verify(args: argparse.Namespace) -> int:
     return 1
 
 
+def audit_list_command(args: argparse.Namespace) -> int:
+    """``sigil audit``: list events through the API."""
+    from sigil_cli.commands import audit_list, run_api  # noqa: PLC0415
+
+    return run_api(audit_list, args)
+
+
 def add_parsers(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
     """Register ``keys`` and ``audit`` commands."""
     keys = sub.add_parser("keys", help="key-encryption key management")
@@ -99,8 +106,13 @@ def add_parsers(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> N
     status = keys_sub.add_parser("status", help="data keys per KEK (0 = safe to retire)")
     status.set_defaults(func=keys_status)
 
-    audit = sub.add_parser("audit", help="audit trail tools")
-    audit_sub = audit.add_subparsers(dest="audit_command", required=True)
+    audit = sub.add_parser("audit", help="audit events (list), or verify the hash chain")
+    audit.add_argument("--json", action="store_true", help="machine-readable output")
+    audit.add_argument("--key")
+    audit.add_argument("--actor")
+    audit.add_argument("--action")
+    audit.set_defaults(func=audit_list_command)
+    audit_sub = audit.add_subparsers(dest="audit_command")
     verify = audit_sub.add_parser("verify", help="check an organization's hash chain")
     verify.add_argument("--org", required=True)
     verify.set_defaults(func=audit_verify)

@@ -4,7 +4,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from sigil_cli import admin
+from sigil_cli import admin, commands
 from sigil_cli.embedded import DataDir, write_compose_files
 from sigil_cli.stack import StackOptions, run_stack
 from sigil_cli.tokens import TokenError, issue_token, signing_key
@@ -77,12 +77,15 @@ def build_parser() -> argparse.ArgumentParser:
     tok.add_argument("--ttl", type=int, default=12 * 3600, help="lifetime in seconds")
     tok.set_defaults(func=_token)
     admin.add_parsers(sub)
+    commands.add_parsers(sub)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run one ``sigil`` command."""
     args = build_parser().parse_args(argv)
+    if args.func.__module__ == commands.__name__:
+        return commands.run_api(args.func, args)
     status: int = args.func(args)
     return status
 
