@@ -10,7 +10,7 @@ PACKAGES := -e shared -e services/secrets -e services/renderer -e services/log-r
 MEMBERS := pyproject.toml constraints.txt requirements-dev.txt shared/pyproject.toml \
            $(wildcard services/*/pyproject.toml) cli/pyproject.toml
 
-.PHONY: run test lint typecheck unit integration clean
+.PHONY: run test lint typecheck browser clean
 
 $(STAMP): $(MEMBERS)
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is required")'
@@ -30,7 +30,19 @@ typecheck: $(STAMP)
 	$(BIN)/mypy shared/src services/secrets/src services/renderer/src \
 		services/log-redactor/src services/gateway/src cli/src
 
-test: $(STAMP) lint typecheck
+# Browser tests drive Debian's Chromium (never a downloaded browser). As root, install it
+# when missing; otherwise the browser tests skip and say why.
+browser:
+	@if ! command -v chromium >/dev/null 2>&1; then \
+		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+			echo "installing Debian's chromium for the browser tests"; \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+		else \
+			echo "chromium not installed and not root: browser tests will be skipped"; \
+		fi; \
+	fi
+
+test: $(STAMP) lint typecheck browser
 	$(BIN)/pytest
 
 clean:

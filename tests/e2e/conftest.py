@@ -41,8 +41,11 @@ class LiveStack:
             check=False,
         )
 
-    def token(self, org: str, role: str = "admin", customer: str | None = None) -> str:
-        args = ["token", "--org", org, "--role", role]
+    def token(
+        self, org: str, role: str = "admin", customer: str | None = None, sub: str = "u1"
+    ) -> str:
+        """A token from ``sigil token``."""
+        args = ["token", "--org", org, "--role", role, "--sub", sub]
         if customer:
             args += ["--customer-org", customer]
         return self.sigil(*args).stdout.strip()

@@ -8,7 +8,7 @@ from fastapi import FastAPI
 from sigil_gateway.auth import TokenVerifier
 from sigil_gateway.errors import install_error_handlers
 from sigil_gateway.middleware import BodyLimitMiddleware, RateLimitMiddleware
-from sigil_gateway.routes import audit, health, logs, secrets, templates
+from sigil_gateway.routes import audit, health, logs, secrets, templates, ui
 from sigil_shared.bus import create_broker
 from sigil_shared.settings import GatewaySettings
 
@@ -36,7 +36,7 @@ def create_app(settings: GatewaySettings) -> FastAPI:
     app.state.settings = settings
     app.state.verifier = TokenVerifier.from_settings(settings)
     install_error_handlers(app)
-    for module in (health, secrets, templates, logs, audit):
+    for module in (health, secrets, templates, logs, audit, ui):
         app.include_router(module.router)
     app.add_middleware(RateLimitMiddleware, rate=settings.rate_limit)
     app.add_middleware(BodyLimitMiddleware, limit=settings.body_limit)

@@ -1,0 +1,1 @@
+"""The web UI: static files served by the gateway (plain HTML, CSS and JavaScript)."""
