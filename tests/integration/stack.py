@@ -38,7 +38,7 @@ def service_settings(nats: NatsFixture, service: str, **overrides: Any) -> Any:
         return RendererSettings(**creds, **overrides)
     if service == "redactor":
         return RedactorSettings(**creds, **overrides)
-    return GatewaySettings(jwt_key_file=nats.data.jwt_key_file, **creds, **overrides)
+    return GatewaySettings(**({"jwt_key_file": nats.data.jwt_key_file} | creds | overrides))
 
 
 @asynccontextmanager

@@ -77,6 +77,8 @@ class GatewaySettings(BusSettings):
     jwt_key: SecretStr | None = None
     jwt_key_file: Path | None = None
     jwks_url: str | None = None
+    #: Least seconds between JWKS refetches triggered by an unknown key id (anti-abuse).
+    jwks_refresh_cooldown: float = Field(default=30.0, ge=0)
     body_limit: int = Field(default=1024 * 1024, ge=1024)
     #: Requests per second per token; 0 turns rate limiting off.
     rate_limit: float = Field(default=0, ge=0)

@@ -35,7 +35,12 @@ class TokenVerifier:
         if key is None and settings.jwt_key_file is not None:
             key = Path(settings.jwt_key_file).read_text(encoding="utf-8").strip()
         jwks = (
-            PyJWKClient(settings.jwks_url, cache_keys=True, lifespan=300)
+            PyJWKClient(
+                settings.jwks_url,
+                cache_keys=True,
+                lifespan=300,
+                cooldown_duration=settings.jwks_refresh_cooldown,
+            )
             if settings.jwks_url
             else None
         )
