@@ -3,11 +3,13 @@
 import asyncio
 import logging
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Protocol
 
+from opentelemetry import metrics
+from opentelemetry.metrics import CallbackOptions, Meter, Observation
 from pydantic import ValidationError
 
 from sigil_redactor.domain.kernel import Redactor
@@ -100,6 +102,7 @@ class RedactorService:
         logs: LogStore,
         min_length: int,
         cache_size: int,
+        meter: Meter | None = None,
         clock: Callable[[], datetime] = _utcnow,
     ) -> None:
         self._receipts = receipts
@@ -110,6 +113,24 @@ class RedactorService:
         self.matchers = MatcherCache(self._build, size=cache_size)
         self.counters = Counters()
         self.last_failure: str | None = None
+        self.backlog = 0
+        meter = meter or metrics.get_meter("sigil.redactor")
+        self._lines = meter.create_counter(
+            "sigil.redactor.lines", unit="{line}", description="Log lines by outcome"
+        )
+        self._bytes = meter.create_counter(
+            "sigil.redactor.bytes", unit="By", description="Raw log bytes redacted"
+        )
+        meter.create_observable_gauge(
+            "sigil.redactor.backlog",
+            callbacks=[self._observe_backlog],
+            unit="{record}",
+            description="Raw records waiting in the work queue",
+        )
+
+    def _observe_backlog(self, options: CallbackOptions) -> Iterable[Observation]:
+        del options
+        return [Observation(self.backlog)]
 
     async def _deployment(
         self, org: str, deployment: str
@@ -150,12 +171,14 @@ class RedactorService:
                 # Fail closed: nothing is forwarded; the records wait and come back.
                 self.last_failure = err.message
                 self.counters.held += len(items)
+                self._lines.add(len(items), {"outcome": "held"})
                 await asyncio.gather(*(m.nak(backoff(m.deliveries)) for m, _ in items))
                 continue
             self.last_failure = None
             for msg, record in items:
                 body = redactor.redact(record.body)
                 self.counters.bytes_in += len(msg.data)
+                self._bytes.add(len(msg.data))
                 redacted = record.model_copy(update={"body": body, "deployment_id": deployment})
                 stores.append((msg, org, deployment, redacted.model_dump_json().encode()))
         results = await asyncio.gather(
@@ -168,9 +191,11 @@ class RedactorService:
         for (msg, *_), result in zip(stores, results, strict=True):
             if isinstance(result, BaseException):
                 self.counters.held += 1
+                self._lines.add(1, {"outcome": "held"})
                 await msg.nak(backoff(msg.deliveries))
             else:
                 self.counters.redacted += 1
+                self._lines.add(1, {"outcome": "redacted"})
                 await msg.ack()
 
     async def page(self, req: LogPageRequest) -> LogPageReply:

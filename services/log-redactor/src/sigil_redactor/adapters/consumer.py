@@ -93,6 +93,7 @@ class RawLogConsumer:
                 log.error("batch failed, records will be redelivered: %s", type(err).__name__)
             if messages:
                 self.backlog = int(messages[-1].metadata.num_pending)
+                self._service.backlog = self.backlog
 
     async def stop(self) -> None:
         """Stop fetching and release the subscription (so the connection drains at once)."""
