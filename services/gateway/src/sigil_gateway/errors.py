@@ -8,10 +8,26 @@ from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from sigil_shared.contracts import ErrorBody
+from sigil_shared.contracts import ErrorBody, ErrorResponse
 from sigil_shared.errors import HTTP_STATUS, ErrorCode, SigilError
 
 log = logging.getLogger("sigil.gateway")
+
+_DESCRIPTIONS = {
+    400: "Malformed request (invalid JSON)",
+    401: "Missing, malformed, expired or wrongly signed token",
+    403: "Your role may not do this",
+    404: "Not found in your scope",
+    409: "Conflict (duplicate key, stale version, secret in use)",
+    413: "Request body too large",
+    422: "Invalid input; the field is named, the value never echoed",
+    429: "Rate limited; see Retry-After",
+    503: "A service or the audit trail is unavailable",
+}
+#: Error responses every API route may give, documented with the one error shape.
+API_ERRORS: dict[int | str, dict[str, object]] = {
+    status: {"model": ErrorResponse, "description": text} for status, text in _DESCRIPTIONS.items()
+}
 
 
 def error_response(body: ErrorBody, status: int | None = None) -> JSONResponse:

@@ -6,7 +6,7 @@ from sigil_shared.contracts.audit import (
     AuditQueryReply,
     AuditQueryRequest,
 )
-from sigil_shared.contracts.base import Contract, ErrorBody, Reply, WireSecret
+from sigil_shared.contracts.base import Contract, ErrorBody, ErrorResponse, Reply, WireSecret
 from sigil_shared.contracts.health import HealthReply, HealthRequest
 from sigil_shared.contracts.identity import Actor, Role
 from sigil_shared.contracts.logs import LogEntry, LogPageReply, LogPageRequest, LogRecord
@@ -57,6 +57,7 @@ __all__ = [
     "AuditQueryRequest",
     "Contract",
     "ErrorBody",
+    "ErrorResponse",
     "HealthReply",
     "HealthRequest",
     "LogEntry",

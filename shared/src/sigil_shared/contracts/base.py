@@ -44,6 +44,12 @@ class ErrorBody(Contract):
         return cls(code=err.code, message=err.message, details=err.details)
 
 
+class ErrorResponse(Contract):
+    """The body of every HTTP error: ``{"error": {code, message, details}}``."""
+
+    error: ErrorBody
+
+
 DataT = TypeVar("DataT")
 
 

@@ -6,11 +6,12 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from sigil_gateway.deps import ActorDep, BusDep, RequestIdDep, SettingsDep
+from sigil_gateway.errors import API_ERRORS
 from sigil_shared import subjects
 from sigil_shared.bus import request
 from sigil_shared.contracts import AuditQueryReply, AuditQueryRequest
 
-router = APIRouter(prefix="/api/v1/audit", tags=["audit"])
+router = APIRouter(prefix="/api/v1/audit", tags=["audit"], responses=API_ERRORS)
 
 
 @router.get("", response_model=AuditQueryReply, summary="Audit events (admins)")

@@ -9,12 +9,13 @@ from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import PlainTextResponse, StreamingResponse
 
 from sigil_gateway.deps import ActorDep, BusDep, RequestIdDep, SettingsDep
+from sigil_gateway.errors import API_ERRORS
 from sigil_shared import subjects
 from sigil_shared.bus import request
 from sigil_shared.contracts import Actor, LogPageReply, LogPageRequest, LogRecord
 from sigil_shared.ids import ID_PATTERN
 
-router = APIRouter(prefix="/api/v1/deployments", tags=["logs"])
+router = APIRouter(prefix="/api/v1/deployments", tags=["logs"], responses=API_ERRORS)
 DeploymentId = Annotated[str, Path(pattern=ID_PATTERN, max_length=64)]
 EXPORT_MAX_LINES = 100_000
 TAIL_KEEPALIVE_SECONDS = 15.0

@@ -5,6 +5,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, Response
 
 from sigil_gateway.deps import ActorDep, BusDep, RequestIdDep, SettingsDep
+from sigil_gateway.errors import API_ERRORS
 from sigil_shared import subjects
 from sigil_shared.bus import request
 from sigil_shared.contracts import (
@@ -23,7 +24,7 @@ from sigil_shared.contracts import (
 )
 from sigil_shared.ids import ID_PATTERN
 
-router = APIRouter(prefix="/api/v1/secrets", tags=["secrets"])
+router = APIRouter(prefix="/api/v1/secrets", tags=["secrets"], responses=API_ERRORS)
 SecretId = Annotated[str, Path(pattern=ID_PATTERN, max_length=64, description="Secret id")]
 CustomerFilter = Annotated[
     str | None, Query(alias="customerOrganizationId", pattern=ID_PATTERN, max_length=64)

@@ -3,6 +3,7 @@
 from fastapi import APIRouter
 
 from sigil_gateway.deps import ActorDep, BusDep, RequestIdDep, SettingsDep
+from sigil_gateway.errors import API_ERRORS
 from sigil_shared import subjects
 from sigil_shared.bus import request
 from sigil_shared.contracts import (
@@ -11,7 +12,7 @@ from sigil_shared.contracts import (
     TemplateValidateRequest,
 )
 
-router = APIRouter(prefix="/api/v1/templates", tags=["templates"])
+router = APIRouter(prefix="/api/v1/templates", tags=["templates"], responses=API_ERRORS)
 
 
 @router.post("/validate", response_model=TemplateValidateReply, summary="Check templates")
