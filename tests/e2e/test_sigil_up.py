@@ -1,11 +1,9 @@
 """``sigil up`` as a user runs it: ready over real sockets, nothing left after SIGTERM."""
 
 import os
-import queue
 import signal
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
@@ -13,29 +11,10 @@ import httpx
 import pytest
 
 from sigil_cli.embedded import NatsServer
+from tests.e2e.conftest import wait_for_line
 from tests.helpers import alive, descendants, free_port
 
 pytestmark = pytest.mark.slow
-
-
-def _wait_for_line(proc: subprocess.Popen[str], needle: str, timeout: float) -> list[str]:
-    """Read stdout on a thread until ``needle`` appears; fail with what was printed."""
-    assert proc.stdout is not None
-    lines: queue.Queue[str] = queue.Queue()
-    stream = proc.stdout
-    threading.Thread(target=lambda: [lines.put(ln) for ln in stream], daemon=True).start()
-    seen: list[str] = []
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            seen.append(lines.get(timeout=0.1).rstrip())
-        except queue.Empty:
-            if proc.poll() is not None:
-                break
-            continue
-        if needle in seen[-1]:
-            return seen
-    pytest.fail(f"{needle!r} not printed; output so far: {seen}")
 
 
 def test_sigil_up_serves_ready_and_leaves_no_process(tmp_path: Path) -> None:
@@ -57,7 +36,7 @@ def test_sigil_up_serves_ready_and_leaves_no_process(tmp_path: Path) -> None:
         text=True,
     )
     try:
-        lines = _wait_for_line(proc, "Press Ctrl-C to stop", timeout=60)
+        lines = wait_for_line(proc, "Press Ctrl-C to stop", timeout=60)
         assert any(f"http://127.0.0.1:{port}" in line for line in lines)
         resp = httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=5)
         assert resp.status_code == 200
@@ -155,7 +134,7 @@ def test_sigil_up_uses_an_existing_nats(tmp_path: Path) -> None:
         text=True,
     )
     try:
-        lines = _wait_for_line(proc, "Press Ctrl-C to stop", timeout=60)
+        lines = wait_for_line(proc, "Press Ctrl-C to stop", timeout=60)
         assert any(url in line for line in lines)
         assert httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=5).status_code == 200
         proc.send_signal(signal.SIGTERM)

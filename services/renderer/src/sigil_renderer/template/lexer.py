@@ -448,18 +448,22 @@ class Lexer:
         self.emit(typ)
         return self.lex_inside_action
 
-    def lex_char(self) -> StateFn | None:
+    def _scan_quoted(self, quote: str) -> bool:
+        """Consume up to the closing ``quote`` honouring escapes; False if unterminated."""
         while True:
             ch = self.next()
             if ch == "\\":
-                nxt = self.next()
-                if nxt not in (EOF_CHAR, "\n"):
+                if self.next() not in (EOF_CHAR, "\n"):
                     continue
-                return self.errorf("unterminated character constant")
+                return False
             if ch in (EOF_CHAR, "\n"):
-                return self.errorf("unterminated character constant")
-            if ch == "'":
-                break
+                return False
+            if ch == quote:
+                return True
+
+    def lex_char(self) -> StateFn | None:
+        if not self._scan_quoted("'"):
+            return self.errorf("unterminated character constant")
         self.emit(Item.CHAR_CONSTANT)
         return self.lex_inside_action
 
@@ -502,17 +506,8 @@ class Lexer:
         return True
 
     def lex_quote(self) -> StateFn | None:
-        while True:
-            ch = self.next()
-            if ch == "\\":
-                nxt = self.next()
-                if nxt not in (EOF_CHAR, "\n"):
-                    continue
-                return self.errorf("unterminated quoted string")
-            if ch in (EOF_CHAR, "\n"):
-                return self.errorf("unterminated quoted string")
-            if ch == '"':
-                break
+        if not self._scan_quoted('"'):
+            return self.errorf("unterminated quoted string")
         self.emit(Item.STRING)
         return self.lex_inside_action
 
