@@ -75,3 +75,79 @@ def alive(pid: int) -> bool:
     except OSError:
         return False
     return state != "Z"
+
+
+@dataclass
+class ClusterFixture:
+    """Three clustered nats-server processes sharing the generated users."""
+
+    data: DataDir
+    nodes: list["ClusterNode"]
+
+    @property
+    def url(self) -> str:
+        """All client URLs, comma-separated (Sigil's SIGIL_NATS_URL form)."""
+        return ",".join(node.url for node in self.nodes)
+
+    def creds(self, user: str) -> dict[str, str]:
+        """``SIGIL_NATS_*`` settings for one generated user, listing every node."""
+        return {
+            "nats_url": self.url,
+            "nats_user": user,
+            "nats_password": self.data.passwords()[user],
+        }
+
+
+@dataclass
+class ClusterNode:
+    """One node: its config, ports and process."""
+
+    name: str
+    config: Path
+    client_port: int
+    server: NatsServer | None = None
+
+    @property
+    def url(self) -> str:
+        return f"nats://127.0.0.1:{self.client_port}"
+
+    def start(self) -> None:
+        self.server = NatsServer(self.config)
+        self.server.start()
+
+    def kill(self) -> None:
+        """SIGKILL: no graceful shutdown, as a crash would be."""
+        assert self.server is not None
+        if self.server._proc is not None:
+            self.server._proc.kill()
+            self.server._proc.wait()
+        self.server.stop()
+
+
+def start_cluster(root: Path, size: int = 3) -> ClusterFixture:
+    """A JetStream cluster on loopback: fixed free ports for routes, one store dir per node."""
+    import json
+
+    data = DataDir(root)
+    data.prepare()
+    client_ports = [free_port() for _ in range(size)]
+    route_ports = [free_port() for _ in range(size)]
+    nodes = []
+    for i in range(size):
+        base = json.loads(
+            nats_config(
+                passwords=data.passwords(), store_dir=root / f"js-{i}", port=client_ports[i]
+            )
+        )
+        base["server_name"] = f"sigil-{i}"
+        base["cluster"] = {
+            "name": "sigil",
+            "listen": f"127.0.0.1:{route_ports[i]}",
+            "routes": [f"nats-route://127.0.0.1:{p}" for p in route_ports],
+        }
+        config = root / f"node-{i}.conf"
+        config.write_text(json.dumps(base), encoding="utf-8")
+        nodes.append(ClusterNode(f"sigil-{i}", config, client_ports[i]))
+    for node in nodes:
+        node.start()
+    return ClusterFixture(data=data, nodes=nodes)

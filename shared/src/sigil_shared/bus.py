@@ -89,7 +89,7 @@ def create_broker(settings: BusSettings, *, service: str) -> NatsBroker:
     if tracing_enabled():
         middlewares.insert(0, NatsTelemetryMiddleware())
     return NatsBroker(
-        settings.nats_url,
+        settings.nats_servers,
         security=security,
         name=f"sigil-{service}",
         middlewares=middlewares,

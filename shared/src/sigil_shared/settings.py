@@ -13,6 +13,7 @@ class BusSettings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="SIGIL_", extra="ignore", frozen=True)
 
+    #: One URL, or several separated by commas (the nodes of a cluster).
     nats_url: str = "nats://127.0.0.1:4222"
     nats_user: str | None = None
     nats_password: SecretStr | None = None
@@ -20,6 +21,11 @@ class BusSettings(BaseSettings):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     #: JetStream replicas for streams and KV buckets this service creates (3 on a cluster).
     js_replicas: int = Field(default=1, ge=1, le=5)
+
+    @property
+    def nats_servers(self) -> list[str]:
+        """The URL list to connect to."""
+        return [url.strip() for url in self.nats_url.split(",") if url.strip()]
 
 
 class SecretsSettings(BusSettings):
@@ -65,6 +71,9 @@ class RedactorSettings(BusSettings):
     redacted_max_age: float = Field(default=7 * 24 * 3600, gt=0)
     redacted_max_bytes: int = Field(default=-1, ge=-1)
     batch_size: int = Field(default=256, ge=1, le=10_000)
+    #: Seconds a fetched record may stay unacknowledged before it is redelivered
+    #: (e.g. when a replica or a NATS node dies mid-batch).
+    ack_wait: float = Field(default=30.0, gt=0, le=3600)
     #: Deployments whose matchers stay built in memory.
     matcher_cache_size: int = Field(default=512, ge=1)
 

@@ -36,7 +36,9 @@ def create_app(settings: RedactorSettings) -> FastStream:
             cache_size=settings.matcher_cache_size,
         )
         app.context.set_global(SERVICE_CONTEXT_KEY, service)
-        consumer = RawLogConsumer(nc, service, batch=settings.batch_size)
+        consumer = RawLogConsumer(
+            nc, service, batch=settings.batch_size, ack_wait=settings.ack_wait
+        )
         running.append((service, consumer))
 
     @app.after_startup

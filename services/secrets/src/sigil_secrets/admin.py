@@ -36,7 +36,7 @@ def add_key(path: Path, key_id: str) -> None:
 async def _connect(settings: SecretsSettings) -> NatsClient:
     password = settings.nats_password.get_secret_value() if settings.nats_password else None
     return await nats.connect(
-        settings.nats_url, user=settings.nats_user, password=password, name="sigil-admin"
+        settings.nats_servers, user=settings.nats_user, password=password, name="sigil-admin"
     )
 
 

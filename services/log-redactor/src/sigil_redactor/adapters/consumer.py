@@ -50,10 +50,13 @@ class _Raw:
 class RawLogConsumer:
     """Fetches raw records in batches and hands them to the service."""
 
-    def __init__(self, nc: NatsClient, service: RedactorService, *, batch: int) -> None:
+    def __init__(
+        self, nc: NatsClient, service: RedactorService, *, batch: int, ack_wait: float
+    ) -> None:
         self._nc = nc
         self._service = service
         self._batch = batch
+        self._ack_wait = ack_wait
         self._task: asyncio.Task[None] | None = None
         self._sub: JetStreamContext.PullSubscription | None = None
         self.backlog = 0
@@ -69,7 +72,7 @@ class RawLogConsumer:
                 durable_name=subjects.REDACTOR_DURABLE,
                 ack_policy=AckPolicy.EXPLICIT,
                 deliver_policy=DeliverPolicy.ALL,
-                ack_wait=30,
+                ack_wait=self._ack_wait,
                 max_deliver=-1,
                 max_ack_pending=20_000,
             ),

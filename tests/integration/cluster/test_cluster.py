@@ -1,0 +1,197 @@
+"""The production topology without Docker: a 3-node NATS cluster, R3 streams and KV.
+
+Under a bounded load one node is killed (SIGKILL): no acknowledged write may be lost, every
+acknowledged change must have its audit event, and log redaction must carry on. The node is
+then restarted and must catch up.
+"""
+
+import asyncio
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import nats
+import pytest
+from nats.aio.client import Client as NatsClient
+from nats.js.errors import Error as JsError
+
+from sigil_shared import subjects
+from sigil_shared.contracts import LogRecord
+from sigil_shared.errors import SigilError
+from tests.helpers import ClusterFixture, start_cluster
+from tests.integration.bus_client import SecretsClient, actor, bus_as
+from tests.integration.stack import running_stack
+
+pytestmark = [pytest.mark.cluster, pytest.mark.slow, pytest.mark.timeout(300)]
+ORG = "clusterorg"
+SECRET = "cluster-secret-value-99"
+R3 = {"js_replicas": 3}
+
+
+@pytest.fixture
+async def cluster(tmp_path: Path) -> AsyncIterator[ClusterFixture]:
+    fixture = start_cluster(tmp_path)
+    try:
+        await _wait_for_jetstream(fixture)
+        yield fixture
+    finally:
+        for node in fixture.nodes:
+            if node.server is not None:
+                node.server.stop()
+
+
+async def _connect(cluster: ClusterFixture, user: str) -> NatsClient:
+    creds = cluster.creds(user)
+    return await nats.connect(
+        creds["nats_url"].split(","),
+        user=user,
+        password=creds["nats_password"],
+        max_reconnect_attempts=-1,
+        reconnect_time_wait=0.2,
+    )
+
+
+async def _wait_for_jetstream(cluster: ClusterFixture) -> None:
+    nc = await _connect(cluster, "secrets")
+    try:
+        for _ in range(200):
+            try:
+                await nc.jetstream().account_info()
+                return
+            except (JsError, TimeoutError):
+                await asyncio.sleep(0.1)
+        pytest.fail("the JetStream cluster elected no meta leader")
+    finally:
+        await nc.close()
+
+
+async def _create_many(client: SecretsClient, prefix: str, count: int) -> list[str]:
+    acked: list[str] = []
+    sem = asyncio.Semaphore(8)
+
+    async def one(i: int) -> None:
+        async with sem:
+            try:
+                meta = await client.create(actor(ORG), f"{prefix}_{i:03d}", f"value-{prefix}-{i}")
+            except SigilError:
+                return  # not acknowledged: the caller would retry
+            acked.append(meta.id)
+
+    await asyncio.gather(*(one(i) for i in range(count)))
+    return acked
+
+
+async def _until_writes_work(client: SecretsClient) -> None:
+    for attempt in range(100):
+        try:
+            await client.create(actor(ORG), f"PROBE_{attempt}", "probe-value-1")
+            return
+        except SigilError:
+            await asyncio.sleep(0.2)
+    pytest.fail("writes never recovered after losing one of three nodes")
+
+
+async def _publish_lines(nc: NatsClient, start: int, count: int) -> None:
+    js = nc.jetstream()
+    now = datetime.now(UTC)
+    for i in range(start, start + count):
+        record = LogRecord(deployment_id="web", timestamp=now, body=f"{i} {SECRET}")
+        for _ in range(50):  # a publish without an ack is retried, as a platform would
+            try:
+                await js.publish(
+                    subjects.logs_raw(ORG, "web"),
+                    record.model_dump_json().encode(),
+                    headers={"Nats-Msg-Id": f"line-{i}"},
+                )
+                break
+            except (JsError, TimeoutError, nats.errors.Error):
+                await asyncio.sleep(0.1)
+
+
+async def _redacted_count(nc: NatsClient) -> int:
+    info = await nc.jetstream().stream_info(
+        subjects.LOGS_REDACTED_STREAM, subjects_filter=subjects.logs_redacted(ORG, "web")
+    )
+    return int((info.state.subjects or {}).get(subjects.logs_redacted(ORG, "web"), 0))
+
+
+async def _wait_redacted(nc: NatsClient, count: int) -> int:
+    seen = 0
+    for _ in range(600):
+        try:
+            seen = await _redacted_count(nc)
+        except (JsError, TimeoutError):
+            seen = 0
+        if seen >= count:
+            return seen
+        await asyncio.sleep(0.1)
+    return seen
+
+
+async def test_node_loss_keeps_acknowledged_writes_audit_and_redaction(
+    cluster: ClusterFixture,
+) -> None:
+    overrides = {"secrets": R3, "renderer": R3, "redactor": R3 | {"ack_wait": 5.0}}
+    async with (
+        running_stack(cluster, overrides=overrides),  # type: ignore[arg-type]
+        bus_as(cluster, "gateway") as gateway,  # type: ignore[arg-type]
+    ):
+        client = SecretsClient(gateway)
+        await client.create(actor(ORG), "LOG_SECRET", SECRET)
+        platform = await _connect(cluster, "platform")
+        observer = await _connect(cluster, "redactor")
+        try:
+            before = await _create_many(client, "BEFORE", 60)
+            await _publish_lines(platform, 0, 100)
+            assert await _wait_redacted(observer, 100) >= 100
+
+            victim = cluster.nodes[0]
+            victim.kill()
+            during = await _create_many(client, "DURING", 60)
+            await _publish_lines(platform, 100, 100)
+            assert await _wait_redacted(observer, 200) >= 200, "redaction stopped"
+
+            await _until_writes_work(client)
+            after = await _create_many(client, "AFTER", 30)
+            assert len(after) == 30, "writes still fail once the cluster settled"
+            acked = set(before) | set(during) | set(after)
+            listed = {item.id for item in (await client.list(actor(ORG), limit=1000)).items}
+            assert acked <= listed, f"{len(acked - listed)} acknowledged writes lost"
+            audited = {e.secret_id for e in (await client.audit(actor(ORG), limit=1000)).items}
+            assert acked <= audited, f"{len(acked - audited)} acknowledged writes unaudited"
+
+            victim.start()
+            auditor = await _connect(cluster, "secrets")
+            try:
+                assert await _caught_up(auditor, subjects.AUDIT_STREAM)
+            finally:
+                await auditor.close()
+            assert await _caught_up(observer, subjects.LOGS_REDACTED_STREAM)
+            bodies = await _bodies(observer)
+            assert len(bodies) == 200
+            assert not [b for b in bodies if SECRET in b]
+        finally:
+            await platform.close()
+            await observer.close()
+
+
+async def _caught_up(nc: NatsClient, stream: str) -> bool:
+    for _ in range(300):
+        try:
+            info = await asyncio.wait_for(nc.jetstream().stream_info(stream), 2)
+            replicas = info.cluster.replicas if info.cluster else None
+            if replicas and len(replicas) == 2 and all(r.current and not r.lag for r in replicas):
+                return True
+        except (JsError, TimeoutError):
+            pass
+        await asyncio.sleep(0.1)
+    return False
+
+
+async def _bodies(nc: NatsClient) -> list[str]:
+    from sigil_shared.jetstream import scan
+
+    rows = await scan(
+        nc, nc.jetstream(), subjects.LOGS_REDACTED_STREAM, subjects.logs_redacted(ORG, "web")
+    )
+    return [LogRecord.model_validate_json(data).body for _, _, data in rows]
