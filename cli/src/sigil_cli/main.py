@@ -4,7 +4,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from sigil_cli import admin, commands
+from sigil_cli import admin, asyncapi, commands
 from sigil_cli.embedded import DataDir, write_compose_files
 from sigil_cli.stack import StackOptions, run_stack
 from sigil_cli.tokens import TokenError, issue_token, signing_key
@@ -78,6 +78,7 @@ def build_parser() -> argparse.ArgumentParser:
     tok.set_defaults(func=_token)
     admin.add_parsers(sub)
     commands.add_parsers(sub)
+    asyncapi.add_parsers(sub)
     return parser
 
 

@@ -133,6 +133,14 @@ def register_health(broker: NatsBroker, service: str, check: HealthCheck) -> Non
         return Reply.success(HealthReply(service=service, ready=ready, checks=checks))
 
 
+def document_publishers(
+    broker: NatsBroker, channels: list[tuple[str, type[BaseModel], str]]
+) -> None:
+    """Declare what a service publishes outside request/reply, so AsyncAPI shows it."""
+    for subject, model, description in channels:
+        broker.publisher(subject, schema=model, title=subject, description=description)
+
+
 async def bus_check(broker: NatsBroker) -> dict[str, str]:
     """The health entry for the NATS connection itself."""
     try:
@@ -146,6 +154,7 @@ __all__ = [
     "HealthCheck",
     "bus_check",
     "create_broker",
+    "document_publishers",
     "error_middleware",
     "invalid_message",
     "register_health",

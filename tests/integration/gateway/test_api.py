@@ -217,3 +217,10 @@ async def test_openapi_lists_every_path_in_full(stack: Stack) -> None:
         "/healthz",
         "/readyz",
     } <= paths
+
+
+async def test_asyncapi_is_served(stack: Stack) -> None:
+    resp = await stack.http.get("/asyncapi")
+    assert resp.status_code == 200
+    assert resp.json()["asyncapi"] == "3.0.0"
+    assert "sigil.secrets.secret.create" in resp.text

@@ -10,7 +10,8 @@ from sigil_redactor.adapters.sources import BusValuesSource, KvReceiptReader
 from sigil_redactor.handlers import events, logs
 from sigil_redactor.handlers.deps import SERVICE_CONTEXT_KEY
 from sigil_redactor.service import RedactorService
-from sigil_shared.bus import bus_check, create_broker, register_health
+from sigil_shared.bus import bus_check, create_broker, document_publishers, register_health
+from sigil_shared.contracts import LogRecord
 from sigil_shared.settings import RedactorSettings
 
 #: Above this many waiting raw records the redactor reports itself not ready.
@@ -60,6 +61,16 @@ def create_app(settings: RedactorSettings) -> FastStream:
         return checks
 
     register_health(broker, "redactor", check)
+    document_publishers(
+        broker,
+        [
+            (
+                "sigil.logs.redacted.{org}.{deployment}",
+                LogRecord,
+                "Redacted log lines (stream SIGIL_LOGS_REDACTED); every secret form is ********",
+            ),
+        ],
+    )
     logs.register(broker)
     events.register(broker)
     return app

@@ -11,7 +11,8 @@ from sigil_renderer.handlers import templates
 from sigil_renderer.handlers.deps import SERVICE_CONTEXT_KEY
 from sigil_renderer.service import RendererService
 from sigil_shared import subjects
-from sigil_shared.bus import bus_check, create_broker, register_health
+from sigil_shared.bus import bus_check, create_broker, document_publishers, register_health
+from sigil_shared.contracts import ReceiptRecorded
 from sigil_shared.settings import RendererSettings
 
 
@@ -39,5 +40,15 @@ def create_app(settings: RendererSettings) -> FastStream:
         return await bus_check(broker)
 
     register_health(broker, "renderer", check)
+    document_publishers(
+        broker,
+        [
+            (
+                "sigil.events.receipt.{org}",
+                ReceiptRecorded,
+                "A deployment revision was rendered: (key, scope, version) triples, never values",
+            ),
+        ],
+    )
     templates.register(broker)
     return app

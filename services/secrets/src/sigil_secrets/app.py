@@ -17,7 +17,8 @@ from sigil_secrets.handlers import audit, internal, secrets
 from sigil_secrets.handlers.deps import SERVICE_CONTEXT_KEY
 from sigil_secrets.ports import SecretStore
 from sigil_secrets.service import SecretsService
-from sigil_shared.bus import bus_check, create_broker, register_health
+from sigil_shared.bus import bus_check, create_broker, document_publishers, register_health
+from sigil_shared.contracts import AuditEvent, SecretChanged
 from sigil_shared.settings import SecretsSettings
 
 
@@ -85,6 +86,21 @@ def create_app(settings: SecretsSettings) -> FastStream:
         return checks
 
     register_health(broker, "secrets", check)
+    document_publishers(
+        broker,
+        [
+            (
+                "sigil.audit.{org}.{action}",
+                AuditEvent,
+                "Every command, applied or refused; durable in SIGIL_AUDIT; never a value",
+            ),
+            (
+                "sigil.events.secret.{change}.{org}",
+                SecretChanged,
+                "created / updated / deleted, with tooShortToMask; never a value",
+            ),
+        ],
+    )
     secrets.register(broker)
     internal.register(broker)
     audit.register(broker)
