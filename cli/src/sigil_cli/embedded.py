@@ -223,6 +223,9 @@ SERVICE_MODULES: tuple[tuple[str, str], ...] = (
 )
 
 
+COMPOSE_MONGODB_URL = "mongodb://mongo-1:27017,mongo-2:27017,mongo-3:27017/?replicaSet=rs0"
+
+
 def write_compose_files(data: DataDir) -> Path:
     """Files ``docker-compose.yml`` mounts: NATS config and one 0600 env file per service."""
     data.prepare()
@@ -234,5 +237,8 @@ def write_compose_files(data: DataDir) -> Path:
         nats_config(passwords=passwords, store_dir=Path("/data"), port=4222, host="0.0.0.0"),  # noqa: S104
     )
     for service, _ in SERVICE_MODULES:
-        _write_private(folder / f"{service}.env", f"SIGIL_NATS_PASSWORD={passwords[service]}\n")
+        lines = [f"SIGIL_NATS_PASSWORD={passwords[service]}"]
+        if service == "secrets":
+            lines.append(f"SIGIL_MONGODB_URL={COMPOSE_MONGODB_URL}")
+        _write_private(folder / f"{service}.env", "\n".join(lines) + "\n")
     return folder
