@@ -1,15 +1,17 @@
 """The FastStream/NATS plumbing: broker factory, error replies, typed requests, health."""
 
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
-from faststream.middlewares import ExceptionMiddleware
+from faststream.middlewares import BaseMiddleware, ExceptionMiddleware
 from faststream.nats import NatsBroker
 from faststream.nats.opentelemetry import NatsTelemetryMiddleware
 from faststream.security import SASLPlaintext
 from nats.errors import NoRespondersError
 from nats.errors import TimeoutError as NatsTimeoutError
+from opentelemetry import metrics
 from pydantic import BaseModel, ValidationError
 
 from sigil_shared import subjects
@@ -74,6 +76,34 @@ def error_middleware() -> ExceptionMiddleware:
     return mw
 
 
+class CommandMetricsMiddleware(BaseMiddleware):
+    """Counts every command by subject and outcome, and records its duration.
+
+    Sits outside the error middleware, so it sees the reply envelope (``ok`` or the error
+    code) rather than exceptions. Labels are subjects and codes — never content.
+    """
+
+    async def consume_scope(self, call_next: Any, msg: Any) -> Any:
+        start = time.perf_counter()
+        result = await call_next(msg)
+        subject = getattr(msg.raw_message, "subject", "unknown")
+        if isinstance(result, Reply):
+            outcome = "ok" if result.ok else (result.error.code if result.error else "error")
+            meter = metrics.get_meter("sigil.bus")
+            meter.create_counter("sigil.commands", unit="{command}").add(
+                1, {"subject": _command_label(subject), "outcome": outcome}
+            )
+            meter.create_histogram("sigil.command.duration", unit="s").record(
+                time.perf_counter() - start, {"subject": _command_label(subject)}
+            )
+        return result
+
+
+def _command_label(subject: str) -> str:
+    """Command subjects carry no ids; health subjects name a service. Both are safe labels."""
+    return subject if subject.count(".") <= 4 else "other"
+
+
 def create_broker(settings: BusSettings, *, service: str) -> NatsBroker:
     """A NatsBroker for one service with its credentials, telemetry and error replies.
 
@@ -85,7 +115,7 @@ def create_broker(settings: BusSettings, *, service: str) -> NatsBroker:
         password = settings.nats_password.get_secret_value() if settings.nats_password else ""
         security = SASLPlaintext(username=settings.nats_user, password=password)
     logger = logging.getLogger(f"sigil.{service}.bus")
-    middlewares: list[Any] = [error_middleware()]
+    middlewares: list[Any] = [CommandMetricsMiddleware, error_middleware()]
     if tracing_enabled():
         middlewares.insert(0, NatsTelemetryMiddleware())
     return NatsBroker(

@@ -1,7 +1,10 @@
 """The renderer service: validate for the gateway, render for the platform, impact queries."""
 
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime
+
+from opentelemetry import metrics, trace
 
 from sigil_renderer.domain.validation import FileResult, validate_file
 from sigil_renderer.engine import TemplateCache, TemplateError
@@ -22,6 +25,11 @@ from sigil_shared.contracts import (
     TemplateValidateRequest,
 )
 from sigil_shared.errors import ForbiddenError, InvalidRequestError
+
+_TRACER = trace.get_tracer("sigil.renderer")
+_RENDER_SECONDS = metrics.get_meter("sigil.renderer").create_histogram(
+    "sigil.render.duration", unit="s", description="Time to render a deployment revision"
+)
 
 
 def _utcnow() -> datetime:
@@ -78,6 +86,10 @@ class RendererService:
 
     async def validate(self, req: TemplateValidateRequest) -> TemplateValidateReply:
         """Dry run as a deployment of the caller's scope; never returns a value."""
+        with _TRACER.start_as_current_span("renderer.validate"):
+            return await self._validate(req)
+
+    async def _validate(self, req: TemplateValidateRequest) -> TemplateValidateReply:
         scope = deployment_scope(req.actor, req.customer_organization_id)
         files = _files(req.env_file, req.values_yaml)
         resolved = await self._secrets.resolve(
@@ -98,6 +110,14 @@ class RendererService:
 
     async def render(self, req: TemplateRenderRequest) -> TemplateRenderReply:
         """Render a revision; an existing revision re-renders with the versions it pinned."""
+        start = time.perf_counter()
+        with _TRACER.start_as_current_span("renderer.render"):
+            try:
+                return await self._render(req)
+            finally:
+                _RENDER_SECONDS.record(time.perf_counter() - start)
+
+    async def _render(self, req: TemplateRenderRequest) -> TemplateRenderReply:
         org, scope = req.organization_id, req.customer_organization_id
         files = _files(req.env_file, req.values_yaml)
         existing = await self._receipts.get(org, req.deployment_id, req.revision)

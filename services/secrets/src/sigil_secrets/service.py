@@ -52,6 +52,7 @@ from sigil_shared.errors import (
 )
 
 log = logging.getLogger("sigil.secrets")
+_TRACER = trace.get_tracer("sigil.secrets")
 
 _UPDATE_ATTEMPTS = 5
 Undo = Callable[[], Awaitable[None]]
@@ -137,7 +138,8 @@ class SecretsService:
     async def _applied(self, event: AuditEvent, undo: Undo) -> None:
         """Record an applied change, or undo it: no change without its audit event."""
         try:
-            await self._audit.append(event)
+            with _TRACER.start_as_current_span("secrets.audit.append"):
+                await self._audit.append(event)
         except AuditUnavailableError:
             try:
                 await undo()
@@ -192,7 +194,8 @@ class SecretsService:
                 versions=(VersionMeta(1, now, actor.user_id),),
             )
             try:
-                await self._store.insert(record)
+                with _TRACER.start_as_current_span("secrets.store.insert"):
+                    await self._store.insert(record)
             except KeyTakenError as err:
                 where = f"customer organization {scope}" if scope else "vendor scope"
                 msg = f"a secret with key {key} already exists in the {where}"
