@@ -10,7 +10,7 @@ PACKAGES := -e shared -e services/secrets -e services/renderer -e services/log-r
 MEMBERS := pyproject.toml constraints.txt requirements-dev.txt shared/pyproject.toml \
            $(wildcard services/*/pyproject.toml) cli/pyproject.toml
 
-.PHONY: run test lint typecheck browser clean
+.PHONY: run test lint typecheck browser bench proof clean
 
 $(STAMP): $(MEMBERS)
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is required")'
@@ -44,6 +44,15 @@ browser:
 
 test: $(STAMP) lint typecheck browser
 	$(BIN)/pytest
+
+# The evidence suites at full scale (fault, canary, matrix, permission and fuzz figures).
+proof: $(STAMP) browser
+	rm -f tests/artifacts/proof-figures.json
+	SIGIL_PROOF_SCALE=full $(BIN)/pytest -m "proof or cluster" -p no:randomly
+	$(BIN)/python -m tests.proof.summary
+
+bench: $(STAMP)
+	$(BIN)/python -m bench.all
 
 clean:
 	rm -rf $(VENV) .sigil .pytest_cache .mypy_cache .ruff_cache
