@@ -48,7 +48,7 @@ test: $(STAMP) lint typecheck browser
 # The evidence suites at full scale (fault, canary, matrix, permission and fuzz figures).
 proof: $(STAMP) browser
 	rm -f tests/artifacts/proof-figures.json
-	SIGIL_PROOF_SCALE=full $(BIN)/pytest -m "proof or cluster" -p no:randomly
+	SIGIL_PROOF_SCALE=full $(BIN)/pytest -m "proof or cluster"
 	$(BIN)/python -m tests.proof.summary
 
 bench: $(STAMP)

@@ -1,8 +1,11 @@
 """Session fixtures: one real nats-server for the integration and e2e suites."""
 
 import base64
+import json
+import os
 import secrets
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
 
 import pytest
 from nats.aio.client import Client as NatsClient
@@ -40,3 +43,25 @@ async def platform_nc(nats_server: NatsFixture) -> AsyncIterator[NatsClient]:
     )
     yield nc
     await nc.close()
+
+
+FIGURES = Path(__file__).resolve().parent / "artifacts" / "proof-figures.json"
+#: `make proof` sets SIGIL_PROOF_SCALE=full for longer runs; `make test` keeps a fast subset.
+FULL_SCALE = os.environ.get("SIGIL_PROOF_SCALE") == "full"
+Record = Callable[[str, str, object], None]
+
+
+@pytest.fixture(scope="session")
+def record_figure() -> Iterator[Record]:
+    """``record_figure(suite, measure, value)``: evidence for `make proof`'s summary table."""
+    figures: dict[str, dict[str, object]] = {}
+
+    def record(suite: str, measure: str, value: object) -> None:
+        figures.setdefault(suite, {})[measure] = value
+
+    yield record
+    if figures:
+        FIGURES.parent.mkdir(parents=True, exist_ok=True)
+        existing = json.loads(FIGURES.read_text()) if FIGURES.exists() else {}
+        existing.update(figures)
+        FIGURES.write_text(json.dumps(existing, indent=2, sort_keys=True) + "\n")

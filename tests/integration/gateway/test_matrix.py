@@ -2,13 +2,19 @@
 
 import uuid
 
+import pytest
+
+from tests.conftest import Record
 from tests.integration.gateway.conftest import TokenFactory
 from tests.integration.stack import Stack
 
 ROLES = ("read_only", "read_write", "admin")
 
 
-async def test_role_scope_tenant_matrix(stack: Stack, auth: TokenFactory, unique: str) -> None:
+@pytest.mark.proof
+async def test_role_scope_tenant_matrix(
+    stack: Stack, auth: TokenFactory, unique: str, record_figure: Record
+) -> None:
     org_a, org_b = f"ma-{unique}", f"mb-{unique}"
     owner = auth(org_a)
     targets = {}
@@ -96,5 +102,7 @@ async def test_role_scope_tenant_matrix(stack: Stack, auth: TokenFactory, unique
             check(f"{name} create for a customer", other.status_code, 201)
             if other.status_code == 201:
                 await stack.http.delete(f"/api/v1/secrets/{other.json()['id']}", headers=headers)
+    record_figure("Cross-tenant matrix (HTTP)", "cells checked", cells)
+    record_figure("Cross-tenant matrix (HTTP)", "cells wrong", len(wrong))
     assert cells >= 160
     assert not wrong, "\n".join(wrong)
