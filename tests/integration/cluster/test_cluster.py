@@ -6,6 +6,7 @@ then restarted and must catch up.
 """
 
 import asyncio
+import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -18,6 +19,7 @@ from nats.js.errors import Error as JsError
 from sigil_shared import subjects
 from sigil_shared.contracts import LogRecord
 from sigil_shared.errors import SigilError
+from tests.conftest import Record
 from tests.helpers import ClusterFixture, start_cluster
 from tests.integration.bus_client import SecretsClient, actor, bus_as
 from tests.integration.stack import running_stack
@@ -129,7 +131,7 @@ async def _wait_redacted(nc: NatsClient, count: int) -> int:
 
 
 async def test_node_loss_keeps_acknowledged_writes_audit_and_redaction(
-    cluster: ClusterFixture,
+    cluster: ClusterFixture, record_figure: Record
 ) -> None:
     overrides = {"secrets": R3, "renderer": R3, "redactor": R3 | {"ack_wait": 5.0}}
     async with (
@@ -160,6 +162,12 @@ async def test_node_loss_keeps_acknowledged_writes_audit_and_redaction(
             audited = {e.secret_id for e in (await client.audit(actor(ORG), limit=1000)).items}
             assert acked <= audited, f"{len(acked - audited)} acknowledged writes unaudited"
 
+            suite = "Faults under load (kill -9 a NATS node of 3)"
+            record_figure(suite, "acknowledged writes", len(acked))
+            record_figure(suite, "acknowledged writes lost", len(acked - listed))
+            record_figure(suite, "acknowledged writes without audit event", len(acked - audited))
+            record_figure(suite, "writes refused during failover", 60 - len(during))
+            restarted = time.monotonic()
             victim.start()
             auditor = await _connect(cluster, "secrets")
             try:
@@ -167,7 +175,14 @@ async def test_node_loss_keeps_acknowledged_writes_audit_and_redaction(
             finally:
                 await auditor.close()
             assert await _caught_up(observer, subjects.LOGS_REDACTED_STREAM)
+            record_figure(
+                suite,
+                "seconds for the restarted node to catch up",
+                round(time.monotonic() - restarted, 2),
+            )
             bodies = await _bodies(observer)
+            record_figure(suite, "log lines lost", 200 - len({b.split()[0] for b in bodies}))
+            record_figure(suite, "raw lines leaked", len([b for b in bodies if SECRET in b]))
             assert len(bodies) == 200
             assert not [b for b in bodies if SECRET in b]
         finally:
