@@ -32,6 +32,7 @@ from sigil_shared.contracts import (
     SecretListReply,
     SecretListRequest,
     SecretMetadata,
+    SecretUpdateReply,
     SecretUpdateRequest,
 )
 from sigil_shared.settings import BusSettings
@@ -133,7 +134,7 @@ async def run(count: int, concurrency: int) -> None:
                     id=ids[i % len(ids)],
                     value=f"new-{i}" * 4,
                 ),
-                SecretMetadata,
+                SecretUpdateReply,
                 timeout=30,
             )
 

@@ -71,34 +71,37 @@ def wait_for_line(proc: subprocess.Popen[str], needle: str, timeout: float) -> l
     pytest.fail(f"{needle!r} not printed; output so far: {seen}")
 
 
-@pytest.fixture(scope="module")
-def live_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveStack]:
-    data_dir = tmp_path_factory.mktemp("live") / "data"
-    port = free_port()
-    proc = subprocess.Popen(
-        [
-            str(Path(sys.executable).parent / "sigil"),
-            "--data-dir",
-            str(data_dir),
-            "up",
-            "--nats-port",
-            "-1",
-            "--port",
-            str(port),
-        ],
+def start_sigil_up(data_dir: Path, *args: str) -> subprocess.Popen[str]:
+    """``sigil --data-dir DIR up ARGS``, stdout piped for wait_for_line."""
+    return subprocess.Popen(
+        [str(Path(sys.executable).parent / "sigil"), "--data-dir", str(data_dir), "up", *args],
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
         text=True,
     )
+
+
+def stop_sigil_up(proc: subprocess.Popen[str]) -> int:
+    """SIGTERM, wait (kill after 30 s), release the pipe; returns the exit status."""
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+    try:
+        status = proc.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        status = proc.wait()
+    assert proc.stdout is not None
+    proc.stdout.close()
+    return status
+
+
+@pytest.fixture(scope="module")
+def live_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveStack]:
+    data_dir = tmp_path_factory.mktemp("live") / "data"
+    port = free_port()
+    proc = start_sigil_up(data_dir, "--nats-port", "-1", "--port", str(port))
     try:
         wait_for_line(proc, "Press Ctrl-C to stop", timeout=60)
         yield LiveStack(url=f"http://127.0.0.1:{port}", data_dir=data_dir, proc=proc)
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        assert proc.stdout is not None
-        proc.stdout.close()
+        stop_sigil_up(proc)

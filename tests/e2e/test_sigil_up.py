@@ -1,7 +1,6 @@
 """``sigil up`` as a user runs it: ready over real sockets, nothing left after SIGTERM."""
 
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -11,7 +10,7 @@ import httpx
 import pytest
 
 from sigil_cli.embedded import NatsServer
-from tests.e2e.conftest import wait_for_line
+from tests.e2e.conftest import start_sigil_up, stop_sigil_up, wait_for_line
 from tests.helpers import alive, descendants, free_port
 
 pytestmark = pytest.mark.slow
@@ -19,22 +18,7 @@ pytestmark = pytest.mark.slow
 
 def test_sigil_up_serves_ready_and_leaves_no_process(tmp_path: Path) -> None:
     port = free_port()
-    sigil = Path(sys.executable).parent / "sigil"
-    proc = subprocess.Popen(
-        [
-            str(sigil),
-            "--data-dir",
-            str(tmp_path / "data"),
-            "up",
-            "--nats-port",
-            "-1",
-            "--port",
-            str(port),
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
+    proc = start_sigil_up(tmp_path / "data", "--nats-port", "-1", "--port", str(port))
     try:
         lines = wait_for_line(proc, "Press Ctrl-C to stop", timeout=60)
         assert any(f"http://127.0.0.1:{port}" in line for line in lines)
@@ -45,14 +29,9 @@ def test_sigil_up_serves_ready_and_leaves_no_process(tmp_path: Path) -> None:
         for name in ("jwt.key", "kek.keys", "nats-users.json", "nats.conf"):
             mode = (tmp_path / "data" / name).stat().st_mode & 0o777
             assert mode == 0o600, f"{name} is {oct(mode)}"
-        proc.send_signal(signal.SIGTERM)
-        assert proc.wait(timeout=30) == 0
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-        assert proc.stdout is not None
-        proc.stdout.close()
+        status = stop_sigil_up(proc)
+    assert status == 0
     deadline = time.monotonic() + 10
     while any(alive(pid) for pid in children) and time.monotonic() < deadline:
         time.sleep(0.05)
@@ -111,38 +90,17 @@ def test_token_is_printed_with_the_stack_down(tmp_path: Path) -> None:
 
 def test_sigil_up_uses_an_existing_nats(tmp_path: Path) -> None:
     conf = tmp_path / "plain.conf"
-    conf.write_text(
-        '{"host": "127.0.0.1", "port": -1, "jetstream": {"store_dir": "%s"}}' % (tmp_path / "js")
-    )
+    store = tmp_path / "js"
+    conf.write_text(f'{{"host": "127.0.0.1", "port": -1, "jetstream": {{"store_dir": "{store}"}}}}')
     server = NatsServer(conf)
     url = server.start()
     port = free_port()
-    sigil = Path(sys.executable).parent / "sigil"
-    proc = subprocess.Popen(
-        [
-            str(sigil),
-            "--data-dir",
-            str(tmp_path / "data"),
-            "up",
-            "--nats-url",
-            url,
-            "--port",
-            str(port),
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
+    proc = start_sigil_up(tmp_path / "data", "--nats-url", url, "--port", str(port))
     try:
         lines = wait_for_line(proc, "Press Ctrl-C to stop", timeout=60)
         assert any(url in line for line in lines)
         assert httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=5).status_code == 200
-        proc.send_signal(signal.SIGTERM)
-        assert proc.wait(timeout=30) == 0
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-        assert proc.stdout is not None
-        proc.stdout.close()
+        status = stop_sigil_up(proc)
         server.stop()
+    assert status == 0
