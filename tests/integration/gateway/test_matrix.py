@@ -28,12 +28,14 @@ async def test_role_scope_tenant_matrix(
     callers = (
         {(f"A-vendor-{r}", org_a, None, r) for r in ROLES}
         | {(f"A-c1-{r}", org_a, "c1", r) for r in ROLES}
+        | {(f"A-c2-{r}", org_a, "c2", r) for r in ROLES}
         | {(f"B-vendor-{r}", org_b, None, r) for r in ROLES}
         | {(f"B-c1-{r}", org_b, "c1", r) for r in ROLES}
     )
     visible = {
         ("A", None): {"vendor", "c1", "c2"},
         ("A", "c1"): {"c1"},
+        ("A", "c2"): {"c2"},
         ("B", None): set(),
         ("B", "c1"): set(),
     }
@@ -85,6 +87,18 @@ async def test_role_scope_tenant_matrix(
             "/api/v1/templates/validate", headers=headers, json={"envFile": "A=1\n"}
         )
         check(f"{name} validate", validated.status_code, 200)
+        logs = await stack.http.get("/api/v1/deployments/matrix-app/logs", headers=headers)
+        check(
+            f"{name} logs of a vendor deployment",
+            logs.status_code,
+            200 if customer is None else 404,
+        )
+        logs = await stack.http.get("/api/v1/deployments/matrix-app/logs", headers=headers)
+        check(
+            f"{name} logs of a vendor deployment",
+            logs.status_code,
+            200 if customer is None else 404,
+        )
         audit = await stack.http.get("/api/v1/audit", headers=headers)
         check(f"{name} audit", audit.status_code, 200 if role == "admin" else 403)
         other = await stack.http.post(
@@ -93,7 +107,7 @@ async def test_role_scope_tenant_matrix(
             json={
                 "key": f"X_{uuid.uuid4().hex[:8]}",
                 "value": "v-other-1",
-                "customerOrganizationId": "c2",
+                "customerOrganizationId": "c1" if customer == "c2" else "c2",
             },
         )
         if customer is not None:
@@ -104,5 +118,5 @@ async def test_role_scope_tenant_matrix(
                 await stack.http.delete(f"/api/v1/secrets/{other.json()['id']}", headers=headers)
     record_figure("Cross-tenant matrix (HTTP)", "cells checked", cells)
     record_figure("Cross-tenant matrix (HTTP)", "cells wrong", len(wrong))
-    assert cells >= 160
+    assert cells >= 230
     assert not wrong, "\n".join(wrong)
