@@ -137,7 +137,10 @@ class JetStreamAuditLog:
         )
         try:
             while True:
-                msg = await sub.next_msg(timeout=_READ_TIMEOUT)
+                try:
+                    msg = await sub.next_msg(timeout=_READ_TIMEOUT)
+                except TimeoutError as err:  # nats-py's TimeoutError subclasses it
+                    raise AuditUnavailableError("audit stream read timed out; retry") from err
                 seq = msg.metadata.sequence.stream
                 yield seq, AuditEvent.model_validate(json.loads(msg.data))
                 if seq >= (last.seq or 0) or msg.metadata.num_pending == 0:
