@@ -4,6 +4,7 @@ import base64
 import json
 from urllib.parse import quote
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -95,12 +96,14 @@ values_strategy = st.lists(
 text_strategy = st.text(alphabet="abcé:/+ \n=-_xyz%2B", max_size=120)
 
 
+@pytest.mark.proof
 @settings(max_examples=REFERENCE_EXAMPLES, deadline=None)
 @given(values_strategy, text_strategy)
 def test_kernel_matches_the_reference(values: list[str], text: str) -> None:
     assert Redactor(values).redact(text) == reference(text, values)
 
 
+@pytest.mark.proof
 @settings(max_examples=PLANTED_EXAMPLES, deadline=None)
 @given(values_strategy, st.data())
 def test_planted_values_never_survive(values: list[str], data: st.DataObject) -> None:
@@ -113,6 +116,7 @@ def test_planted_values_never_survive(values: list[str], data: st.DataObject) ->
         assert value not in out or value in MASK
 
 
+@pytest.mark.proof
 def test_fuzz_budget_is_recorded(record_figure: Record) -> None:
     """The figure `make proof` reports: examples per run, failures (a failure fails above)."""
     record_figure(

@@ -2,6 +2,7 @@
 
 import contextlib
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -9,6 +10,7 @@ from sigil_renderer import TemplateError, parse, render
 from sigil_renderer.template.executor import Limits
 from tests.conftest import Record
 
+pytestmark = pytest.mark.proof
 ENGINE_EXAMPLES = 600
 TEXT_EXAMPLES = 300
 PIECES = st.sampled_from(
