@@ -22,20 +22,19 @@ def from_bytes(data: bytes) -> str:
     return data.decode("utf-8", "surrogateescape")
 
 
+_KINDS = {
+    "bool": "bool",
+    "uint8": "uint",
+    "int": "int",
+    "float64": "float",
+    "complex128": "complex",
+    "string": "string",
+}
+
+
 def _kind(value: object) -> str:
-    if isinstance(value, bool):
-        return "bool"
-    if isinstance(value, Uint8):
-        return "uint"
-    if isinstance(value, int):
-        return "int"
-    if isinstance(value, float):
-        return "float"
-    if isinstance(value, complex):
-        return "complex"
-    if isinstance(value, str):
-        return "string"
-    return "invalid"
+    """Go's basicKind of a value ("invalid" for maps, structs and nil)."""
+    return _KINDS.get(type_name(value), "invalid")
 
 
 def _is_nil(value: object) -> bool:
