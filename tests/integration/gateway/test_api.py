@@ -224,3 +224,15 @@ async def test_asyncapi_is_served(stack: Stack) -> None:
     assert resp.status_code == 200
     assert resp.json()["asyncapi"] == "3.0.0"
     assert "sigil.secrets.secret.create" in resp.text
+
+
+async def test_unsupported_methods_answer_a_listed_status(
+    stack: Stack, auth: TokenFactory, org: str
+) -> None:
+    resp = await stack.http.patch("/api/v1/secrets", headers=auth(org), json={})
+    assert resp.status_code == 404
+    assert resp.json()["error"] == {
+        "code": "not_found",
+        "message": "no such operation",
+        "details": {},
+    }

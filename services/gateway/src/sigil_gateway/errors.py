@@ -87,12 +87,18 @@ async def _on_model(_: Request, exc: Exception) -> JSONResponse:
 
 
 async def _on_http(_: Request, exc: Exception) -> JSONResponse:
+    # The API answers only with the statuses ARCHITECTURE.md lists: an unknown path or a
+    # method a path does not support is "no such operation" (404); anything else is 400.
     assert isinstance(exc, StarletteHTTPException)
-    code = {404: ErrorCode.NOT_FOUND, 405: ErrorCode.INVALID_REQUEST}.get(
-        exc.status_code, ErrorCode.INVALID_REQUEST
-    )
+    if exc.status_code in (404, 405):
+        body = ErrorBody(
+            code=ErrorCode.NOT_FOUND,
+            message="no such operation" if exc.status_code == 405 else str(exc.detail),
+        )
+        return error_response(body, status=404)
+    status = exc.status_code if exc.status_code in _DESCRIPTIONS else 400
     return error_response(
-        ErrorBody(code=code, message=str(exc.detail), details={}), status=exc.status_code
+        ErrorBody(code=ErrorCode.INVALID_REQUEST, message=str(exc.detail)), status=status
     )
 
 
