@@ -4,6 +4,8 @@ Driven from a plain test (schemathesis's pytest plugin does not load under pytes
 every operation gets hypothesis-generated cases from its own strategy.
 """
 
+import os
+
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
@@ -13,7 +15,7 @@ from tests.conftest import Record
 from tests.e2e.conftest import LiveStack
 
 pytestmark = [pytest.mark.slow, pytest.mark.proof]
-EXAMPLES = 30
+EXAMPLES = int(os.environ.get("SIGIL_SCHEMATHESIS_EXAMPLES", "30"))
 
 
 def test_every_operation_conforms(live_stack: LiveStack, record_figure: Record) -> None:

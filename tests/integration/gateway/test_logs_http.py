@@ -53,3 +53,18 @@ async def test_page_and_export_are_redacted(
     assert other.status_code == 404
     bad = await stack.http.get("/api/v1/deployments/a.b/logs", headers=auth(org))
     assert bad.status_code == 422
+
+
+async def test_cursor_beyond_the_sequence_range_is_a_validation_error(
+    stack: Stack, auth: TokenFactory, org: str
+) -> None:
+    resp = await stack.http.get(
+        "/api/v1/deployments/app/logs?after=18590991633774505735590248448", headers=auth(org)
+    )
+    assert resp.status_code == 422
+    assert "after" in resp.json()["error"]["message"]
+    fine = await stack.http.get(
+        f"/api/v1/deployments/app/logs?after={2**63 - 1}", headers=auth(org)
+    )
+    assert fine.status_code == 200
+    assert fine.json()["items"] == []

@@ -7,6 +7,8 @@ from sigil_shared.contracts.identity import Actor
 from sigil_shared.ids import EntityId
 
 LOG_BODY_MAX = 1024 * 1024
+#: Stream sequences are unsigned 64-bit; cursors beyond int64 are refused up front.
+MAX_SEQUENCE = 2**63 - 1
 
 
 class LogRecord(Contract):
@@ -34,8 +36,8 @@ class LogPageRequest(Contract):
     actor: Actor
     request_id: str = Field(min_length=1, max_length=128)
     deployment_id: EntityId
-    before: int | None = Field(default=None, ge=1)
-    after: int | None = Field(default=None, ge=0)
+    before: int | None = Field(default=None, ge=1, le=MAX_SEQUENCE)
+    after: int | None = Field(default=None, ge=0, le=MAX_SEQUENCE)
     limit: int = Field(default=100, ge=1, le=1000)
 
 

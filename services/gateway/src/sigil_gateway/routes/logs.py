@@ -13,6 +13,7 @@ from sigil_gateway.errors import API_ERRORS
 from sigil_shared import subjects
 from sigil_shared.bus import request
 from sigil_shared.contracts import Actor, LogPageReply, LogPageRequest, LogRecord
+from sigil_shared.contracts.logs import MAX_SEQUENCE
 from sigil_shared.ids import ID_PATTERN
 
 router = APIRouter(prefix="/api/v1/deployments", tags=["logs"], responses=API_ERRORS)
@@ -34,8 +35,8 @@ async def page_logs(
     bus: BusDep,
     settings: SettingsDep,
     request_id: RequestIdDep,
-    before: Annotated[int | None, Query(ge=1)] = None,
-    after: Annotated[int | None, Query(ge=0)] = None,
+    before: Annotated[int | None, Query(ge=1, le=MAX_SEQUENCE)] = None,
+    after: Annotated[int | None, Query(ge=0, le=MAX_SEQUENCE)] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> LogPageReply:
     """Newest first before ``before`` (default: the latest), or oldest first after ``after``."""
