@@ -127,8 +127,27 @@ class SecretsService:
             prev_hash="",
         )
 
-    async def _refuse(self, event: AuditEvent, err: SigilError) -> NoReturn:
+    async def _refuse(
+        self,
+        req: SecretCreateRequest | SecretUpdateRequest | SecretDeleteRequest,
+        action: str,
+        err: SigilError,
+        *,
+        record: SecretRecord | None = None,
+        key: str | None = None,
+        scope: str | None = None,
+    ) -> NoReturn:
         """Record a refusal and re-raise it; if even that cannot be written, say so instead."""
+        event = self._event(
+            req.actor,
+            req.request_id,
+            action,
+            outcome=AuditOutcome.REFUSED,
+            record=record,
+            key=key,
+            scope=scope,
+            error=err,
+        )
         try:
             await self._audit.append(event)
         except AuditUnavailableError as audit_err:
@@ -201,16 +220,7 @@ class SecretsService:
                 msg = f"a secret with key {key} already exists in the {where}"
                 raise ConflictError(msg, details={"key": key}) from err
         except SigilError as err:
-            event = self._event(
-                actor,
-                req.request_id,
-                "create",
-                outcome=AuditOutcome.REFUSED,
-                key=key,
-                scope=req.customer_organization_id,
-                error=err,
-            )
-            await self._refuse(event, err)
+            await self._refuse(req, "create", err, key=key, scope=req.customer_organization_id)
         created = self._event(
             actor, req.request_id, "create", outcome=AuditOutcome.SUCCESS, record=record
         )
@@ -263,15 +273,7 @@ class SecretsService:
             else:
                 raise ConflictError("secret is being changed concurrently; try again")
         except SigilError as err:
-            event = self._event(
-                actor,
-                req.request_id,
-                "update",
-                outcome=AuditOutcome.REFUSED,
-                record=record,
-                error=err,
-            )
-            await self._refuse(event, err)
+            await self._refuse(req, "update", err, record=record)
         previous = record
 
         async def undo() -> None:
@@ -325,15 +327,7 @@ class SecretsService:
             except StaleRevisionError as err:
                 raise ConflictError("secret changed while deleting; try again") from err
         except SigilError as err:
-            event = self._event(
-                actor,
-                req.request_id,
-                "delete",
-                outcome=AuditOutcome.REFUSED,
-                record=record,
-                error=err,
-            )
-            await self._refuse(event, err)
+            await self._refuse(req, "delete", err, record=record)
         event = self._event(
             actor, req.request_id, "delete", outcome=AuditOutcome.SUCCESS, record=record
         )
@@ -409,26 +403,22 @@ class SecretsService:
         return [t for t in tombs if t.deleted_at is None or t.deleted_at >= cutoff]
 
     async def _pinned_values(
-        self, org: str, pinned: list[PinnedVersion], records: list[SecretRecord]
-    ) -> dict[tuple[str, str | None], tuple[SecretRecord, int, str]]:
+        self, pinned: list[PinnedVersion], records: list[SecretRecord]
+    ) -> list[tuple[PinnedVersion, str]]:
+        """The value of every pinned (key, scope, version) still kept, live or deleted."""
         by_scope_key: dict[tuple[str, str | None], list[SecretRecord]] = {}
         for record in records:
             by_scope_key.setdefault((record.key, record.customer_organization_id), []).append(
                 record
             )
-        found: dict[tuple[str, str | None], tuple[SecretRecord, int, str]] = {}
+        found: list[tuple[PinnedVersion, str]] = []
         for pin in pinned:
             for record in by_scope_key.get((pin.key, pin.customer_organization_id), []):
                 if pin.version in record.kept_versions() or pin.version == record.version:
                     value = await self._value(record, pin.version)
                     if value is not None:
-                        found[(pin.key, pin.customer_organization_id)] = (
-                            record,
-                            pin.version,
-                            value,
-                        )
+                        found.append((pin, value))
                         break
-        del org
         return found
 
     async def resolve(self, req: SecretResolveRequest) -> SecretResolveReply:
@@ -453,12 +443,17 @@ class SecretsService:
             in_scope = [
                 r for r in records + tombs if r.customer_organization_id in (None, customer)
             ]
-            pins = await self._pinned_values(org, req.pinned, in_scope)
-            for (key, scope), (_, version, value) in pins.items():
-                current = resolved.get(key)
-                if current is None or current.customer_organization_id == scope:
-                    resolved[key] = ResolvedSecret(
-                        key=key, customer_organization_id=scope, version=version, value=value
+            for pin, value in await self._pinned_values(req.pinned, in_scope):
+                current = resolved.get(pin.key)
+                if (
+                    current is None
+                    or current.customer_organization_id == pin.customer_organization_id
+                ):
+                    resolved[pin.key] = ResolvedSecret(
+                        key=pin.key,
+                        customer_organization_id=pin.customer_organization_id,
+                        version=pin.version,
+                        value=value,
                     )
         return SecretResolveReply(secrets=[resolved[k] for k in sorted(resolved)])
 
@@ -471,9 +466,8 @@ class SecretsService:
         if req.pinned:
             tombs = self._live_tombstones(await self._store.tombstones(org))
             scoped_tombs = [t for t in tombs if t.customer_organization_id in (None, customer)]
-            for pin in req.pinned:
-                pins = await self._pinned_values(org, [pin], in_scope + scoped_tombs)
-                values.update(value for _, _, value in pins.values())
+            pinned = await self._pinned_values(req.pinned, in_scope + scoped_tombs)
+            values.update(value for _, value in pinned)
         return RedactionValuesReply(values=sorted(v for v in values if v))
 
     async def health(self) -> dict[str, str]:

@@ -5,7 +5,7 @@ import asyncio
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
-from sigil_gateway.deps import BusDep, SettingsDep
+from sigil_gateway.deps import BusDep
 from sigil_shared import subjects
 from sigil_shared.bus import bus_check, request
 from sigil_shared.contracts import HealthReply, HealthRequest
@@ -39,9 +39,8 @@ async def _probe(bus: BusDep, service: str) -> str:
     summary="Readiness: NATS connected and every service answers health",
     responses={503: {"description": "Something is not ready; details.checks says what"}},
 )
-async def readyz(bus: BusDep, settings: SettingsDep) -> JSONResponse:
+async def readyz(bus: BusDep) -> JSONResponse:
     """200 with every check ``ok``; otherwise 503 naming what is missing."""
-    del settings
     checks = await bus_check(bus)
     if checks["nats"] == "ok":
         results = await asyncio.gather(*(_probe(bus, svc) for svc in subjects.BUS_SERVICES))

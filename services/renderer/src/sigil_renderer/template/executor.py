@@ -377,9 +377,8 @@ class State:
         args: list[n.Node],
         final: object,
     ) -> object:
-        for i, name in enumerate(ident[:-1]):
+        for name in ident[:-1]:
             receiver = self.eval_field(dot, name, node, [], MISSING, receiver, last=False)
-            del i
         return self.eval_field(dot, ident[-1], node, args, final, receiver, last=True)
 
     def eval_field(

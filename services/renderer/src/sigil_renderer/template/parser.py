@@ -369,7 +369,6 @@ class Parser:
                 break
             start_index = self.s.index
             self.next_non_space()
-            after_variable = self.peek()
             nxt = self.peek_non_space()
             if nxt.typ in (Item.ASSIGN, Item.DECLARE):
                 pipe.is_assign = nxt.typ == Item.ASSIGN
@@ -390,7 +389,6 @@ class Parser:
                         continue
                     self.errorf("range can only initialize variables")
                 self.errorf(f"too many declarations in {context}")
-            del after_variable
             self.s.index = start_index
             break
         while True:
