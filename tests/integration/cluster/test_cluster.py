@@ -128,8 +128,9 @@ async def _redacted_count(nc: NatsClient) -> int:
 
 
 async def _wait_redacted(nc: NatsClient, count: int) -> int:
+    # Records nak'ed during the failover come back after their backoff (up to 30 s each).
     seen = 0
-    for _ in range(600):
+    for _ in range(1500):
         try:
             seen = await _redacted_count(nc)
         except (JsError, TimeoutError):
