@@ -64,6 +64,18 @@ def audit_org(org: str) -> str:
     return f"{ROOT}.audit.{org}.>"
 
 
+# Value-use audit intake (contract C1): renderers publish ValueUseEvents here; the
+# secrets service appends each to the organization's keyed chain, then acks.
+AUDIT_INTAKE_STREAM: Final = "SIGIL_AUDIT_INTAKE"
+AUDIT_INTAKE_ALL: Final = "sigil.auditintake.>"
+AUDIT_INTAKE_DURABLE: Final = "sigil-secrets-audit-intake"
+
+
+def audit_intake(org: str) -> str:
+    """Value-use audit intake subject of one organization (contract C1)."""
+    return f"{ROOT}.auditintake.{org}"
+
+
 def secret_event(change: str, org: str) -> str:
     """Change event subject: ``sigil.events.secret.{created,updated,deleted}.<org>``."""
     return f"{ROOT}.events.secret.{change}.{org}"

@@ -5,6 +5,8 @@ from sigil_shared.contracts.audit import (
     AuditOutcome,
     AuditQueryReply,
     AuditQueryRequest,
+    ValueUseEvent,
+    ValueUseKey,
 )
 from sigil_shared.contracts.base import Contract, ErrorBody, ErrorResponse, Reply, WireSecret
 from sigil_shared.contracts.health import HealthReply, HealthRequest
@@ -98,5 +100,7 @@ __all__ = [
     "TemplateValidateBody",
     "TemplateValidateReply",
     "TemplateValidateRequest",
+    "ValueUseEvent",
+    "ValueUseKey",
     "WireSecret",
 ]

@@ -1,6 +1,7 @@
 """Audit events (durable, hash-chained per organization) and their query."""
 
 from enum import StrEnum
+from typing import Literal
 
 from pydantic import AwareDatetime, Field
 
@@ -56,3 +57,38 @@ class AuditQueryReply(Contract):
 
     items: list[AuditEvent]
     next_cursor: str | None = None
+
+
+#: Bounds of one value-use event: a template names at most this many keys.
+MAX_VALUE_USE_KEYS = 10_000
+
+
+class ValueUseKey(Contract):
+    """One secret used (render) or referenced (validate); never its value."""
+
+    key: str = Field(min_length=1, max_length=1024)
+    #: Scope of the value used; None is vendor-level.
+    customer_organization_id: str | None = Field(default=None, max_length=64)
+    #: Version rendered; None for validate (no value is read).
+    version: int | None = None
+
+
+class ValueUseEvent(Contract):
+    """A use of secret values (contract C1): published by the renderer on the audit intake.
+
+    Never template text, output or values. ``event_id`` is also the ``Nats-Msg-Id``.
+    """
+
+    event_id: str = Field(min_length=1, max_length=64)
+    action: Literal["template.render", "template.validate"]
+    actor: Actor
+    organization_id: str = Field(min_length=1, max_length=64)
+    customer_organization_id: str | None = Field(default=None, max_length=64)
+    deployment_id: str | None = Field(default=None, max_length=64)
+    revision: str | None = Field(default=None, max_length=256)
+    keys: list[ValueUseKey] = Field(default_factory=list, max_length=MAX_VALUE_USE_KEYS)
+    #: "success" or the error code.
+    outcome: str = Field(min_length=1, max_length=64)
+    request_id: str = Field(min_length=1, max_length=128)
+    trace_id: str | None = Field(default=None, max_length=64)
+    at: AwareDatetime
