@@ -1,6 +1,7 @@
 """Every bus message and HTTP body of Sigil, declared once."""
 
 from sigil_shared.contracts.audit import (
+    OPERATOR_CHAIN,
     AuditEvent,
     AuditOutcome,
     AuditQueryReply,
@@ -51,6 +52,7 @@ from sigil_shared.contracts.templates import (
 )
 
 __all__ = [
+    "OPERATOR_CHAIN",
     "Actor",
     "AffectedDeployment",
     "AuditEvent",

@@ -1,4 +1,4 @@
-"""Audit events (durable, hash-chained per organization) and their query."""
+"""Audit events (durable, HMAC-chained per organization), value-use intake and their query."""
 
 from enum import StrEnum
 from typing import Literal
@@ -7,6 +7,7 @@ from pydantic import AwareDatetime, Field
 
 from sigil_shared.contracts.base import Contract
 from sigil_shared.contracts.identity import Actor, Role
+from sigil_shared.ids import EntityId
 
 
 class AuditOutcome(StrEnum):
@@ -14,6 +15,27 @@ class AuditOutcome(StrEnum):
 
     SUCCESS = "success"
     REFUSED = "refused"
+    #: A use of values that failed (e.g. a render error); ``error_code`` says why.
+    FAILED = "failed"
+
+
+#: The audit chain of operator tasks (``sigil keys rotate``): not a valid organization id,
+#: so no tenant can ever own it, yet a valid NATS subject token.
+OPERATOR_CHAIN = "_operator"
+
+
+#: Bounds of one value-use event: a template names at most this many keys.
+MAX_VALUE_USE_KEYS = 10_000
+
+
+class ValueUseKey(Contract):
+    """One secret used (render) or referenced (validate); never its value."""
+
+    key: str = Field(min_length=1, max_length=1024)
+    #: Scope of the value used; None is vendor-level.
+    customer_organization_id: EntityId | None = None
+    #: Version rendered; None for validate (no value is read).
+    version: int | None = None
 
 
 class AuditEvent(Contract):
@@ -34,7 +56,17 @@ class AuditEvent(Contract):
     outcome: AuditOutcome
     error_code: str | None = None
     at: AwareDatetime
+    #: Value uses (``template.render`` / ``template.validate``): deployment, revision, keys.
+    deployment_id: str | None = None
+    revision: str | None = None
+    keys: list[ValueUseKey] | None = None
+    #: Operator tasks (``keys.rotate``): what was done, never key material.
+    details: dict[str, str] | None = None
+    #: Chain: position in the organization's chain (1 = first), the previous event's link,
+    #: the audit key that sealed this one, and this event's HMAC-SHA-256 link.
+    chain_seq: int = 0
     prev_hash: str
+    key_id: str = ""
     hash: str = ""
 
 
@@ -59,20 +91,6 @@ class AuditQueryReply(Contract):
     next_cursor: str | None = None
 
 
-#: Bounds of one value-use event: a template names at most this many keys.
-MAX_VALUE_USE_KEYS = 10_000
-
-
-class ValueUseKey(Contract):
-    """One secret used (render) or referenced (validate); never its value."""
-
-    key: str = Field(min_length=1, max_length=1024)
-    #: Scope of the value used; None is vendor-level.
-    customer_organization_id: str | None = Field(default=None, max_length=64)
-    #: Version rendered; None for validate (no value is read).
-    version: int | None = None
-
-
 class ValueUseEvent(Contract):
     """A use of secret values (contract C1): published by the renderer on the audit intake.
 
@@ -82,9 +100,9 @@ class ValueUseEvent(Contract):
     event_id: str = Field(min_length=1, max_length=64)
     action: Literal["template.render", "template.validate"]
     actor: Actor
-    organization_id: str = Field(min_length=1, max_length=64)
-    customer_organization_id: str | None = Field(default=None, max_length=64)
-    deployment_id: str | None = Field(default=None, max_length=64)
+    organization_id: EntityId
+    customer_organization_id: EntityId | None = None
+    deployment_id: EntityId | None = None
     revision: str | None = Field(default=None, max_length=256)
     keys: list[ValueUseKey] = Field(default_factory=list, max_length=MAX_VALUE_USE_KEYS)
     #: "success" or the error code.
