@@ -165,6 +165,82 @@ def handwritten_cases() -> list[dict[str, object]]:
     ]
 
 
+# An untyped nil handed to every builtin, directly, through a pipeline and as dot.
+NIL_BUILTINS = [
+    "{{ and nil 1 }}|{{ and 1 nil }}|{{ and nil }}|{{ and 0 nil }}",
+    "{{ or nil 1 }}|{{ or nil nil }}|{{ or 0 nil }}|{{ or nil }}",
+    "{{ 1 | and nil }}|{{ nil | and 1 }}",
+    "{{ if and nil 1 }}x{{ else }}y{{ end }}|{{ with and nil 1 }}w{{ else }}n{{ end }}",
+    "{{ range and nil }}r{{ else }}empty{{ end }}",
+    "{{ $x := and nil }}{{ $x }}|{{ $y := or nil .Secrets.USERNAME }}{{ $y }}",
+    "{{ eq nil nil }}|{{ eq nil 1 }}|{{ eq 1 nil }}|{{ eq .Secrets.API_KEY nil }}",
+    "{{ eq .Secrets nil }}|{{ eq nil .Secrets }}|{{ or nil | eq nil }}",
+    "{{ ne nil nil }}|{{ ne nil 1 }}|{{ not nil }}|{{ not (and nil) }}",
+    "{{ eq nil }}",
+    "{{ lt nil 1 }}",
+    "{{ lt 1 nil }}",
+    "{{ le nil nil }}",
+    "{{ gt nil 1 }}",
+    "{{ ge 1 nil }}",
+    "{{ len nil }}",
+    "{{ and nil | len }}",
+    "{{ len (and nil) }}",
+    "{{ index nil 1 }}",
+    "{{ index nil }}",
+    "{{ index .Secrets nil }}",
+    "{{ index .Secrets.API_KEY nil }}",
+    '{{ index .Secrets "API_KEY" nil }}',
+    "{{ slice nil }}",
+    "{{ slice nil 1 }}",
+    "{{ slice .Secrets.API_KEY nil }}",
+    "{{ slice .Secrets.API_KEY 1 nil }}",
+    "{{ call nil }}",
+    "{{ call nil 1 }}",
+    "{{ call .Secrets.API_KEY nil }}",
+    '{{ html nil }}|{{ html nil 1 }}|{{ html nil "a" nil }}|{{ and nil | html }}',
+    "{{ js nil }}|{{ js nil nil }}|{{ js 1 nil 2 }}",
+    '{{ urlquery nil }}|{{ urlquery nil "a" }}|{{ and nil | urlquery }}',
+    "{{ print nil }}|{{ print nil nil 1 }}|{{ println nil }}|{{ and nil | print }}",
+    '{{ printf "%v" nil }}|{{ and nil | printf "%v|%d" 1 }}',
+    "{{ printf nil }}",
+    "{{ nil | html }}",
+    '{{ template "t" }}{{ define "t" }}{{ html . }}|{{ eq . nil }}|{{ and . 1 }}{{ end }}',
+    '{{ template "t" }}{{ define "t" }}{{ len . }}{{ end }}',
+]
+
+# Template names holding "%": Go splices the name into its error format unescaped.
+PERCENT_NAMES = ["a%d", "100%", "%s%v", "%!", "a%%b", "%q%x", "%", "%v", "%5d", "%[1]s", "%w"]
+PERCENT_TEMPLATES = [
+    "{{ .Secrets.NOPE }}",
+    "X=1\n{{ .Secrets.NOPE }}",
+    '{{ template "nope" }}',
+    "{{ len 3 }}",
+    "{{ .Secrets.API_KEY.B }}",
+    "{{ nope }}",
+    "{{ $x }}",
+    "{{ if }}",
+    '{{ "a" | 1 }}',
+    "{{ index .Secrets 1 }}",
+    "{{ and .Secrets.NOPE }}",
+    "{{ range 1.5 }}{{ end }}",
+    "{{ break }}",
+    "ok {{ .Secrets.USERNAME }}",
+]
+
+
+def nil_and_name_cases() -> list[dict[str, object]]:
+    """Untyped nil passed to builtins, and template names that carry printf verbs."""
+    cases: list[dict[str, object]] = [
+        {"name": "envFile", "template": t, "secrets": SECRETS} for t in NIL_BUILTINS
+    ]
+    cases += [
+        {"name": name, "template": t, "secrets": SECRETS}
+        for name in PERCENT_NAMES
+        for t in PERCENT_TEMPLATES
+    ]
+    return cases
+
+
 class _Gen:
     def __init__(self, rng: random.Random) -> None:
         self.rng = rng

@@ -18,7 +18,12 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from tests.oracle.cases import generated_cases, handwritten_cases, printf_cases
+from tests.oracle.cases import (
+    generated_cases,
+    handwritten_cases,
+    nil_and_name_cases,
+    printf_cases,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 ORACLE_DIR = ROOT / "tests" / "oracle" / "gotemplate"
@@ -52,7 +57,12 @@ def lenient_form(template: str) -> str:
 
 def main() -> None:
     rng = random.Random(20261128)
-    cases = handwritten_cases() + generated_cases(rng, 1400) + printf_cases(rng, 500)
+    cases = (
+        handwritten_cases()
+        + generated_cases(rng, 1400)
+        + printf_cases(rng, 500)
+        + nil_and_name_cases()
+    )
     binary = build_oracle()
     plain = run_oracle(binary, cases)
     lenient = run_oracle(

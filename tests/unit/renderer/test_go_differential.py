@@ -23,6 +23,15 @@ def test_fixture_set_is_large_enough() -> None:
     assert sum(1 for c in CASES if c.get("deviation")) >= 10
 
 
+def test_fixtures_cover_untyped_nil_builtins_and_percent_names() -> None:
+    builtins = ("and", "or", "eq", "lt", "len", "index", "slice", "html", "js", "urlquery", "call")
+    for name in builtins:
+        assert any(f"{name} nil" in c["template"] for c in CASES), name
+    named = [c for c in CASES if "%" in c["name"]]
+    assert len(named) >= 100
+    assert sum(1 for c in named if c["error"] and "(MISSING)" in c["error"]) >= 50
+
+
 PREFIX = {"parse": "template parsing error: ", "exec": "template execution error: "}
 
 

@@ -114,7 +114,8 @@ def not_(arg: object) -> bool:
 def length(item: object) -> int:
     """len: bytes of a string, entries of a map."""
     if _is_nil(item):
-        raise BuiltinError("len of nil pointer")
+        # Go's length() asks the zero reflect.Value for its type, which panics.
+        raise BuiltinError("reflect: call of reflect.Value.Type on zero Value")
     if isinstance(item, str):
         return len(go_bytes(item))
     if isinstance(item, Mapping):
@@ -177,7 +178,9 @@ def slice_(item: object, *indexes: object) -> object:
 def _eval_args(args: tuple[object, ...]) -> str:
     if len(args) == 1 and isinstance(args[0], str):
         return args[0]
-    return sprint(*args)
+    # Go's printableValue turns an invalid (nil) operand into the string "<no value>",
+    # which also changes where fmt.Sprint puts spaces.
+    return sprint(*("<no value>" if _is_nil(a) else a for a in args))
 
 
 def html(*args: object) -> str:

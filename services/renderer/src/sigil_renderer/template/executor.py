@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from sigil_renderer.template import nodes as n
 from sigil_renderer.template.builtins import BUILTINS, INTERFACE_ARGS, BuiltinError
-from sigil_renderer.template.gofmt import sprint
+from sigil_renderer.template.gofmt import WrappedError, double_percent, errorf, sprint
 from sigil_renderer.template.lexer import go_quote
 from sigil_renderer.template.parser import Tree
 from sigil_renderer.template.values import NO_VALUE, ROOT_TYPE, Root, is_true, type_name
@@ -92,14 +92,19 @@ class State:
         column = len(text[last + 1 :].encode("utf-8", "surrogateescape"))
         return line, column
 
-    def errorf(self, message: str, *, key: str | None = None) -> ExecError:
-        name = self.tree.name
+    def errorf(self, fmt: str, *args: object, key: str | None = None) -> ExecError:
+        # Go splices the (unescaped) parse name into the format before applying the
+        # arguments, so a name holding "%" consumes them: mirror that exactly.
+        name = double_percent(self.tree.name)
         if self.node is None:
-            return ExecError(f"template: {name}: {message}", key=key)
+            return ExecError(errorf(f"template: {name}: {fmt}", *args), key=key)
         line, column = self.location(self.node)
         location = f"{self.tree.parse_name}:{line}:{column}"
+        context = double_percent(str(self.node))
         return ExecError(
-            f"template: {location}: executing {go_quote(name)} at <{self.node}>: {message}",
+            errorf(
+                f"template: {location}: executing {go_quote(name)} at <{context}>: {fmt}", *args
+            ),
             line=line,
             column=column,
             key=key,
@@ -138,7 +143,7 @@ class State:
             if self.vars[i][0] == name:
                 self.vars[i] = (name, value)
                 return
-        raise self.errorf(f"undefined variable: {name}")
+        raise self.errorf("undefined variable: %s", name)
 
     def set_top_var(self, offset: int, value: object) -> None:
         name = self.vars[len(self.vars) - offset][0]
@@ -148,7 +153,7 @@ class State:
         for i in range(self.mark() - 1, -1, -1):
             if self.vars[i][0] == name:
                 return self.vars[i][1]
-        raise self.errorf(f"undefined variable: {name}")
+        raise self.errorf("undefined variable: %s", name)
 
     # -- walking -----------------------------------------------------------------
 
@@ -177,7 +182,7 @@ class State:
         elif isinstance(node, n.TextNode):
             self.write(node.text)
         else:
-            raise self.errorf(f"unknown node: {node}")
+            raise self.errorf("unknown node: %s", str(node))
 
     def walk_if_or_with(self, dot: object, node: n.BranchNode) -> None:
         mark = self.mark()
@@ -185,7 +190,7 @@ class State:
             value = self.eval_condition(dot, node.pipe)
             truth, ok = is_true(value)
             if not ok:
-                raise self.errorf(f"if/with can't use {sprint(value)}")
+                raise self.errorf("if/with can't use %v", value)
             if truth:
                 self.walk(value if isinstance(node, n.WithNode) else dot, node.list)
             elif node.else_list is not None:
@@ -246,7 +251,7 @@ class State:
                 elif isinstance(value, int) and not isinstance(value, bool):
                     if len(node.pipe.decl) > 1:
                         raise self.errorf(
-                            f"can't use {value} to iterate over more than one variable"
+                            "can't use %v to iterate over more than one variable", value
                         )
                     for i in range(int(value)):
                         self.tick()
@@ -254,7 +259,7 @@ class State:
                 elif value is None or value is NO_VALUE:
                     pass
                 else:
-                    raise self.errorf(f"range can't iterate over {sprint(value)}")
+                    raise self.errorf("range can't iterate over %v", value)
             except _Break:
                 return
             if not ran and node.else_list is not None:
@@ -266,10 +271,10 @@ class State:
         self.at(node)
         tree = self.trees.get(node.name)
         if tree is None or tree.root is None:
-            raise self.errorf(f"template {go_quote(node.name)} not defined")
+            raise self.errorf("template %q not defined", node.name)
         if self.depth >= self.limits.max_depth:
             raise LimitError(
-                self.errorf(f"exceeded maximum template depth ({self.limits.max_depth})").args[0]
+                self.errorf("exceeded maximum template depth (%v)", self.limits.max_depth).args[0]
             )
         value = self.eval_pipeline(dot, node.pipe) if node.pipe is not None else NO_VALUE
         child = State(self.trees, tree, self.out, self.limits, self.deadline, depth=self.depth + 1)
@@ -297,7 +302,7 @@ class State:
 
     def not_a_function(self, args: list[n.Node], final: object) -> None:
         if len(args) > 1 or final is not MISSING:
-            raise self.errorf(f"can't give argument to non-function {args[0]}")
+            raise self.errorf("can't give argument to non-function %s", str(args[0]))
 
     def eval_command(self, dot: object, cmd: n.CommandNode, final: object) -> object:
         first = cmd.args[0]
@@ -324,7 +329,7 @@ class State:
             return self.ideal_constant(first)
         if isinstance(first, n.StringNode):
             return first.text
-        raise self.errorf(f"can't evaluate command {go_quote(str(first))}")
+        raise self.errorf("can't evaluate command %q", str(first))
 
     def ideal_constant(self, node: n.NumberNode) -> object:
         self.at(node)
@@ -341,7 +346,7 @@ class State:
         if node.is_int:
             return node.int_value
         if node.is_uint:
-            raise self.errorf(f"{text} overflows int")
+            raise self.errorf("%s overflows int", text)
         return NO_VALUE
 
     def eval_field_node(
@@ -354,7 +359,7 @@ class State:
         self, dot: object, chain: n.ChainNode, args: list[n.Node], final: object
     ) -> object:
         if isinstance(chain.node, n.NilNode):
-            raise self.errorf(f"indirection through explicit nil in {chain}")
+            raise self.errorf("indirection through explicit nil in %s", str(chain))
         pipe = self.eval_arg(dot, None, chain.node)
         return self.eval_field_chain(dot, pipe, chain, chain.fields, args, final)
 
@@ -394,24 +399,24 @@ class State:
     ) -> object:
         del dot
         if receiver is NO_VALUE:
-            raise self.errorf(f"nil data; no entry for key {go_quote(name)}", key=name)
+            raise self.errorf("nil data; no entry for key %q", name, key=name)
         has_args = len(args) > 1 or final is not MISSING
         if isinstance(receiver, Root):
             if name == "Secrets":
                 if has_args:
-                    raise self.errorf(f"{name} has arguments but cannot be invoked as function")
+                    raise self.errorf("%s has arguments but cannot be invoked as function", name)
                 return receiver.secrets
         elif isinstance(receiver, Mapping):
             if has_args:
-                raise self.errorf(f"{name} is not a method but has arguments")
+                raise self.errorf("%s is not a method but has arguments", name)
             if name in receiver:
                 return receiver[name]
             if last and self.lenient:
                 raise _MissingKey
-            raise self.errorf(f"map has no entry for key {go_quote(name)}", key=name)
+            raise self.errorf("map has no entry for key %q", name, key=name)
         elif receiver is None:
-            raise self.errorf(f"nil pointer evaluating interface {{}}.{name}")
-        raise self.errorf(f"can't evaluate field {name} in type {type_name(receiver)}")
+            raise self.errorf("nil pointer evaluating %s.%s", "interface {}", name)
+        raise self.errorf("can't evaluate field %s in type %s", name, type_name(receiver))
 
     def eval_function(
         self,
@@ -424,7 +429,7 @@ class State:
         self.at(node)
         name = node.ident
         if name not in BUILTINS:
-            raise self.errorf(f"{go_quote(name)} is not a defined function")
+            raise self.errorf("%q is not a defined function", name)
         return self.eval_call(dot, name, cmd, args, final)
 
     def eval_call(
@@ -436,11 +441,15 @@ class State:
         if variadic:
             if num_in < num_fixed:
                 raise self.errorf(
-                    f"wrong number of args for {name}: want at least {num_fixed} "
-                    f"got {len(call_args)}"
+                    "wrong number of args for %s: want at least %d got %d",
+                    name,
+                    num_fixed,
+                    len(call_args),
                 )
         elif num_in != num_fixed:
-            raise self.errorf(f"wrong number of args for {name}: want {num_fixed} got {num_in}")
+            raise self.errorf(
+                "wrong number of args for %s: want %d got %d", name, num_fixed, num_in
+            )
         if name in ("and", "or"):
             value: object = NO_VALUE
             for arg in call_args:
@@ -465,17 +474,19 @@ class State:
             result = fn(*values)
         except BuiltinError as err:
             self.at(node)
-            raise self.errorf(f"error calling {name}: {err}") from None
+            raise self.errorf("error calling %s: %w", name, WrappedError(str(err))) from None
         return result
 
     def validate_type(self, value: object, kind: str | None) -> object:
         if value is NO_VALUE:
             if kind in (None, "any"):
                 return None
-            expected = "reflect.Value" if kind == "value" else kind
-            raise self.errorf(f"invalid value; expected {expected}")
+            if kind == "value":
+                # A reflect.Value parameter takes Go's zero Value (canBeNil(reflectValueType)).
+                return NO_VALUE
+            raise self.errorf("invalid value; expected %s", kind)
         if kind == "string" and not isinstance(value, str):
-            raise self.errorf(f"wrong type for value; expected string; got {type_name(value)}")
+            raise self.errorf("wrong type for value; expected string; got %s", type_name(value))
         return value
 
     def eval_arg(self, dot: object, kind: str | None, node: n.Node) -> object:
@@ -485,8 +496,10 @@ class State:
         if isinstance(node, n.NilNode):
             if kind == "any" or kind is None:
                 return None
-            target = "reflect.Value" if kind == "value" else kind
-            raise self.errorf(f"cannot assign nil to {target}")
+            if kind == "value":
+                # Builtins taking reflect.Value receive the zero Value for an untyped nil.
+                return NO_VALUE
+            raise self.errorf("cannot assign nil to %s", kind)
         if isinstance(node, n.FieldNode):
             return self.validate_type(self.eval_field_node(dot, node, [node], MISSING), kind)
         if isinstance(node, n.VariableNode):
@@ -500,14 +513,14 @@ class State:
         if kind == "string":
             if isinstance(node, n.StringNode):
                 return node.text
-            raise self.errorf(f"expected string; found {node}")
+            raise self.errorf("expected string; found %s", str(node))
         if isinstance(node, n.BoolNode):
             return node.value
         if isinstance(node, n.NumberNode):
             return self.ideal_constant(node)
         if isinstance(node, n.StringNode):
             return node.text
-        raise self.errorf(f"can't handle assignment of {node} to empty interface argument")
+        raise self.errorf("can't handle assignment of %s to empty interface argument", str(node))
 
     def print_value(self, node: n.Node, value: object) -> None:
         self.at(node)

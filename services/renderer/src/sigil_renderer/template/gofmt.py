@@ -64,9 +64,28 @@ def sprintf(fmt: str, *args: object) -> str:
     return _Printer().printf(fmt, args)
 
 
+class WrappedError(str):
+    """An error operand: what ``%w`` of fmt.Errorf accepts (any other operand is a bad verb)."""
+
+    __slots__ = ()
+
+
+def errorf(fmt: str, *args: object) -> str:
+    """fmt.Errorf(...).Error(): like Sprintf, with ``%w`` printing its operand as ``%v``."""
+    printer = _Printer()
+    printer.wrap_errors = True
+    return printer.printf(fmt, args)
+
+
+def double_percent(text: str) -> str:
+    """text/template's doublePercent: protect a name spliced into a format string."""
+    return text.replace("%", "%%")
+
+
 class _Printer:
     def __init__(self) -> None:
         self.f = _Flags()
+        self.wrap_errors = False
         self.buf: list[str] = []
 
     # -- padding ---------------------------------------------------------------
@@ -180,6 +199,8 @@ class _Printer:
                     self.f.sharp = False
                     self.f.plus_v = self.f.plus
                     self.f.plus = False
+                if verb == "w" and self.wrap_errors and isinstance(args[arg_num], WrappedError):
+                    verb = "v"
                 self.print_arg(args[arg_num], verb)
                 arg_num += 1
         if not reordered and arg_num < len(args):

@@ -3,6 +3,7 @@
 from dataclasses import dataclass, field
 
 from sigil_renderer.template import nodes as n
+from sigil_renderer.template.gofmt import errorf
 from sigil_renderer.template.lexer import Item, Lexer, Token, go_quote
 from sigil_renderer.template.numbers import (
     MAX_INT64,
@@ -166,9 +167,12 @@ class Parser:
 
     # -- errors -----------------------------------------------------------------
 
-    def errorf(self, message: str, line: int | None = None) -> None:
+    def errorf(self, fmt: str, *args: object, line: int | None = None) -> None:
+        # Go splices the parse name into the format unescaped (a "%" in it takes an argument).
         tok_line = line if line is not None else self._current_line()
-        raise ParseError(f"template: {self.s.parse_name}:{tok_line}: {message}", tok_line)
+        raise ParseError(
+            errorf(f"template: {self.s.parse_name}:{tok_line}: {fmt}", *args), tok_line
+        )
 
     def _current_line(self) -> int:
         # Go reports the line of the furthest token read so far (t.token[0]).
@@ -181,8 +185,8 @@ class Parser:
                 extra = f" in action started at {self.s.parse_name}:{self.action_line}"
                 if token.val.endswith(" action"):
                     extra = extra[len(" in action") :]
-            self.errorf(f"{token}{extra}", token.line)
-        self.errorf(f"unexpected {token} in {context}", token.line)
+            self.errorf("%s%s", str(token), extra, line=token.line)
+        self.errorf("unexpected %s in %s", str(token), context, line=token.line)
 
     def expect(self, expected: Item, context: str) -> Token:
         token = self.next_non_space()
@@ -205,7 +209,7 @@ class Parser:
                 self.s.index = start
             node = self.text_or_action()
             if isinstance(node, (n.EndNode, n.ElseNode)):
-                self.errorf(f"unexpected {node}")
+                self.errorf("unexpected %s", str(node))
             self.tree.root.nodes.append(node)
         self.add()
 
@@ -215,7 +219,7 @@ class Parser:
             self.s.trees[self.tree.name] = self.tree
             return
         if not _is_empty(self.tree.root):
-            self.errorf(f"template: multiple definition of template {go_quote(self.tree.name)}")
+            self.errorf("template: multiple definition of template %q", self.tree.name)
 
     def parse_definition(self) -> None:
         context = "define clause"
@@ -226,14 +230,14 @@ class Parser:
         self.expect(Item.RIGHT_DELIM, context)
         self.tree.root, end = self.item_list()
         if not isinstance(end, n.EndNode):
-            self.errorf(f"unexpected {end} in {context}")
+            self.errorf("unexpected %s in %s", str(end), context)
         self.add()
 
     def _unquote(self, token: Token) -> str:
         try:
             return unquote(token)
         except ValueError as err:
-            self.errorf(str(err), token.line)
+            self.errorf("%s", str(err), line=token.line)
         raise AssertionError  # pragma: no cover
 
     def item_list(self) -> tuple[n.ListNode, n.Node]:
@@ -305,7 +309,7 @@ class Parser:
     def branch(self, cls: type[n.BranchNode], context: str) -> n.BranchNode:
         self.depth += 1
         if self.depth > MAX_PARSE_DEPTH:
-            self.errorf(f"template nesting deeper than {MAX_PARSE_DEPTH}")
+            self.errorf("template nesting deeper than %d", MAX_PARSE_DEPTH)
         mark = len(self.vars)
         try:
             pipe = self.pipeline(context, Item.RIGHT_DELIM)
@@ -325,7 +329,7 @@ class Parser:
                 else:
                     else_list, nxt = self.item_list()
                     if not isinstance(nxt, n.EndNode):
-                        self.errorf(f"expected end; found {nxt}")
+                        self.errorf("expected end; found %s", str(nxt))
             return cls(pipe.pos, pipe.line, pipe, lst, else_list, context)
         finally:
             del self.vars[mark:]
@@ -354,7 +358,7 @@ class Parser:
         child = Parser(self.s, Tree(name, self.s.parse_name, self.s.text))
         child.tree.root, end = child.item_list()
         if not isinstance(end, n.EndNode):
-            self.errorf(f"unexpected {end} in {context}")
+            self.errorf("unexpected %s in %s", str(end), context)
         child.add()
         return n.TemplateNode(token.pos, token.line, name, pipe)
 
@@ -388,7 +392,7 @@ class Parser:
                     ):
                         continue
                     self.errorf("range can only initialize variables")
-                self.errorf(f"too many declarations in {context}")
+                self.errorf("too many declarations in %s", context)
             self.s.index = start_index
             break
         while True:
@@ -417,12 +421,12 @@ class Parser:
 
     def check_pipeline(self, pipe: n.PipeNode, context: str) -> None:
         if not pipe.cmds:
-            self.errorf(f"missing value for {context}")
+            self.errorf("missing value for %s", context)
         for i, cmd in enumerate(pipe.cmds[1:]):
             if isinstance(
                 cmd.args[0], (n.BoolNode, n.DotNode, n.NilNode, n.NumberNode, n.StringNode)
             ):
-                self.errorf(f"non executable command in pipeline stage {i + 2}")
+                self.errorf("non executable command in pipeline stage %d", i + 2)
 
     def command(self) -> n.CommandNode:
         cmd = n.CommandNode(self.peek_non_space().pos)
@@ -456,7 +460,7 @@ class Parser:
             if isinstance(node, n.VariableNode):
                 return n.VariableNode(chain.pos, [*node.ident, *chain.fields])
             if isinstance(node, (n.BoolNode, n.StringNode, n.NumberNode, n.NilNode, n.DotNode)):
-                self.errorf(f"unexpected . after term {go_quote(str(node))}")
+                self.errorf("unexpected . after term %q", str(node))
             return chain
         return node
 
@@ -465,7 +469,7 @@ class Parser:
         typ = token.typ
         if typ == Item.IDENTIFIER:
             if token.val not in BUILTINS:
-                self.errorf(f"function {go_quote(token.val)} not defined")
+                self.errorf("function %q not defined", token.val)
             return n.IdentifierNode(token.pos, token.val)
         if typ == Item.DOT:
             return n.DotNode(token.pos)
@@ -482,7 +486,7 @@ class Parser:
         if typ == Item.LEFT_PAREN:
             self.depth += 1
             if self.depth > MAX_PARSE_DEPTH:
-                self.errorf(f"template nesting deeper than {MAX_PARSE_DEPTH}")
+                self.errorf("template nesting deeper than %d", MAX_PARSE_DEPTH)
             try:
                 return self.pipeline("parenthesized pipeline", Item.RIGHT_PAREN)
             finally:
@@ -495,14 +499,14 @@ class Parser:
     def use_var(self, token: Token) -> n.VariableNode:
         name = token.val
         if name not in self.vars:
-            self.errorf(f"undefined variable {go_quote(name)}")
+            self.errorf("undefined variable %q", name)
         return n.VariableNode(token.pos, [name])
 
     def number(self, token: Token) -> n.NumberNode:
         try:
             return new_number(token)
         except ValueError as err:
-            self.errorf(str(err), token.line)
+            self.errorf("%s", str(err), line=token.line)
         raise AssertionError  # pragma: no cover
 
 
