@@ -68,7 +68,12 @@ class RenderReceipt(Contract):
 
 
 class TemplateRenderRequest(Contract):
-    """Platform services only: render a deployment revision's templates."""
+    """Platform services only: render a deployment revision's templates.
+
+    ``actor`` (the user who triggered the deployment, if the platform knows it) and
+    ``request_id`` go into the value-use audit event; the renderer fills in its own when
+    they are absent.
+    """
 
     organization_id: EntityId
     customer_organization_id: EntityId | None = None
@@ -76,6 +81,8 @@ class TemplateRenderRequest(Contract):
     revision: int = Field(ge=1)
     env_file: str | None = Field(default=None, max_length=TEMPLATE_MAX)
     values_yaml: str | None = Field(default=None, max_length=TEMPLATE_MAX)
+    actor: Actor | None = None
+    request_id: str | None = Field(default=None, min_length=1, max_length=128)
 
 
 class TemplateRenderReply(Contract):
