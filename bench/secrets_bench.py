@@ -1,10 +1,13 @@
 """Secrets service over NATS on the embedded stack, next to raw JetStream KV in the same run.
 
-    .venv/bin/python -m bench.secrets_bench [--count 2000] [--concurrency 32]
+    .venv/bin/python -m bench.secrets_bench [--count 2000] [--concurrency 32] [--list-rounds 300]
 
 Starts a real nats-server and ``python -m sigil_secrets`` as a separate process, then
-measures creates/s, updates/s and list-1,000 latency through the bus, and raw KV put/get
-on the same server as the baseline. Prints one table; asserts nothing.
+measures creates/s and updates/s in one organization, list-1,000 latency and a deep
+list-100 page through the bus, and raw KV puts/gets on the same server as the baseline.
+Next to each rate it prints the CPU milliseconds per operation of the secrets process and
+of nats-server (``/proc/<pid>/stat`` deltas), since wall clock is noisy on a shared
+machine. Prints one table; asserts nothing.
 """
 
 import argparse
@@ -16,6 +19,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import nats
@@ -36,6 +40,69 @@ from sigil_shared.contracts import (
     SecretUpdateRequest,
 )
 from sigil_shared.settings import BusSettings
+
+_TICK = os.sysconf("SC_CLK_TCK")
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU of one process so far (fields 14 and 15 of /proc/<pid>/stat)."""
+    stat = Path(f"/proc/{pid}/stat").read_text()
+    fields = stat.rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / _TICK
+
+
+def _pid_running(config: Path) -> int | None:
+    """The nats-server pid, found by its config file on the command line (for its CPU)."""
+    needle = str(config).encode()
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            cmdline = (proc / "cmdline").read_bytes()
+        except OSError:
+            continue
+        if needle in cmdline and b"nats-server" in cmdline:
+            return int(proc.name)
+    return None
+
+
+@dataclass
+class Figure:
+    """One measured operation: rate or latency, and CPU ms per op per process."""
+
+    label: str
+    value: float
+    unit: str
+    service_cpu_ms: float | None
+    server_cpu_ms: float | None
+
+
+class CpuMeter:
+    """CPU deltas of the secrets process and nats-server around one measurement."""
+
+    def __init__(self, service_pid: int | None, server_pid: int | None) -> None:
+        self._pids = (service_pid, server_pid)
+        self._start: tuple[float | None, float | None] = (None, None)
+
+    def _now(self) -> tuple[float | None, float | None]:
+        return (
+            _cpu_seconds(self._pids[0]) if self._pids[0] else None,
+            _cpu_seconds(self._pids[1]) if self._pids[1] else None,
+        )
+
+    def __enter__(self) -> "CpuMeter":
+        self._start = self._now()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._end = self._now()
+
+    def per_op_ms(self, ops: int) -> tuple[float | None, float | None]:
+        """CPU ms per operation of (secrets process, nats-server)."""
+        result: list[float | None] = []
+        for start, end in zip(self._start, self._end, strict=True):
+            result.append(None if start is None or end is None else (end - start) * 1000 / ops)
+        return result[0], result[1]
 
 
 async def _throughput(
@@ -59,18 +126,18 @@ async def _latencies(rounds: int, op: Callable[[], Awaitable[object]]) -> tuple[
         await op()
         samples.append((time.perf_counter() - start) * 1000)
     samples.sort()
-    return statistics.median(samples), samples[int(len(samples) * 0.99) - 1]
+    return statistics.median(samples), samples[max(int(len(samples) * 0.99) - 1, 0)]
 
 
 async def _wait_ready(broker: object) -> None:
     for _ in range(200):
         try:
             reply = await request(
-                broker,
+                broker,  # type: ignore[arg-type]
                 subjects.health("secrets"),
                 HealthRequest(),
                 HealthReply,
-                timeout=1,  # type: ignore[arg-type]
+                timeout=1,
             )
             if reply.ready:
                 return
@@ -80,7 +147,8 @@ async def _wait_ready(broker: object) -> None:
     raise SystemExit("secrets service did not become ready")
 
 
-async def run(count: int, concurrency: int) -> None:
+async def run(count: int, concurrency: int, list_rounds: int) -> list[Figure]:  # noqa: PLR0915 - one linear script
+    """Run every measurement once and return the figures."""
     root = Path(tempfile.mkdtemp(prefix="sigil-bench-"))
     data = DataDir(root)
     data.prepare()
@@ -103,6 +171,13 @@ async def run(count: int, concurrency: int) -> None:
         BusSettings(nats_url=url, nats_user="gateway", nats_password=passwords["gateway"]),
         service="bench",
     )
+    figures: list[Figure] = []
+    meter_pids = (service.pid, _pid_running(data.nats_conf))
+
+    def record(label: str, value: float, unit: str, meter: CpuMeter, ops: int) -> None:
+        svc, srv = meter.per_op_ms(ops)
+        figures.append(Figure(label, value, unit, svc, srv))
+
     try:
         await broker.connect()
         await _wait_ready(broker)
@@ -114,10 +189,7 @@ async def run(count: int, concurrency: int) -> None:
                 broker,
                 subjects.SECRET_CREATE,
                 SecretCreateRequest(
-                    actor=admin,
-                    request_id=f"c{i}",
-                    key=f"KEY_{i:06d}",
-                    value=f"value-{i}-x" * 4,
+                    actor=admin, request_id=f"c{i}", key=f"KEY_{i:06d}", value=f"value-{i}-x" * 4
                 ),
                 SecretMetadata,
                 timeout=30,
@@ -129,34 +201,40 @@ async def run(count: int, concurrency: int) -> None:
                 broker,
                 subjects.SECRET_UPDATE,
                 SecretUpdateRequest(
-                    actor=admin,
-                    request_id=f"u{i}",
-                    id=ids[i % len(ids)],
-                    value=f"new-{i}" * 4,
+                    actor=admin, request_id=f"u{i}", id=ids[i % len(ids)], value=f"new-{i}" * 4
                 ),
                 SecretUpdateReply,
                 timeout=30,
             )
 
-        async def list_1000() -> None:
-            await request(
+        async def list_page(limit: int, cursor: str | None = None) -> SecretListReply:
+            return await request(
                 broker,
                 subjects.SECRET_LIST,
-                SecretListRequest(
-                    actor=admin,
-                    request_id="l",
-                    limit=1000,
-                ),
+                SecretListRequest(actor=admin, request_id="l", limit=limit, cursor=cursor),
                 SecretListReply,
                 timeout=30,
             )
 
-        creates = await _throughput(count, concurrency, create)
-        updates = await _throughput(count, concurrency, update)
-        list_p50, list_p99 = await _latencies(300, list_1000)
+        with CpuMeter(*meter_pids) as meter:
+            creates = await _throughput(count, concurrency, create)
+        record("creates/s (one org)", creates, "/s", meter, count)
+        with CpuMeter(*meter_pids) as meter:
+            updates = await _throughput(count, concurrency, update)
+        record("updates/s (one org)", updates, "/s", meter, count)
+        with CpuMeter(*meter_pids) as meter:
+            p50, p99 = await _latencies(list_rounds, lambda: list_page(1000))
+        record("list-1000 p50 ms", p50, "ms", meter, list_rounds)
+        figures.append(Figure("list-1000 p99 ms", p99, "ms", None, None))
+        # A page deep in the organization: its cost should not grow with the position.
+        deep = await list_page(count // 2)
+        with CpuMeter(*meter_pids) as meter:
+            p50, p99 = await _latencies(list_rounds, lambda: list_page(100, deep.next_cursor))
+        record("list-100 deep page p50 ms", p50, "ms", meter, list_rounds)
+        figures.append(Figure("list-100 deep page p99 ms", p99, "ms", None, None))
 
         nc = await nats.connect(url, user="secrets", password=passwords["secrets"])
-        kv = await nc.jetstream().key_value("sigil-secrets")
+        kv = await nc.jetstream().key_value(subjects.SECRETS_BUCKET)
         payload = b"x" * 400
 
         async def kv_put(i: int) -> None:
@@ -165,40 +243,56 @@ async def run(count: int, concurrency: int) -> None:
         async def kv_get(i: int) -> None:
             await kv.get(f"bench.raw.{i % count}")
 
-        puts = await _throughput(count, concurrency, kv_put)
-        gets = await _throughput(count, concurrency, kv_get)
-        get_p50, get_p99 = await _latencies(100, lambda: kv.get("bench.raw.1"))
+        with CpuMeter(None, meter_pids[1]) as meter:
+            puts = await _throughput(count, concurrency, kv_put)
+        record("raw KV puts/s (baseline)", puts, "/s", meter, count)
+        with CpuMeter(None, meter_pids[1]) as meter:
+            gets = await _throughput(count, concurrency, kv_get)
+        record("raw KV gets/s (baseline)", gets, "/s", meter, count)
+        p50, p99 = await _latencies(100, lambda: kv.get("bench.raw.1"))
+        figures.append(Figure("raw KV get p50 ms", p50, "ms", None, None))
+        figures.append(Figure("raw KV get p99 ms", p99, "ms", None, None))
         await nc.close()
     finally:
         await broker.stop()
         service.terminate()
         service.wait()
         server.stop()
+    return figures
 
+
+def _fmt(value: float | None) -> str:
+    return "-" if value is None else f"{value:.3f}"
+
+
+def report(figures: list[Figure], *, count: int, concurrency: int) -> None:
+    """Print the table."""
     print(
         f"secrets service over NATS vs raw JetStream KV ({count} ops, concurrency {concurrency},"
-        f" {os.cpu_count()} cores, {time.strftime('%Y-%m-%d')})"
+        f" {os.cpu_count()} cores, {time.strftime('%Y-%m-%d %H:%M')})"
     )
-    print(f"{'measure':<28}{'sigil':>12}{'raw KV':>12}{'ratio':>9}")
-    _row("creates/s vs KV puts/s", creates, puts, inverse=True)
-    _row("updates/s vs KV puts/s", updates, puts, inverse=True)
-    _row("list-1000 p50 ms vs KV get", list_p50, get_p50)
-    _row("list-1000 p99 ms vs KV get", list_p99, get_p99)
-    print(f"{'raw KV gets/s':<28}{'':>12}{gets:>12.0f}")
-
-
-def _row(label: str, sigil: float, baseline: float, *, inverse: bool = False) -> None:
-    """One table row; the ratio says how many times slower Sigil is than the baseline."""
-    ratio = baseline / sigil if inverse else sigil / baseline
-    print(f"{label:<28}{sigil:>12.2f}{baseline:>12.2f}{ratio:>8.1f}x")
+    print(f"{'measure':<30}{'value':>12}  {'secrets CPU ms/op':>18}{'nats CPU ms/op':>16}")
+    for f in figures:
+        print(
+            f"{f.label:<30}{f.value:>12.2f}  {_fmt(f.service_cpu_ms):>18}"
+            f"{_fmt(f.server_cpu_ms):>16}"
+        )
+    by_label = {f.label: f.value for f in figures}
+    puts = by_label["raw KV puts/s (baseline)"]
+    print(
+        f"creates are {puts / by_label['creates/s (one org)']:.1f}x and updates "
+        f"{puts / by_label['updates/s (one org)']:.1f}x slower than raw KV puts in this run"
+    )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--count", type=int, default=2000)
     parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument("--list-rounds", type=int, default=300)
     args = parser.parse_args()
-    asyncio.run(run(args.count, args.concurrency))
+    figures = asyncio.run(run(args.count, args.concurrency, args.list_rounds))
+    report(figures, count=args.count, concurrency=args.concurrency)
 
 
 if __name__ == "__main__":
