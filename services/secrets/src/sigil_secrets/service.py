@@ -461,11 +461,19 @@ class SecretsService:
         """Every value a deployment of this scope could have seen: current and pinned."""
         org, customer = req.organization_id, req.customer_organization_id
         records = await self._store.load_all(org)
-        in_scope = [r for r in records if r.customer_organization_id in (None, customer)]
+        in_scope = [
+            r
+            for r in records
+            if req.all_customers or r.customer_organization_id in (None, customer)
+        ]
         values = {await self._value(r, r.version) for r in in_scope}
         if req.pinned:
             tombs = self._live_tombstones(await self._store.tombstones(org))
-            scoped_tombs = [t for t in tombs if t.customer_organization_id in (None, customer)]
+            scoped_tombs = [
+                t
+                for t in tombs
+                if req.all_customers or t.customer_organization_id in (None, customer)
+            ]
             pinned = await self._pinned_values(req.pinned, in_scope + scoped_tombs)
             values.update(value for _, value in pinned)
         return RedactionValuesReply(values=sorted(v for v in values if v))

@@ -174,10 +174,15 @@ class SecretResolveReply(Contract):
 
 
 class RedactionValuesRequest(Contract):
-    """Internal (redactor only): every value a deployment of this scope could have seen."""
+    """Internal (redactor only): every value a deployment of this scope could have seen.
+
+    ``all_customers``: a deployment without render receipts has no known scope, so it is
+    masked with every value of the organization (vendor-level and every customer's).
+    """
 
     organization_id: EntityId
     customer_organization_id: EntityId | None = None
+    all_customers: bool = False
     pinned: list[PinnedVersion] = Field(default_factory=list)
 
 
