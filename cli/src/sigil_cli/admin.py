@@ -5,9 +5,14 @@ import asyncio
 import os
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sigil_cli.embedded import DataDir
+
+if TYPE_CHECKING:
+    from sigil_secrets.audit_admin import AuditVerification
 
 
 def _secrets_settings(data_dir: Path) -> object:
@@ -23,6 +28,8 @@ def _secrets_settings(data_dir: Path) -> object:
         defaults["SIGIL_NATS_URL"] = data.nats_url_file.read_text(encoding="utf-8").strip()
     if "SIGIL_KEK" not in os.environ and "SIGIL_KEK_FILE" not in os.environ:
         defaults["SIGIL_KEK_FILE"] = str(data.kek_file)
+    if "SIGIL_AUDIT_KEY" not in os.environ and "SIGIL_AUDIT_KEY_FILE" not in os.environ:
+        defaults["SIGIL_AUDIT_KEY_FILE"] = str(data.audit_key_file)
     os.environ.update(defaults)
     return load_settings(SecretsSettings, "sigil")
 
@@ -37,25 +44,65 @@ def _progress(done: int, total: int) -> None:
 
 
 def keys_rotate(args: argparse.Namespace) -> int:
-    """Add a new current KEK (unless --rewrap-only) and re-wrap every data key under it."""
-    from sigil_secrets import admin  # noqa: PLC0415 - needs the secrets package
+    """Add a new current KEK (unless --rewrap-only) and re-wrap every data key under it.
+
+    With ``audit_key``: add a new current audit key instead (older keys stay in the audit
+    keyring so earlier events keep verifying). Either way the run is audited first (one
+    ``keys.rotate`` event in the operator chain); if that fails nothing changes (exit 6).
+    """
+    from sigil_secrets import admin, audit_admin  # noqa: PLC0415 - needs the secrets package
 
     settings = _secrets_settings(args.data_dir)
+    if getattr(args, "audit_key", False):
+        return _rotate_audit_key(settings, f"audit-{int(time.time())}")
+    rewrap_only = bool(getattr(args, "rewrap_only", False))
     kek_file = getattr(settings, "kek_file", None)
-    if not args.rewrap_only:
-        if getattr(settings, "kek", None) is not None or kek_file is None:
-            print(
-                "sigil keys rotate: needs SIGIL_KEK_FILE; with an inline SIGIL_KEK put the new "
-                "key first yourself, restart, then run 'sigil keys rotate --rewrap-only'",
-                file=sys.stderr,
-            )
-            return 2
-        admin.add_key(Path(kek_file), f"k{int(time.time())}")
+    if not rewrap_only and (getattr(settings, "kek", None) is not None or kek_file is None):
+        print(
+            "sigil keys rotate: needs SIGIL_KEK_FILE; with an inline SIGIL_KEK put the new "
+            "key first yourself, restart, then run 'sigil keys rotate --rewrap-only'",
+            file=sys.stderr,
+        )
+        return 2
+    new_id = f"k{int(time.time())}"
+    details = {"key": "kek", "mode": "rewrap-only" if rewrap_only else "rotate"}
+    if not rewrap_only:
+        details["new_key_id"] = new_id
+    try:
+        asyncio.run(audit_admin.record_rotation(settings, details))  # type: ignore[arg-type]
+    except audit_admin.AuditAdminError as err:
+        print(f"sigil keys rotate: {err}", file=sys.stderr)
+        return 6
+    if not rewrap_only:
+        admin.add_key(Path(kek_file), new_id)  # type: ignore[arg-type]
     report = asyncio.run(admin.rewrap_all(settings, progress=_progress))  # type: ignore[arg-type]
     print(
         f"current key {report.current_key}: {report.rewrapped} of {report.envelopes} data keys "
         f"re-wrapped, {report.skipped_changed} changed meanwhile (run again to finish)"
     )
+    return 0
+
+
+def _rotate_audit_key(settings: object, new_id: str) -> int:
+    """Audit, then put a new current key at the top of the audit keyring file."""
+    from sigil_secrets import admin, audit_admin  # noqa: PLC0415
+
+    key_file = getattr(settings, "audit_key_file", None)
+    if getattr(settings, "audit_key", None) is not None or key_file is None:
+        print(
+            "sigil keys rotate --audit-key: needs SIGIL_AUDIT_KEY_FILE; with an inline "
+            "SIGIL_AUDIT_KEY put the new key first yourself and restart",
+            file=sys.stderr,
+        )
+        return 2
+    details = {"key": "audit", "mode": "rotate", "new_key_id": new_id}
+    try:
+        asyncio.run(audit_admin.record_rotation(settings, details))  # type: ignore[arg-type]
+    except audit_admin.AuditAdminError as err:
+        print(f"sigil keys rotate: {err}", file=sys.stderr)
+        return 6
+    admin.add_key(Path(key_file), new_id)
+    print(f"current audit key {new_id}: new events are sealed with it; older keys still verify")
     return 0
 
 
@@ -70,49 +117,38 @@ def keys_status(args: argparse.Namespace) -> int:
     return 0
 
 
+@dataclass(frozen=True)
+class AuditVerifyOutcome:
+    """Result of ``sigil audit verify``, independent of the CLI framework around it.
+
+    ``exit_code``: 0 every chain intact and the stream cannot drop events, 1 a problem was
+    found (named in ``lines``), 6 NATS or the audit stream could not be reached.
+    """
+
+    exit_code: int
+    lines: list[str]
+    result: "AuditVerification | None" = None
+
+
+def verify_audit_chains(data_dir: Path, org: str | None = None) -> AuditVerifyOutcome:
+    """Check the audit stream's configuration and every (or one) organization's chain."""
+    from sigil_secrets import audit_admin  # noqa: PLC0415
+
+    settings = _secrets_settings(data_dir)
+    try:
+        result = asyncio.run(
+            audit_admin.verify_audit(settings, organization_id=org)  # type: ignore[arg-type]
+        )
+    except audit_admin.AuditAdminError as err:
+        return AuditVerifyOutcome(6, [f"audit verify: {err}"])
+    lines = result.lines() or ["audit stream holds no events"]
+    return AuditVerifyOutcome(0 if result.ok else 1, lines, result)
+
+
 def audit_verify(args: argparse.Namespace) -> int:
-    """Check one organization's audit hash chain; exit 1 naming the first broken link."""
-    from sigil_secrets import admin  # noqa: PLC0415
-
-    settings = _secrets_settings(args.data_dir)
-    report = asyncio.run(admin.verify_chain(settings, args.org))  # type: ignore[arg-type]
-    if report.broken_at is None:
-        print(f"audit chain of {args.org}: {report.events} events, intact")
-        return 0
-    print(
-        f"audit chain of {args.org}: broken at event #{report.broken_at} "
-        f"(id {report.broken_event_id}) of {report.events}",
-        file=sys.stderr,
-    )
-    return 1
-
-
-def audit_list_command(args: argparse.Namespace) -> int:
-    """``sigil audit``: list events through the API."""
-    from sigil_cli.commands import audit_list, run_api  # noqa: PLC0415
-
-    return run_api(audit_list, args)
-
-
-def add_parsers(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
-    """Register ``keys`` and ``audit`` commands."""
-    keys = sub.add_parser("keys", help="key-encryption key management")
-    keys_sub = keys.add_subparsers(dest="keys_command", required=True)
-    rotate = keys_sub.add_parser("rotate", help="add a new KEK and re-wrap every data key")
-    rotate.add_argument(
-        "--rewrap-only", action="store_true", help="only re-wrap under the current key"
-    )
-    rotate.set_defaults(func=keys_rotate)
-    status = keys_sub.add_parser("status", help="data keys per KEK (0 = safe to retire)")
-    status.set_defaults(func=keys_status)
-
-    audit = sub.add_parser("audit", help="audit events (list), or verify the hash chain")
-    audit.add_argument("--json", action="store_true", help="machine-readable output")
-    audit.add_argument("--key")
-    audit.add_argument("--actor")
-    audit.add_argument("--action")
-    audit.set_defaults(func=audit_list_command)
-    audit_sub = audit.add_subparsers(dest="audit_command")
-    verify = audit_sub.add_parser("verify", help="check an organization's hash chain")
-    verify.add_argument("--org", required=True)
-    verify.set_defaults(func=audit_verify)
+    """``sigil audit verify [--org ORG]``: print the report; exit 1 naming any problem."""
+    outcome = verify_audit_chains(args.data_dir, getattr(args, "org", None))
+    stream = sys.stdout if outcome.exit_code == 0 else sys.stderr
+    for line in outcome.lines:
+        print(line, file=stream)
+    return outcome.exit_code

@@ -1,14 +1,13 @@
-"""Pure domain rules: audit hash chain, listing order and cursors, deployment scope merge."""
+"""Pure domain rules: listing order and cursors, deployment scope merge."""
 
 from datetime import UTC, datetime
 
 import pytest
 
 from sigil_secrets.domain import listing
-from sigil_secrets.domain.audit_chain import GENESIS, first_broken_link, seal_event
 from sigil_secrets.domain.model import Envelope, SecretRecord
 from sigil_secrets.domain.scope import deployment_secrets
-from sigil_shared.contracts import AuditEvent, AuditOutcome, Role, SecretListRequest
+from sigil_shared.contracts import SecretListRequest
 from sigil_shared.errors import InvalidRequestError
 from tests.integration.bus_client import actor
 
@@ -29,47 +28,6 @@ def _record(key: str, scope: str | None = None, org: str = "acme") -> SecretReco
         updated_by="u",
         envelope=ENVELOPE,
     )
-
-
-def _event(n: int) -> AuditEvent:
-    return AuditEvent(
-        id=f"e{n}",
-        organization_id="acme",
-        actor_id="u",
-        actor_role=Role.ADMIN,
-        actor_customer_organization_id=None,
-        action="create",
-        key=f"K{n}",
-        request_id=f"r{n}",
-        outcome=AuditOutcome.SUCCESS,
-        at=NOW,
-        prev_hash="",
-    )
-
-
-def _chain(n: int) -> list[AuditEvent]:
-    events, prev = [], GENESIS
-    for i in range(n):
-        sealed = seal_event(_event(i), prev)
-        events.append(sealed)
-        prev = sealed.hash
-    return events
-
-
-def test_intact_chain_verifies() -> None:
-    assert first_broken_link(_chain(5)) is None
-
-
-def test_edited_event_is_named_as_the_first_broken_link() -> None:
-    events = _chain(5)
-    events[2] = events[2].model_copy(update={"actor_id": "someone-else"})
-    assert first_broken_link(events) == 2
-
-
-def test_removed_event_breaks_the_next_link() -> None:
-    events = _chain(5)
-    del events[1]
-    assert first_broken_link(events) == 1
 
 
 def test_customer_wins_on_the_same_key() -> None:

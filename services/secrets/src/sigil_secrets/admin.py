@@ -1,4 +1,4 @@
-"""Operator tasks run by the ``sigil`` command: key rotation and audit-chain verification."""
+"""Operator tasks run by the ``sigil`` command: key rotation (audit: ``audit_admin``)."""
 
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -7,9 +7,7 @@ from pathlib import Path
 import nats
 from nats.aio.client import Client as NatsClient
 
-from sigil_secrets.adapters.js_audit import JetStreamAuditLog
 from sigil_secrets.app import build_store, keyring_source
-from sigil_secrets.domain.audit_chain import first_broken_link
 from sigil_secrets.domain.crypto import new_key_entry, rewrap
 from sigil_secrets.errors import KeyringError
 from sigil_shared.settings import SecretsSettings
@@ -77,29 +75,4 @@ async def keys_in_use(settings: SecretsSettings) -> dict[str, int]:
     return counts
 
 
-@dataclass(frozen=True)
-class ChainReport:
-    """Result of ``sigil audit verify``."""
-
-    events: int
-    broken_at: int | None
-    broken_event_id: str | None
-
-
-async def verify_chain(settings: SecretsSettings, organization_id: str) -> ChainReport:
-    """Walk one organization's audit chain and name the first broken link."""
-    nc = await _connect(settings)
-    try:
-        log = JetStreamAuditLog(nc, nc.jetstream(), stream=settings.audit_stream)
-        events = [event async for _, event in log.events(organization_id, after=0)]
-    finally:
-        await nc.close()
-    broken = first_broken_link(events)
-    return ChainReport(
-        events=len(events),
-        broken_at=broken,
-        broken_event_id=events[broken].id if broken is not None else None,
-    )
-
-
-__all__ = ["KeyringError", "RotationReport", "add_key", "keys_in_use", "rewrap_all", "verify_chain"]
+__all__ = ["KeyringError", "RotationReport", "add_key", "keys_in_use", "rewrap_all"]

@@ -1,66 +1,103 @@
 """JetStreamAuditLog: audit events in a stream that denies delete and purge.
 
-Each organization's events form a hash chain. Appends use JetStream's expected last
-sequence *for the organization's subjects*, so replicas appending concurrently can never
-fork a chain: the loser re-reads the head and retries.
+Each organization's events form an HMAC chain (``domain.audit_chain``). Appends are
+group-committed per organization: concurrent callers queue their events, one writer per
+organization seals everything queued so far onto the chain and stores it as one atomic
+JetStream batch (one round trip, all or nothing). The batch's first message carries the
+expected last sequence *of the organization's subjects*, checked by the server when the
+batch commits, so replicas appending concurrently can never fork a chain: the loser
+re-reads the head and retries. A caller returns only once its event is stored; if it
+cannot be stored the caller gets AuditUnavailableError and undoes its change.
 """
 
 import asyncio
+import contextlib
 import json
+import uuid
 from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
 
 from nats.aio.client import Client as NatsClient
+from nats.errors import Error as NatsError
 from nats.js import JetStreamContext
-from nats.js.api import ConsumerConfig, DeliverPolicy, StorageType, StreamConfig
+from nats.js.api import ConsumerConfig, DeliverPolicy, PubAck
 from nats.js.errors import BadRequestError, NotFoundError
 from nats.js.errors import Error as JsError
 
-from sigil_secrets.domain.audit_chain import GENESIS, seal_event
+from sigil_secrets.adapters.keyring_source import KeyringSource
+from sigil_secrets.domain.audit_chain import ChainHead, head_of, seal_events
 from sigil_shared import subjects
+from sigil_shared.audit_stream import audit_stream_config, dropping_problems
 from sigil_shared.contracts import AuditEvent
 from sigil_shared.errors import AuditUnavailableError
 
 _WRONG_LAST_SEQUENCE = 10071
+_BATCH_DUPLICATE_ID = 10201
 _APPEND_ATTEMPTS = 8
 _READ_TIMEOUT = 5.0
+#: Events per atomic batch (the server allows 1,000; a batch also stays far below 1 MiB).
+MAX_BATCH = 256
+
+_EXPECTED_SEQ = "Nats-Expected-Last-Subject-Sequence"
+_EXPECTED_SUBJECT = "Nats-Expected-Last-Subject-Sequence-Subject"
+
+
+@dataclass
+class _Pending:
+    event: AuditEvent
+    done: "asyncio.Future[AuditEvent]"
+
+
+@dataclass
+class _Chain:
+    """One organization's queue of events waiting to be appended, and its writer."""
+
+    queue: list[_Pending] = field(default_factory=list)
+    writer: "asyncio.Task[None] | None" = None
+    head: tuple[int, ChainHead] | None = None
+
+
+class _ContendedError(Exception):
+    """Another writer appended first; the head must be re-read."""
 
 
 class JetStreamAuditLog:
     """The AuditLog port on a JetStream stream."""
 
     def __init__(
-        self, nc: NatsClient, js: JetStreamContext, *, stream: str, replicas: int = 1
+        self,
+        nc: NatsClient,
+        js: JetStreamContext,
+        *,
+        stream: str,
+        keyring: KeyringSource,
+        replicas: int = 1,
+        timeout: float = 5.0,
     ) -> None:
         self._nc = nc
         self._js = js
         self._stream = stream
+        self._keyring = keyring
         self._replicas = replicas
-        self._heads: dict[str, tuple[int, str]] = {}
-        self._locks: dict[str, asyncio.Lock] = {}
+        self._timeout = timeout
+        self._chains: dict[str, _Chain] = {}
+        self._atomic = False
 
     async def setup(self) -> None:
-        """Create the stream on first start (delete and purge denied)."""
-        config = StreamConfig(
-            name=self._stream,
-            subjects=[subjects.AUDIT_ALL],
-            storage=StorageType.FILE,
-            num_replicas=self._replicas,
-            deny_delete=True,
-            deny_purge=True,
-            allow_rollup_hdrs=False,
-            duplicate_window=120,
-            description="Sigil audit events (append-only, hash-chained per organization)",
-        )
+        """Create the stream on first start; learn whether it takes atomic batches."""
         try:
             try:
-                await self._js.stream_info(self._stream)
+                info = await self._js.stream_info(self._stream)
             except NotFoundError:
-                await self._js.add_stream(config)
+                info = await self._js.add_stream(
+                    audit_stream_config(name=self._stream, replicas=self._replicas)
+                )
         except (JsError, TimeoutError) as err:
             raise AuditUnavailableError("audit stream is unavailable") from err
+        self._atomic = bool(info.config.allow_atomic)
 
     async def ping(self) -> None:
-        """Raise unless the stream exists and accepts writes."""
+        """Raise unless the stream exists, accepts writes and cannot drop events."""
         try:
             info = await self._js.stream_info(self._stream)
         except (JsError, TimeoutError) as err:
@@ -68,51 +105,142 @@ class JetStreamAuditLog:
         config = info.config
         if config.sealed or subjects.AUDIT_ALL not in (config.subjects or []):
             raise AuditUnavailableError("audit stream does not accept events")
-        limit = config.max_msgs or -1
-        if limit > 0 and info.state.messages >= limit and config.discard == "new":
-            raise AuditUnavailableError("audit stream is full")
+        problems = dropping_problems(config)
+        if problems:
+            msg = "audit stream configuration would let events be dropped: " + "; ".join(problems)
+            raise AuditUnavailableError(msg)
+        self._atomic = bool(config.allow_atomic)
 
-    async def _head(self, org: str) -> tuple[int, str]:
-        cached = self._heads.get(org)
-        if cached is not None:
-            return cached
-        try:
-            msg = await self._js.get_last_msg(self._stream, subjects.audit_org(org))
-        except NotFoundError:
-            return 0, GENESIS
-        event = AuditEvent.model_validate_json(msg.data or b"{}")
-        return msg.seq or 0, event.hash
+    async def close(self) -> None:
+        """Wait for queued appends to finish (their callers are waiting for them)."""
+        writers = [c.writer for c in self._chains.values() if c.writer is not None]
+        if writers:
+            await asyncio.gather(*writers, return_exceptions=True)
+
+    # -- appends ---------------------------------------------------------------
 
     async def append(self, event: AuditEvent) -> AuditEvent:
         """Chain and store one event; AuditUnavailableError if it cannot be written."""
         org = event.organization_id
-        lock = self._locks.setdefault(org, asyncio.Lock())
-        async with lock:
-            for _ in range(_APPEND_ATTEMPTS):
+        chain = self._chains.setdefault(org, _Chain())
+        done: asyncio.Future[AuditEvent] = asyncio.get_running_loop().create_future()
+        chain.queue.append(_Pending(event, done))
+        if chain.writer is None:
+            chain.writer = asyncio.create_task(self._write(org, chain), name=f"audit-{org}")
+        return await done
+
+    async def _write(self, org: str, chain: _Chain) -> None:
+        """Drain one organization's queue, a batch per round trip, until it is empty."""
+        try:
+            while chain.queue:
+                batch = chain.queue[:MAX_BATCH]
+                del chain.queue[:MAX_BATCH]
                 try:
-                    seq, prev_hash = await self._head(org)
-                    sealed = seal_event(event, prev_hash)
-                    ack = await self._js.publish(
-                        subjects.audit(org, event.action),
-                        sealed.model_dump_json().encode(),
-                        stream=self._stream,
-                        headers={
-                            "Nats-Msg-Id": event.id,
-                            "Nats-Expected-Last-Subject-Sequence": str(seq),
-                            "Nats-Expected-Last-Subject-Sequence-Subject": subjects.audit_org(org),
-                        },
-                    )
-                except BadRequestError as err:
-                    self._heads.pop(org, None)
-                    if err.err_code == _WRONG_LAST_SEQUENCE:
-                        continue  # another replica appended first: re-read the head
-                    raise AuditUnavailableError("audit record could not be written") from err
-                except (JsError, TimeoutError) as err:
-                    self._heads.pop(org, None)
-                    raise AuditUnavailableError("audit record could not be written") from err
-                self._heads[org] = (ack.seq, sealed.hash)
-                return sealed
+                    stored = await self._commit(org, chain, [p.event for p in batch])
+                except AuditUnavailableError as err:
+                    for pending in batch:
+                        if not pending.done.done():
+                            pending.done.set_exception(err)
+                    continue
+                for pending, sealed in zip(batch, stored, strict=True):
+                    if not pending.done.done():
+                        pending.done.set_result(sealed)
+        finally:
+            chain.writer = None
+            if chain.queue:  # appended while the writer was finishing
+                chain.writer = asyncio.create_task(self._write(org, chain), name=f"audit-{org}")
+
+    async def _commit(self, org: str, chain: _Chain, events: list[AuditEvent]) -> list[AuditEvent]:
+        singly = not self._atomic or len(events) == 1
+        for _ in range(_APPEND_ATTEMPTS):
+            try:
+                if chain.head is None:
+                    chain.head = await self._read_head(org)
+                if singly:
+                    return await self._publish_singly(org, chain, events)
+                return await self._publish_batch(org, chain, events)
+            except _ContendedError:
+                chain.head = None  # another replica appended first: re-read the head
+            except BadRequestError as err:
+                chain.head = None
+                if err.err_code == _BATCH_DUPLICATE_ID:
+                    # A retried event is already stored: store the rest one by one, where
+                    # the server answers a duplicate with the original's acknowledgement.
+                    singly = True
+                    continue
+                raise AuditUnavailableError("audit record could not be written") from err
+            except (JsError, NatsError, TimeoutError) as err:
+                chain.head = None
+                raise AuditUnavailableError("audit record could not be written") from err
         raise AuditUnavailableError("audit chain is contended; try again")
+
+    async def _read_head(self, org: str) -> tuple[int, ChainHead]:
+        try:
+            msg = await self._js.get_last_msg(self._stream, subjects.audit_org(org))
+        except NotFoundError:
+            return 0, ChainHead()
+        event = AuditEvent.model_validate_json(msg.data or b"{}")
+        return msg.seq or 0, head_of(event)
+
+    def _headers(self, event: AuditEvent) -> dict[str, str]:
+        return {"Nats-Msg-Id": event.id, "Nats-Expected-Stream": self._stream}
+
+    async def _publish_batch(
+        self, org: str, chain: _Chain, events: list[AuditEvent]
+    ) -> list[AuditEvent]:
+        assert chain.head is not None
+        seq, head = chain.head
+        sealed = seal_events(events, head=head, keyring=self._keyring.get())
+        batch_id = uuid.uuid4().hex
+        last = len(sealed)
+        for number, event in enumerate(sealed, start=1):
+            headers = self._headers(event)
+            headers["Nats-Batch-Id"] = batch_id
+            headers["Nats-Batch-Sequence"] = str(number)
+            if number == 1:
+                # Checked against the stream as it was before the batch, when it commits.
+                headers[_EXPECTED_SEQ] = str(seq)
+                headers[_EXPECTED_SUBJECT] = subjects.audit_org(org)
+            subject = subjects.audit(org, event.action)
+            data = event.model_dump_json().encode()
+            if number < last:
+                await self._nc.publish(subject, data, headers=headers)
+                continue
+            headers["Nats-Batch-Commit"] = "1"
+            ack = await self._publish(subject, data, headers)
+            chain.head = (ack.seq, head_of(event))
+        return sealed
+
+    async def _publish_singly(
+        self, org: str, chain: _Chain, events: list[AuditEvent]
+    ) -> list[AuditEvent]:
+        stored: list[AuditEvent] = []
+        for event in events:
+            assert chain.head is not None
+            seq, head = chain.head
+            (sealed,) = seal_events([event], head=head, keyring=self._keyring.get())
+            headers = self._headers(sealed)
+            headers[_EXPECTED_SEQ] = str(seq)
+            headers[_EXPECTED_SUBJECT] = subjects.audit_org(org)
+            data = sealed.model_dump_json().encode()
+            ack = await self._publish(subjects.audit(org, event.action), data, headers)
+            if ack.duplicate:
+                chain.head = await self._read_head(org)
+            else:
+                chain.head = (ack.seq, head_of(sealed))
+            stored.append(sealed)
+        return stored
+
+    async def _publish(self, subject: str, data: bytes, headers: dict[str, str]) -> PubAck:
+        try:
+            ack = await self._js.publish(subject, data, timeout=self._timeout, headers=headers)
+        except BadRequestError as err:
+            if err.err_code == _WRONG_LAST_SEQUENCE:
+                raise _ContendedError from err
+            raise
+        return ack
+
+    # -- reads -----------------------------------------------------------------
 
     async def events(
         self, organization_id: str, *, after: int
@@ -146,4 +274,5 @@ class JetStreamAuditLog:
                 if seq >= (last.seq or 0) or msg.metadata.num_pending == 0:
                     return
         finally:
-            await sub.unsubscribe()
+            with contextlib.suppress(JsError, NatsError):
+                await sub.unsubscribe()

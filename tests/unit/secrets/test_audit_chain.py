@@ -1,0 +1,155 @@
+"""The keyed audit chain: sealing, and verification naming forgery, edits, gaps and heads."""
+
+import base64
+import hashlib
+import json
+from datetime import UTC, datetime
+
+from sigil_secrets.domain.audit_chain import (
+    ChainHead,
+    ChainReport,
+    StoredEvent,
+    seal_events,
+    verify_chain,
+)
+from sigil_secrets.domain.crypto import Keyring
+from sigil_secrets.domain.value_use import value_use_audit_event
+from sigil_shared.contracts import (
+    Actor,
+    AuditEvent,
+    AuditOutcome,
+    Role,
+    ValueUseEvent,
+    ValueUseKey,
+)
+
+NOW = datetime(2026, 1, 1, tzinfo=UTC)
+ORG = "acme"
+PREFIX = f"sigil.audit.{ORG}."
+KEY_A = "a1:" + base64.b64encode(b"A" * 32).decode()
+KEY_B = "b2:" + base64.b64encode(b"B" * 32).decode()
+
+
+def _event(n: int) -> AuditEvent:
+    return AuditEvent(
+        id=f"e{n}",
+        organization_id=ORG,
+        actor_id="u",
+        actor_role=Role.ADMIN,
+        actor_customer_organization_id=None,
+        action="create",
+        key=f"K{n}",
+        request_id=f"r{n}",
+        outcome=AuditOutcome.SUCCESS,
+        at=NOW,
+        prev_hash="",
+    )
+
+
+def _stored(events: list[AuditEvent], start: int = 1) -> list[StoredEvent]:
+    return [
+        StoredEvent(start + i, PREFIX + e.action, e.model_dump_json().encode())
+        for i, e in enumerate(events)
+    ]
+
+
+def _chain(n: int, keyring: Keyring) -> list[AuditEvent]:
+    return seal_events([_event(i) for i in range(n)], head=ChainHead(), keyring=keyring)
+
+
+def _verify(items: list[StoredEvent], keys: str = KEY_A) -> ChainReport:
+    return verify_chain(ORG, items, keyring=Keyring.parse(keys), subject_prefix=PREFIX)
+
+
+def test_intact_chain_verifies_with_sequences_and_count() -> None:
+    report = _verify(_stored(_chain(5, Keyring.parse(KEY_A)), start=10))
+    assert report.intact, report.problems
+    assert (report.first_seq, report.last_seq, report.count) == (10, 14, 5)
+
+
+def test_forged_event_with_a_correct_unkeyed_sha256_fails() -> None:
+    events = _chain(3, Keyring.parse(KEY_A))
+    # An attacker without the audit key appends an event and "seals" it the old way:
+    # plain SHA-256 over the canonical JSON, linked to the real head.
+    forged = _event(99).model_copy(
+        update={"chain_seq": 4, "prev_hash": events[-1].hash, "key_id": "a1", "hash": ""}
+    )
+    body = json.dumps(
+        forged.model_dump(mode="json", exclude={"hash"}), sort_keys=True, separators=(",", ":")
+    )
+    forged = forged.model_copy(update={"hash": hashlib.sha256(body.encode()).hexdigest()})
+    report = _verify(_stored([*events, forged]))
+    assert [p.kind for p in report.problems] == ["forged"]
+    assert report.problems[0].stream_seq == 4
+    assert "e99" in report.problems[0].message
+
+
+def test_edited_event_fails_naming_its_sequence() -> None:
+    events = _chain(5, Keyring.parse(KEY_A))
+    events[2] = events[2].model_copy(update={"actor_id": "someone-else"})
+    report = _verify(_stored(events))
+    assert [p.kind for p in report.problems] == ["forged"]
+    assert report.problems[0].stream_seq == 3
+
+
+def test_removed_event_is_a_gap() -> None:
+    events = _chain(5, Keyring.parse(KEY_A))
+    del events[1]
+    report = _verify(_stored(events))
+    assert [p.kind for p in report.problems] == ["gap"]
+    assert "positions 2..2 missing" in report.problems[0].message
+
+
+def test_removed_first_events_are_a_missing_head() -> None:
+    events = _chain(5, Keyring.parse(KEY_A))
+    report = _verify(_stored(events[2:], start=3))
+    assert [p.kind for p in report.problems] == ["missing_head"]
+
+
+def test_reordered_or_relinked_event_breaks_the_link() -> None:
+    keyring = Keyring.parse(KEY_A)
+    events = _chain(3, keyring)
+    # Re-sealed by the key holder onto the wrong predecessor: verifies alone, not linked.
+    (wrong,) = seal_events([_event(7)], head=ChainHead("f" * 64, 3), keyring=keyring)
+    report = _verify(_stored([*events, wrong]))
+    assert [p.kind for p in report.problems] == ["broken_link"]
+
+
+def test_rotated_audit_key_keeps_old_events_verifiable() -> None:
+    old = _chain(2, Keyring.parse(KEY_A))
+    rotated = Keyring.parse(f"{KEY_B}\n{KEY_A}")
+    head = ChainHead(old[-1].hash, old[-1].chain_seq)
+    new = seal_events([_event(5), _event(6)], head=head, keyring=rotated)
+    assert {e.key_id for e in new} == {"b2"}
+    assert _verify(_stored([*old, *new]), keys=f"{KEY_B}\n{KEY_A}").intact
+    retired = _verify(_stored([*old, *new]), keys=KEY_B)
+    assert {p.kind for p in retired.problems} == {"unknown_key"}
+
+
+def test_event_of_another_organization_is_misfiled() -> None:
+    events = _chain(2, Keyring.parse(KEY_A))
+    moved = events[1].model_copy(update={"organization_id": "other"})
+    report = _verify(_stored([events[0], moved]))
+    assert [p.kind for p in report.problems] == ["misfiled"]
+
+
+def test_value_use_becomes_a_chain_event_without_values() -> None:
+    use = ValueUseEvent(
+        event_id="ab" * 16,
+        action="template.render",
+        actor=Actor(user_id="u", organization_id=ORG, role=Role.READ_ONLY),
+        organization_id=ORG,
+        customer_organization_id="c1",
+        deployment_id="d1",
+        revision="3",
+        keys=[ValueUseKey(key="DB_PASSWORD", customer_organization_id="c1", version=2)],
+        outcome="template_execution_error",
+        request_id="r1",
+        at=NOW,
+    )
+    event = value_use_audit_event(use)
+    assert (event.id, event.action, event.outcome) == (use.event_id, "template.render", "failed")
+    assert event.error_code == "template_execution_error"
+    assert event.keys == use.keys
+    (sealed,) = seal_events([event], head=ChainHead(), keyring=Keyring.parse(KEY_A))
+    assert _verify(_stored([sealed])).intact
