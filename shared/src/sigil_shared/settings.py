@@ -19,6 +19,8 @@ class BusSettings(BaseSettings):
     nats_password: SecretStr | None = None
     request_timeout: float = Field(default=5.0, gt=0, le=120)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    #: ``text`` (one line per record) or ``json`` (one JSON object per line, for collectors).
+    log_format: Literal["text", "json"] = "text"
     #: JetStream replicas for streams and KV buckets this service creates (3 on a cluster).
     js_replicas: int = Field(default=1, ge=1, le=5)
 
@@ -89,8 +91,11 @@ class GatewaySettings(BusSettings):
     #: Least seconds between JWKS refetches triggered by an unknown key id (anti-abuse).
     jwks_refresh_cooldown: float = Field(default=30.0, ge=0)
     body_limit: int = Field(default=1024 * 1024, ge=1024)
-    #: Requests per second per token; 0 turns rate limiting off.
+    #: Requests per second per verified token, per gateway replica; 0 turns it off.
     rate_limit: float = Field(default=0, ge=0)
+    #: Requests per second per client address for requests without a verified token
+    #: (none, invalid, or not yet seen), per gateway replica; 0 turns it off.
+    anonymous_rate_limit: float = Field(default=0, ge=0)
 
     @model_validator(mode="after")
     def _check_auth(self) -> Self:

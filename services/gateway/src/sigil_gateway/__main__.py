@@ -11,12 +11,17 @@ from sigil_shared.telemetry import configure_telemetry
 def main() -> None:
     """Serve until signalled."""
     settings = load_settings(GatewaySettings, "sigil-gateway")
-    configure_logging(settings.log_level, service="gateway")
-    configure_telemetry("sigil-gateway")
+    configure_logging(settings.log_level, service="gateway", fmt=settings.log_format)
+    # The gateway serves /metrics itself, so its OpenTelemetry metrics go to Prometheus too.
+    configure_telemetry("sigil-gateway", prometheus=True)
     uvicorn.run(
         create_app(settings),
         host=settings.host,
         port=settings.port,
+        # uvloop and httptools: the C event loop and HTTP parser roughly halve per-request
+        # CPU against asyncio + h11.
+        loop="uvloop",
+        http="httptools",
         log_config=None,
         access_log=False,
         server_header=False,

@@ -1,32 +1,19 @@
 """Wiring of the gateway: the only place that builds its broker, routes and handlers."""
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI, Request, Response
-from opentelemetry import trace
+from fastapi import FastAPI
 
 from sigil_gateway.auth import TokenVerifier
+from sigil_gateway.docs import describe, install_docs
 from sigil_gateway.errors import install_error_handlers
-from sigil_gateway.middleware import BodyLimitMiddleware, RateLimitMiddleware
+from sigil_gateway.metrics import HttpMetricsMiddleware, install_metrics
+from sigil_gateway.middleware import BodyLimitMiddleware, RateLimitMiddleware, TracingMiddleware
 from sigil_gateway.routes import audit, health, logs, secrets, templates, ui
 from sigil_shared.bus import create_broker
 from sigil_shared.settings import GatewaySettings
-
-
-async def trace_request(
-    request: Request, call_next: Callable[[Request], Awaitable[Response]]
-) -> Response:
-    """One server span per request; bus requests made inside it carry its context."""
-    route = request.scope.get("route")
-    name = f"{request.method} {getattr(route, 'path', request.url.path)}"
-    tracer = trace.get_tracer("sigil.gateway")
-    with tracer.start_as_current_span(name, kind=trace.SpanKind.SERVER) as span:
-        span.set_attribute("http.request.method", request.method)
-        response = await call_next(request)
-        span.set_attribute("http.route", getattr(request.scope.get("route"), "path", ""))
-        span.set_attribute("http.response.status_code", response.status_code)
-        return response
+from sigil_shared.telemetry import tracing_enabled
 
 
 def create_app(settings: GatewaySettings) -> FastAPI:
@@ -46,15 +33,30 @@ def create_app(settings: GatewaySettings) -> FastAPI:
         version="0.1.0",
         description="Secrets for vendors and their customers.",
         lifespan=lifespan,
-        openapi_url="/openapi.json",
+        openapi_url=None,
+        docs_url=None,
+        redoc_url=None,
     )
+    app.openapi = lambda: describe(app)  # type: ignore[method-assign]
+    verifier = TokenVerifier.from_settings(settings)
     app.state.broker = broker
     app.state.settings = settings
-    app.state.verifier = TokenVerifier.from_settings(settings)
+    app.state.verifier = verifier
     install_error_handlers(app)
-    app.middleware("http")(trace_request)
+    install_docs(app)
+    metrics = install_metrics(app)
     for module in (health, secrets, templates, logs, audit, ui):
         app.include_router(module.router)
-    app.add_middleware(RateLimitMiddleware, rate=settings.rate_limit)
+    # Outermost last. Tracing is a middleware only when a tracer provider is installed:
+    # with tracing off a request pays nothing for it.
+    app.add_middleware(
+        RateLimitMiddleware,
+        rate=settings.rate_limit,
+        anonymous_rate=settings.anonymous_rate_limit,
+        is_verified=lambda authorization: verifier.cached(authorization) is not None,
+    )
     app.add_middleware(BodyLimitMiddleware, limit=settings.body_limit)
+    if tracing_enabled():
+        app.add_middleware(TracingMiddleware)
+    app.add_middleware(HttpMetricsMiddleware, metrics=metrics)
     return app

@@ -1,6 +1,10 @@
 """Bearer JWT authentication: HS256 with the local key, or RS256/ES256 from a JWKS URL."""
 
-from dataclasses import dataclass
+import asyncio
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +17,13 @@ from sigil_shared.ids import id_problem
 from sigil_shared.settings import GatewaySettings
 
 LEEWAY_SECONDS = 30
+#: Verified tokens kept in memory (least recently used dropped first).
+CACHE_ENTRIES = 4096
+#: Longest a verified token is trusted without checking it again, so a key removed from the
+#: JWKS stops working within this time even for tokens that have not expired.
+CACHE_SECONDS = 300.0
+#: Tokens longer than this are verified every time rather than cached (memory bound).
+CACHE_TOKEN_MAX = 8192
 
 
 class UnauthenticatedError(SigilError):
@@ -27,6 +38,11 @@ class TokenVerifier:
 
     hs256_key: str | None
     jwks: PyJWKClient | None
+    #: Wall clock, the one ``exp`` is measured on (a parameter so tests can move it).
+    clock: Callable[[], float] = time.time
+    #: token -> (actor, deadline): verifying a JWT from scratch costs more than the rest
+    #: of a cheap request, and the same token comes back on every call.
+    _cache: "OrderedDict[str, tuple[Actor, float]]" = field(default_factory=OrderedDict)
 
     @classmethod
     def from_settings(cls, settings: GatewaySettings) -> "TokenVerifier":
@@ -75,6 +91,32 @@ class TokenVerifier:
             raise UnauthenticatedError("token signature or claims are invalid") from err
         return claims
 
+    def cached(self, authorization: str | None) -> Actor | None:
+        """The Actor of a token verified earlier and still within its lifetime, if any."""
+        if not authorization:
+            return None
+        entry = self._cache.get(authorization)
+        if entry is None:
+            return None
+        actor, deadline = entry
+        if self.clock() >= deadline:
+            # Expired (or trusted long enough): forget it; the caller verifies again and
+            # an expired token is refused exactly as it would be uncached.
+            self._cache.pop(authorization, None)
+            return None
+        self._cache.move_to_end(authorization)
+        return actor
+
+    async def actor_async(self, authorization: str | None) -> Actor:
+        """``actor`` with the cache, never blocking the event loop on a JWKS fetch."""
+        hit = self.cached(authorization)
+        if hit is not None:
+            return hit
+        if self.jwks is not None and authorization and not _is_hs256(authorization):
+            # A JWKS refetch is blocking HTTP: keep it off the event loop (cache misses only).
+            return await asyncio.to_thread(self.actor, authorization)
+        return self.actor(authorization)
+
     def actor(self, authorization: str | None) -> Actor:
         """The Actor for an ``Authorization: Bearer ...`` header, or 401."""
         if not authorization:
@@ -83,6 +125,26 @@ class TokenVerifier:
         if scheme.lower() != "bearer" or not token.strip():
             raise UnauthenticatedError("authorization must be 'Bearer <token>'")
         claims = self._decode(token.strip())
+        actor = self._actor_from(claims)
+        self._remember(authorization, actor, claims["exp"])
+        return actor
+
+    def _remember(self, authorization: str, actor: Actor, exp: Any) -> None:
+        if len(authorization) > CACHE_TOKEN_MAX or not isinstance(exp, int | float):
+            return
+        # Trusted until it expires (with the same leeway as verification), and re-checked at
+        # least every CACHE_SECONDS.
+        now = self.clock()
+        deadline = min(float(exp) + LEEWAY_SECONDS, now + CACHE_SECONDS)
+        if deadline <= now:
+            return
+        self._cache[authorization] = (actor, deadline)
+        self._cache.move_to_end(authorization)
+        while len(self._cache) > CACHE_ENTRIES:
+            self._cache.popitem(last=False)
+
+    @staticmethod
+    def _actor_from(claims: dict[str, Any]) -> Actor:
         org, customer, role = claims.get("org"), claims.get("customer_org"), claims.get("role")
         if not isinstance(org, str) or id_problem(org):
             raise UnauthenticatedError("token org claim is not a valid organization id")
@@ -101,3 +163,11 @@ class TokenVerifier:
             customer_organization_id=customer,
             role=parsed_role,
         )
+
+
+def _is_hs256(authorization: str) -> bool:
+    token = authorization.partition(" ")[2].strip()
+    try:
+        return bool(jwt.get_unverified_header(token).get("alg") == "HS256")
+    except jwt.PyJWTError:
+        return True  # malformed: refused inline without any fetch

@@ -1,4 +1,8 @@
-"""FastAPI dependencies as ``Annotated`` aliases."""
+"""FastAPI dependencies as ``Annotated`` aliases.
+
+Every dependency is ``async def``: FastAPI runs a plain ``def`` dependency in a thread pool,
+one round trip per dependency per request.
+"""
 
 import uuid
 from typing import Annotated
@@ -11,25 +15,27 @@ from sigil_shared.contracts import Actor
 from sigil_shared.settings import GatewaySettings
 
 
-def get_broker(request: Request) -> NatsBroker:
+async def get_broker(request: Request) -> NatsBroker:
     """The gateway's bus connection."""
     broker: NatsBroker = request.app.state.broker
     return broker
 
 
-def get_settings(request: Request) -> GatewaySettings:
+async def get_settings(request: Request) -> GatewaySettings:
     """The gateway's settings."""
     settings: GatewaySettings = request.app.state.settings
     return settings
 
 
-def get_actor(request: Request, authorization: Annotated[str | None, Header()] = None) -> Actor:
-    """The authenticated caller (401 otherwise)."""
+async def get_actor(
+    request: Request, authorization: Annotated[str | None, Header()] = None
+) -> Actor:
+    """The authenticated caller (401 otherwise); verified tokens are cached until expiry."""
     verifier: TokenVerifier = request.app.state.verifier
-    return verifier.actor(authorization)
+    return await verifier.actor_async(authorization)
 
 
-def get_request_id(x_request_id: Annotated[str | None, Header()] = None) -> str:
+async def get_request_id(x_request_id: Annotated[str | None, Header()] = None) -> str:
     """The caller's X-Request-Id (if sane) or a new one; it travels to the audit trail."""
     if x_request_id and 0 < len(x_request_id) <= 128 and x_request_id.isprintable():
         return x_request_id

@@ -1,6 +1,7 @@
 """Exception handlers: every error leaves as ``{"error": {code, message, details}}``."""
 
 import logging
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -43,25 +44,53 @@ async def _on_sigil(_: Request, exc: Exception) -> JSONResponse:
     return error_response(ErrorBody.from_error(exc))
 
 
+def _field_position(body: object, loc: tuple[object, ...]) -> str:
+    """Where an unknown field sits (``body[field 3]``) — never its name, which is input."""
+    parent: object = body
+    for part in loc[1:-1]:
+        if isinstance(parent, dict) and isinstance(part, str):
+            parent = parent.get(part)
+        elif isinstance(parent, list) and isinstance(part, int) and 0 <= part < len(parent):
+            parent = parent[part]
+        else:
+            parent = None
+    names = list(parent) if isinstance(parent, dict) else []
+    where = ".".join(str(p) for p in loc[:-1])
+    position = names.index(loc[-1]) + 1 if loc[-1] in names else "?"
+    return f"{where}[field {position}]"
+
+
+def _describe(item: Any, body: object) -> dict[str, str]:
+    loc = tuple(item.get("loc", ()))
+    if item.get("type") == "extra_forbidden" and loc:
+        # The name of an unknown field is the attacker's text: give its position instead.
+        return {
+            "field": _field_position(body, loc),
+            "type": "extra_forbidden",
+            "message": "unknown field",
+        }
+    return {
+        "field": ".".join(str(p) for p in loc if p != "body"),
+        "type": item.get("type", ""),
+        "message": item.get("msg", ""),
+    }
+
+
 async def _on_validation(_: Request, exc: Exception) -> JSONResponse:
     # FastAPI's default 422 body repeats the submitted input, which may be a value.
     assert isinstance(exc, RequestValidationError)
-    errors = [
-        {
-            "field": ".".join(str(p) for p in item.get("loc", ()) if p != "body"),
-            "type": item.get("type", ""),
-            "message": item.get("msg", ""),
-        }
-        for item in exc.errors()
-    ]
+    errors = [_describe(item, exc.body) for item in exc.errors()]
     malformed = any(e["type"] == "json_invalid" for e in errors)
     code = ErrorCode.INVALID_MESSAGE if malformed else ErrorCode.INVALID_REQUEST
+    unknown = sum(e["type"] == "extra_forbidden" for e in errors)
     first = errors[0] if errors else {"field": "", "message": "invalid request"}
-    message = (
-        "request body is not valid JSON"
-        if malformed
-        else f"{first['field'] or 'request'}: {first['message']}"
-    )
+    if malformed:
+        message = "request body is not valid JSON"
+    elif unknown:
+        plural = "s" if unknown > 1 else ""
+        message = f"request body has {unknown} unknown field{plural} (extra fields are refused)"
+    else:
+        message = f"{first['field'] or 'request'}: {first['message']}"
     return error_response(
         ErrorBody(code=code, message=message, details={"errors": errors}),
         status=400 if malformed else 422,
@@ -96,6 +125,14 @@ async def _on_http(_: Request, exc: Exception) -> JSONResponse:
             message="no such operation" if exc.status_code == 405 else str(exc.detail),
         )
         return error_response(body, status=404)
+    if exc.status_code == 400 and isinstance(exc.__cause__, ValueError | RecursionError):
+        # FastAPI could not parse the body: Python's own text (e.g. its integer digit limit)
+        # stays out of the answer.
+        body = ErrorBody(
+            code=ErrorCode.INVALID_MESSAGE,
+            message="request body could not be parsed (invalid JSON, or a number too large)",
+        )
+        return error_response(body, status=400)
     status = exc.status_code if exc.status_code in _DESCRIPTIONS else 400
     return error_response(
         ErrorBody(code=ErrorCode.INVALID_REQUEST, message=str(exc.detail)), status=status

@@ -3,12 +3,12 @@
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Response
 
 from sigil_gateway.deps import ActorDep, BusDep, RequestIdDep, SettingsDep
 from sigil_gateway.errors import API_ERRORS
+from sigil_gateway.relay import relay
 from sigil_shared import subjects
-from sigil_shared.bus import request
 from sigil_shared.contracts import AuditQueryReply, AuditQueryRequest
 
 router = APIRouter(prefix="/api/v1/audit", tags=["audit"], responses=API_ERRORS)
@@ -25,11 +25,12 @@ async def audit_events(
     action: Annotated[str | None, Query(max_length=64)] = None,
     since: Annotated[datetime | None, Query(alias="from")] = None,
     until: Annotated[datetime | None, Query(alias="to")] = None,
-    cursor: Annotated[str | None, Query(max_length=64)] = None,
+    # The cursor is a stream sequence this API returned: digits only.
+    cursor: Annotated[str | None, Query(max_length=20, pattern=r"^[0-9]+$")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-) -> AuditQueryReply:
+) -> Response:
     """Oldest first; filter by key, actor, action and time range; page with ``cursor``."""
-    return await request(
+    return await relay(
         bus,
         subjects.AUDIT_QUERY,
         AuditQueryRequest(

@@ -6,8 +6,8 @@ from fastapi import APIRouter, Path, Query, Response
 
 from sigil_gateway.deps import ActorDep, BusDep, RequestIdDep, SettingsDep
 from sigil_gateway.errors import API_ERRORS
+from sigil_gateway.relay import data_bytes, relay, send
 from sigil_shared import subjects
-from sigil_shared.bus import request
 from sigil_shared.contracts import (
     SecretCreateBody,
     SecretCreateRequest,
@@ -26,6 +26,9 @@ from sigil_shared.ids import ID_PATTERN
 
 router = APIRouter(prefix="/api/v1/secrets", tags=["secrets"], responses=API_ERRORS)
 SecretId = Annotated[str, Path(pattern=ID_PATTERN, max_length=64, description="Secret id")]
+#: Cursors are what this API returned: base64url, bounded (so no decoder can be sent a
+#: structure deep enough to exhaust it).
+Cursor = Annotated[str | None, Query(max_length=512, pattern=r"^[A-Za-z0-9_-]+$")]
 CustomerFilter = Annotated[
     str | None, Query(alias="customerOrganizationId", pattern=ID_PATTERN, max_length=64)
 ]
@@ -39,11 +42,11 @@ async def list_secrets(
     request_id: RequestIdDep,
     customer_organization_id: CustomerFilter = None,
     vendor_only: Annotated[bool, Query(alias="vendorOnly")] = False,
-    cursor: Annotated[str | None, Query(max_length=2048)] = None,
+    cursor: Cursor = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-) -> SecretListReply:
+) -> Response:
     """Metadata sorted by key; vendors may filter by customer organization."""
-    return await request(
+    return await relay(
         bus,
         subjects.SECRET_LIST,
         SecretListRequest(
@@ -66,9 +69,9 @@ async def create_secret(
     bus: BusDep,
     settings: SettingsDep,
     request_id: RequestIdDep,
-) -> SecretMetadata:
+) -> Response:
     """read_write and admin; 409 when the key exists in the scope."""
-    return await request(
+    return await relay(
         bus,
         subjects.SECRET_CREATE,
         SecretCreateRequest(
@@ -80,6 +83,7 @@ async def create_secret(
         ),
         SecretMetadata,
         timeout=settings.request_timeout,
+        status=201,
     )
 
 
@@ -90,9 +94,9 @@ async def get_secret(
     bus: BusDep,
     settings: SettingsDep,
     request_id: RequestIdDep,
-) -> SecretDetail:
+) -> Response:
     """Never the value; 404 outside your scope."""
-    return await request(
+    return await relay(
         bus,
         subjects.SECRET_GET,
         SecretGetRequest(actor=actor, request_id=request_id, id=secret_id),
@@ -109,9 +113,9 @@ async def update_secret(
     bus: BusDep,
     settings: SettingsDep,
     request_id: RequestIdDep,
-) -> SecretUpdateReply:
+) -> Response:
     """Version + 1; lists the live deployments still rendered with older values."""
-    return await request(
+    return await relay(
         bus,
         subjects.SECRET_UPDATE,
         SecretUpdateRequest(
@@ -142,11 +146,11 @@ async def delete_secret(
     force: bool = False,
 ) -> Response:
     """409 while a live deployment revision uses it, unless ``?force=true``."""
-    await request(
+    reply = await send(
         bus,
         subjects.SECRET_DELETE,
         SecretDeleteRequest(actor=actor, request_id=request_id, id=secret_id, force=force),
-        SecretDeleteReply,
         timeout=settings.request_timeout,
     )
+    data_bytes(reply, SecretDeleteReply, subjects.SECRET_DELETE)  # raises the remote error
     return Response(status_code=204)

@@ -1,11 +1,12 @@
 """``/api/v1/templates/validate``: dry-run a deployment's templates in the caller's scope."""
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Response
+from fastapi.exceptions import RequestValidationError
 
 from sigil_gateway.deps import ActorDep, BusDep, RequestIdDep, SettingsDep
 from sigil_gateway.errors import API_ERRORS
+from sigil_gateway.relay import relay
 from sigil_shared import subjects
-from sigil_shared.bus import request
 from sigil_shared.contracts import (
     TemplateValidateBody,
     TemplateValidateReply,
@@ -22,9 +23,13 @@ async def validate_templates(
     bus: BusDep,
     settings: SettingsDep,
     request_id: RequestIdDep,
-) -> TemplateValidateReply:
+) -> Response:
     """Errors with file, line and column, referenced and missing keys; never a value."""
-    return await request(
+    if body.env_file is None and body.values_yaml is None:
+        raise RequestValidationError(
+            [{"loc": ("body",), "type": "missing", "msg": "give envFile, valuesYaml or both"}]
+        )
+    return await relay(
         bus,
         subjects.TEMPLATE_VALIDATE,
         TemplateValidateRequest(
