@@ -33,7 +33,11 @@ def service_settings(nats: NatsFixture, service: str, **overrides: Any) -> Any:
     """Settings of one service as its own NATS user."""
     creds = nats.creds(service)
     if service == "secrets":
-        return SecretsSettings(kek_file=nats.data.kek_file, **creds, **overrides)
+        return SecretsSettings(
+            **{"kek_file": nats.data.kek_file, "audit_key_file": nats.data.audit_key_file}
+            | creds
+            | overrides
+        )
     if service == "renderer":
         return RendererSettings(**creds, **overrides)
     if service == "redactor":

@@ -96,6 +96,7 @@ def test_compose_environment_matches_the_settings(compose: dict[str, Any], servi
 def test_compose_secrets_come_from_files(compose: dict[str, Any]) -> None:
     assert compose["secrets"] == {
         "kek": {"file": "./.sigil/kek.keys"},
+        "audit_key": {"file": "./.sigil/audit.keys"},
         "jwt_key": {"file": "./.sigil/jwt.key"},
     }
     assert compose["services"]["secrets"]["environment"]["SIGIL_KEK_FILE"] == "/run/secrets/kek"

@@ -22,6 +22,7 @@ async def test_audit_verify_reports_an_intact_chain(
         SIGIL_NATS_USER="secrets",
         SIGIL_NATS_PASSWORD=creds["nats_password"],
         SIGIL_KEK_FILE=str(nats_server.data.kek_file),
+        SIGIL_AUDIT_KEY_FILE=str(nats_server.data.audit_key_file),
     )
     sigil = str(Path(sys.executable).parent / "sigil")
     verify = await asyncio.to_thread(

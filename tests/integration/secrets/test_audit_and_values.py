@@ -7,7 +7,8 @@ import pytest
 from nats.aio.client import Client as NatsClient
 from nats.aio.msg import Msg
 
-from sigil_secrets.domain.audit_chain import first_broken_link
+from sigil_secrets.domain.audit_chain import StoredEvent, verify_chain
+from sigil_secrets.domain.crypto import Keyring
 from sigil_shared import subjects
 from sigil_shared.contracts import (
     AuditEvent,
@@ -36,7 +37,7 @@ async def _collect(nc: NatsClient, subject: str) -> tuple[list[Msg], object]:
 
 
 async def test_every_command_is_audited_without_values(
-    client: SecretsClient, org: str, platform_nc: NatsClient
+    client: SecretsClient, org: str, platform_nc: NatsClient, nats_server: NatsFixture
 ) -> None:
     published, sub = await _collect(platform_nc, f"sigil.audit.{org}.>")
     admin = actor(org, user="alice")
@@ -60,7 +61,13 @@ async def test_every_command_is_audited_without_values(
     assert page.items[1].version == 2
     assert page.items[2].error_code == "forbidden"
     assert all(e.request_id for e in page.items)
-    assert first_broken_link(page.items) is None
+    keyring = Keyring.parse(nats_server.data.audit_key_file.read_text())
+    stored = [
+        StoredEvent(n, subjects.audit(org, e.action), e.model_dump_json().encode())
+        for n, e in enumerate(page.items, start=1)
+    ]
+    prefix = subjects.audit_org(org)[:-1]
+    assert verify_chain(org, stored, keyring=keyring, subject_prefix=prefix).intact
     await platform_nc.flush()
     await asyncio.sleep(0.05)
     await sub.unsubscribe()  # type: ignore[attr-defined]
@@ -175,8 +182,14 @@ async def test_redaction_values_cover_old_versions_and_deleted_secrets(
     assert values == {"old-rotated-value", "new-rotated-value", "deleted-value"}
 
 
-async def test_audit_events_are_typed_contracts(client: SecretsClient, org: str) -> None:
+async def test_audit_events_are_typed_contracts(
+    client: SecretsClient, org: str, nats_server: NatsFixture
+) -> None:
     await client.create(actor(org), "TYPED", CANARY)
     event = (await client.audit(actor(org))).items[0]
     assert isinstance(event, AuditEvent)
     assert len(event.hash) == 64
+    assert (event.chain_seq, event.key_id) == (
+        1,
+        Keyring.parse(nats_server.data.audit_key_file.read_text()).current,
+    )

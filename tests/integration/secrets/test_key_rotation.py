@@ -41,7 +41,11 @@ async def test_rotation_rewraps_every_data_key_and_keeps_values(
     # The service re-reads the keyring file at most once a second; make it immediate here.
     monkeypatch.setattr(KeyringSource, "CHECK_INTERVAL", 0.0)
     org = "rot"
-    settings = SecretsSettings(kek_file=private_nats.data.kek_file, **private_nats.creds("secrets"))
+    settings = SecretsSettings(
+        kek_file=private_nats.data.kek_file,
+        audit_key_file=private_nats.data.audit_key_file,
+        **private_nats.creds("secrets"),
+    )
     expected = {f"S{i:04d}": f"value-{i}-rotation" for i in range(COUNT)}
     async with (
         running_stack(private_nats, services=("secrets",)),

@@ -52,6 +52,10 @@ async def connect(settings: SecretsSettings) -> NatsClient:
             user=settings.nats_user,
             password=password,
             name="sigil-admin",
+            # Replies may come only to the user's private inbox prefix.
+            inbox_prefix=subjects.inbox_prefix(settings.nats_user)
+            if settings.nats_user
+            else "_INBOX",
             connect_timeout=CONNECT_TIMEOUT,
             allow_reconnect=False,
             max_reconnect_attempts=0,

@@ -82,6 +82,8 @@ class JetStreamAuditLog:
         self._timeout = timeout
         self._chains: dict[str, _Chain] = {}
         self._atomic = False
+        #: Acknowledged publishes (round trips) so far: fewer than events when batching.
+        self.round_trips = 0
 
     async def setup(self) -> None:
         """Create the stream on first start; learn whether it takes atomic batches."""
@@ -234,6 +236,7 @@ class JetStreamAuditLog:
     async def _publish(self, subject: str, data: bytes, headers: dict[str, str]) -> PubAck:
         try:
             ack = await self._js.publish(subject, data, timeout=self._timeout, headers=headers)
+            self.round_trips += 1
         except BadRequestError as err:
             if err.err_code == _WRONG_LAST_SEQUENCE:
                 raise _ContendedError from err

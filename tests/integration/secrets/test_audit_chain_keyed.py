@@ -1,0 +1,381 @@
+"""The keyed audit chain on a real nats-server: group commit, verify, tampering, rotation.
+
+Runs on its own nats-server: several tests loosen the audit stream with the ``bootstrap``
+(setup-step) user, as an attacker with those rights would, and check that
+``sigil audit verify`` then fails naming the problem.
+"""
+
+import asyncio
+import hashlib
+import json
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import nats
+import pytest
+from nats.aio.client import Client as NatsClient
+from nats.aio.msg import Msg
+from nats.js.api import DiscardPolicy
+from pydantic import SecretStr
+
+from sigil_cli.admin import verify_audit_chains
+from sigil_secrets.adapters.audit_intake import AuditIntakeConsumer
+from sigil_secrets.adapters.js_audit import JetStreamAuditLog
+from sigil_secrets.adapters.keyring_source import KeyringSource
+from sigil_secrets.admin import add_key
+from sigil_secrets.audit_admin import record_rotation, verify_audit
+from sigil_shared import subjects
+from sigil_shared.contracts import (
+    OPERATOR_CHAIN,
+    Actor,
+    AuditEvent,
+    AuditOutcome,
+    Role,
+    ValueUseEvent,
+    ValueUseKey,
+)
+from sigil_shared.settings import SecretsSettings
+from tests.helpers import NatsFixture, start_nats
+
+
+@pytest.fixture
+def private_nats(tmp_path: Path) -> Iterator[NatsFixture]:
+    fixture = start_nats(tmp_path / "nats")
+    yield fixture
+    fixture.server.stop()
+
+
+async def _connect(fx: NatsFixture, user: str) -> NatsClient:
+    return await nats.connect(
+        fx.url,
+        user=user,
+        password=fx.data.passwords()[user],
+        inbox_prefix=subjects.inbox_prefix(user),
+    )
+
+
+@pytest.fixture
+async def secrets_nc(private_nats: NatsFixture) -> AsyncIterator[NatsClient]:
+    nc = await _connect(private_nats, "secrets")
+    yield nc
+    await nc.close()
+
+
+def _settings(fx: NatsFixture) -> SecretsSettings:
+    return SecretsSettings(
+        kek_file=fx.data.kek_file,
+        audit_key_file=fx.data.audit_key_file,
+        nats_url=fx.url,
+        nats_user="secrets",
+        nats_password=SecretStr(fx.data.passwords()["secrets"]),
+    )
+
+
+async def _audit_log(fx: NatsFixture, nc: NatsClient) -> JetStreamAuditLog:
+    keyring = KeyringSource(path=fx.data.audit_key_file)
+    log = JetStreamAuditLog(nc, nc.jetstream(), stream=subjects.AUDIT_STREAM, keyring=keyring)
+    await log.setup()
+    return log
+
+
+def _event(org: str, n: int) -> AuditEvent:
+    return AuditEvent(
+        id=uuid.uuid4().hex,
+        organization_id=org,
+        actor_id=f"user-{n}",
+        actor_role=Role.ADMIN,
+        actor_customer_organization_id=None,
+        action="create",
+        key=f"KEY_{n}",
+        request_id=f"req-{n}",
+        outcome=AuditOutcome.SUCCESS,
+        at=datetime.now(UTC),
+        prev_hash="",
+    )
+
+
+async def _loosen(fx: NatsFixture, **changes: object) -> None:
+    """Change the audit stream's configuration as the setup-step user."""
+    nc = await _connect(fx, "bootstrap")
+    try:
+        js = nc.jetstream()
+        config = (await js.stream_info(subjects.AUDIT_STREAM)).config
+        for name, value in changes.items():
+            setattr(config, name, value)
+        await js.update_stream(config)
+    finally:
+        await nc.close()
+
+
+Stored = list[tuple[str, bytes]]
+
+
+async def _rewrite(fx: NatsFixture, transform: Callable[[Stored], Stored]) -> None:
+    """Delete the audit stream and re-create it with (transformed) contents.
+
+    Stored messages cannot be deleted or edited in place (delete denied, and the server
+    refuses to lift that), so someone with stream-management rights rewrites the stream.
+    """
+    nc = await _connect(fx, "bootstrap")
+    try:
+        js = nc.jetstream()
+        info = await js.stream_info(subjects.AUDIT_STREAM)
+        stored: Stored = []
+        for seq in range(info.state.first_seq, info.state.last_seq + 1):
+            msg = await js.get_msg(subjects.AUDIT_STREAM, seq)
+            stored.append((msg.subject or "", msg.data or b""))
+        await js.delete_stream(subjects.AUDIT_STREAM)
+        await js.add_stream(info.config)
+    finally:
+        await nc.close()
+    publisher = await _connect(fx, "secrets")  # audit events are published as the service
+    try:
+        for subject, data in transform(stored):
+            await publisher.jetstream().publish(subject, data)
+    finally:
+        await publisher.close()
+
+
+async def test_concurrent_appends_from_two_replicas_form_one_unforked_chain(
+    private_nats: NatsFixture, secrets_nc: NatsClient
+) -> None:
+    org = "acme"
+    other_nc = await _connect(private_nats, "secrets")
+    try:
+        replica_a = await _audit_log(private_nats, secrets_nc)
+        replica_b = await _audit_log(private_nats, other_nc)
+        results = await asyncio.gather(
+            *((replica_a if n % 2 else replica_b).append(_event(org, n)) for n in range(200))
+        )
+    finally:
+        await other_nc.close()
+    assert sorted(e.chain_seq for e in results) == list(range(1, 201))
+    # Group commit: far fewer round trips than events.
+    assert replica_a.round_trips + replica_b.round_trips < 100
+    report = await verify_audit(_settings(private_nats), organization_id=org)
+    assert report.ok, report.lines()
+    (chain,) = report.chains
+    assert chain.count == 200
+
+
+async def test_verify_fails_on_an_event_forged_with_a_correct_unkeyed_hash(
+    private_nats: NatsFixture, secrets_nc: NatsClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    org = "forged"
+    log = await _audit_log(private_nats, secrets_nc)
+    head = [await log.append(_event(org, n)) for n in range(3)][-1]
+    # What the attack of issue 11 did: an event linked to the real head, "sealed" with
+    # plain SHA-256 over its canonical JSON, published with the secrets user's rights.
+    forged = _event(org, 99).model_copy(
+        update={"chain_seq": 4, "prev_hash": head.hash, "key_id": head.key_id}
+    )
+    body = json.dumps(
+        forged.model_dump(mode="json", exclude={"hash"}), sort_keys=True, separators=(",", ":")
+    )
+    forged = forged.model_copy(update={"hash": hashlib.sha256(body.encode()).hexdigest()})
+    await secrets_nc.jetstream().publish(
+        subjects.audit(org, "create"), forged.model_dump_json().encode()
+    )
+    for name, value in {
+        "SIGIL_NATS_URL": private_nats.url,
+        "SIGIL_NATS_USER": "secrets",
+        "SIGIL_NATS_PASSWORD": private_nats.data.passwords()["secrets"],
+        "SIGIL_KEK_FILE": str(private_nats.data.kek_file),
+        "SIGIL_AUDIT_KEY_FILE": str(private_nats.data.audit_key_file),
+    }.items():
+        monkeypatch.setenv(name, value)
+    outcome = await asyncio.to_thread(verify_audit_chains, private_nats.data.root, org)
+    assert outcome.exit_code == 1
+    text = "\n".join(outcome.lines)
+    assert "forged or edited" in text
+    assert forged.id in text
+    assert f"audit chain of {org}: 4 events" in text
+    intact = await asyncio.to_thread(verify_audit_chains, private_nats.data.root, "nobody")
+    assert intact.exit_code == 0, intact.lines
+
+
+async def test_verify_fails_on_an_edited_event(
+    private_nats: NatsFixture, secrets_nc: NatsClient
+) -> None:
+    org = "edited"
+    log = await _audit_log(private_nats, secrets_nc)
+    events = [await log.append(_event(org, n)) for n in range(3)]
+    edited_id = events[1].id
+
+    def edit(stored: Stored) -> Stored:
+        out: Stored = []
+        for subject, data in stored:
+            event = AuditEvent.model_validate_json(data)
+            if event.id == edited_id:  # someone else did it, says the edited record
+                event = event.model_copy(update={"actor_id": "someone-else"})
+            out.append((subject, event.model_dump_json().encode()))
+        return out
+
+    await _rewrite(private_nats, edit)
+    report = await verify_audit(_settings(private_nats), organization_id=org)
+    assert not report.ok
+    (chain,) = report.chains
+    assert [p.kind for p in chain.problems] == ["forged"]
+    assert edited_id in chain.problems[0].message
+    assert chain.problems[0].stream_seq == 2
+
+
+async def test_verify_fails_when_a_stream_limit_dropped_events(
+    private_nats: NatsFixture, secrets_nc: NatsClient
+) -> None:
+    org = "limited"
+    log = await _audit_log(private_nats, secrets_nc)
+    for n in range(6):
+        await log.append(_event(org, n))
+    # The attack of issue 11: limits plus discard 'old' silently drop the oldest events.
+    await _loosen(private_nats, max_msgs=3, discard=DiscardPolicy.OLD)
+    report = await verify_audit(_settings(private_nats), organization_id=org)
+    assert not report.ok
+    text = "\n".join(report.lines())
+    assert "max_msgs limit 3" in text
+    assert "discard policy 'old'" in text
+    assert "earlier events were dropped" in text
+    (chain,) = report.chains
+    assert [p.kind for p in chain.problems] == ["missing_head"]
+    assert chain.count == 3
+
+
+async def test_verify_names_a_gap_and_a_missing_head(
+    private_nats: NatsFixture, secrets_nc: NatsClient
+) -> None:
+    log = await _audit_log(private_nats, secrets_nc)
+    for org in ("gap", "head"):
+        for n in range(4):
+            await log.append(_event(org, n))
+    gap_victim = [e async for _, e in log.events("gap", after=0)][1].id
+    head_victim = [e async for _, e in log.events("head", after=0)][0].id  # noqa: RUF015
+
+    def remove(stored: Stored) -> Stored:
+        victims = {gap_victim, head_victim}
+        return [
+            (subject, data) for subject, data in stored if json.loads(data)["id"] not in victims
+        ]
+
+    await _rewrite(private_nats, remove)
+    report = await verify_audit(_settings(private_nats))
+    chains = {c.organization_id: c for c in report.chains}
+    assert [p.kind for p in chains["gap"].problems] == ["gap"]
+    assert "positions 2..2 missing" in chains["gap"].problems[0].message
+    assert [p.kind for p in chains["head"].problems] == ["missing_head"]
+    assert chains["head"].count == 3
+
+
+async def test_rotating_the_audit_key_keeps_old_events_verifiable_and_is_audited(
+    private_nats: NatsFixture, secrets_nc: NatsClient
+) -> None:
+    org = "rotated"
+    settings = _settings(private_nats)
+    log = await _audit_log(private_nats, secrets_nc)
+    before = await log.append(_event(org, 1))
+    rotation = await record_rotation(
+        settings, {"key": "audit", "mode": "rotate", "new_key_id": "audit-next"}
+    )
+    add_key(private_nats.data.audit_key_file, "audit-next")
+    restarted = await _audit_log(private_nats, secrets_nc)
+    after = await restarted.append(_event(org, 2))
+    assert before.key_id != after.key_id == "audit-next"
+    assert (rotation.organization_id, rotation.action) == (OPERATOR_CHAIN, "keys.rotate")
+    report = await verify_audit(settings)
+    assert report.ok, report.lines()
+    chains = {c.organization_id: c for c in report.chains}
+    assert chains[org].count == 2
+    assert chains[OPERATOR_CHAIN].count == 1
+
+
+async def test_value_use_events_from_the_intake_are_appended_and_published(
+    private_nats: NatsFixture, secrets_nc: NatsClient
+) -> None:
+    org = "intake"
+    log = await _audit_log(private_nats, secrets_nc)
+    consumer = AuditIntakeConsumer(secrets_nc, log)
+    published: list[bytes] = []
+    platform = await _connect(private_nats, "platform")
+    renderer = await _connect(private_nats, "renderer")
+    try:
+
+        async def on_msg(msg: Msg) -> None:
+            published.append(msg.data)
+
+        sub = await platform.subscribe(subjects.audit_org(org), cb=on_msg)
+        await platform.flush()
+        await consumer.start()
+        uses = [
+            ValueUseEvent(
+                event_id=uuid.uuid4().hex,
+                action=action,
+                actor=Actor(user_id="ci", organization_id=org, role=Role.READ_ONLY),
+                organization_id=org,
+                customer_organization_id="cust-1",
+                deployment_id="dep-1" if action == "template.render" else None,
+                revision="7" if action == "template.render" else None,
+                keys=[
+                    ValueUseKey(
+                        key="DB_PASSWORD",
+                        customer_organization_id="cust-1",
+                        version=2 if action == "template.render" else None,
+                    )
+                ],
+                outcome="success",
+                request_id=f"req-{action}",
+                at=datetime.now(UTC),
+            )
+            for action in ("template.render", "template.validate")
+        ]
+        js = renderer.jetstream()
+        for use in uses:
+            # As the renderer does: JetStream publish, PubAck awaited, event id as Msg-Id.
+            await js.publish(
+                subjects.audit_intake(org),
+                use.model_dump_json().encode(),
+                headers={"Nats-Msg-Id": use.event_id},
+            )
+        # A redelivered/duplicate publish of the same event is stored once.
+        await js.publish(
+            subjects.audit_intake(org),
+            uses[0].model_dump_json().encode(),
+            headers={"Nats-Msg-Id": uses[0].event_id},
+        )
+        async with asyncio.timeout(20):
+            while True:
+                stored = [e async for _, e in log.events(org, after=0)]
+                if len(stored) >= 2:
+                    break
+                await asyncio.sleep(0.05)
+        await sub.unsubscribe()
+    finally:
+        await consumer.stop()
+        await platform.close()
+        await renderer.close()
+    assert [(e.action, e.id) for e in stored] == [(u.action, u.event_id) for u in uses]
+    render = stored[0]
+    assert (render.deployment_id, render.revision, render.actor_id) == ("dep-1", "7", "ci")
+    assert render.keys == uses[0].keys
+    assert stored[1].keys is not None
+    assert stored[1].keys[0].version is None
+    assert [json.loads(m)["action"] for m in published[:2]] == [u.action for u in uses]
+    info = await secrets_nc.jetstream().stream_info(subjects.AUDIT_INTAKE_STREAM)
+    assert info.state.messages == 0  # acked after the append: the work queue is drained
+    report = await verify_audit(_settings(private_nats), organization_id=org)
+    assert report.ok, report.lines()
+
+
+async def test_appends_fail_closed_for_every_queued_caller_when_the_stream_refuses(
+    private_nats: NatsFixture, secrets_nc: NatsClient
+) -> None:
+    org = "closed"
+    log = await _audit_log(private_nats, secrets_nc)
+    await log.append(_event(org, 0))
+    info = await secrets_nc.jetstream().stream_info(subjects.AUDIT_STREAM)
+    await _loosen(private_nats, max_msgs=info.state.messages)  # full, discard new: refuses
+    results = await asyncio.gather(
+        *(log.append(_event(org, n)) for n in range(1, 20)), return_exceptions=True
+    )
+    assert all(isinstance(r, Exception) for r in results)
+    assert {type(r).__name__ for r in results} == {"AuditUnavailableError"}
