@@ -1,19 +1,19 @@
-"""The redactor: fail-closed redaction of raw records, and masked pages of stored logs."""
+"""The redactor: fail-closed redaction of raw batches, and byte-bounded masked pages."""
 
 import asyncio
 import logging
 from collections import defaultdict
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Protocol
 
 from opentelemetry import metrics
 from opentelemetry.metrics import CallbackOptions, Meter, Observation
-from pydantic import ValidationError
 
-from sigil_redactor.domain.kernel import Redactor
-from sigil_redactor.domain.matchers import MatcherCache
+from sigil_redactor.domain.kernel import MASK, Redactor
+from sigil_redactor.domain.matchers import MatcherCache, Scope
+from sigil_redactor.domain.records import Draft, pack, parse_message, redact_records, size_bound
 from sigil_shared import subjects
 from sigil_shared.contracts import (
     LogEntry,
@@ -23,10 +23,19 @@ from sigil_shared.contracts import (
     PinnedVersion,
     RenderReceipt,
 )
-from sigil_shared.contracts.logs import LOG_BODY_MAX
+from sigil_shared.contracts.logs import (
+    ATTRIBUTE_KEY_MAX,
+    ATTRIBUTE_VALUE_MAX,
+    RESOURCE_MAX,
+    SEVERITY_MAX,
+)
 from sigil_shared.errors import NotFoundError, SigilError
 
 log = logging.getLogger("sigil.redactor")
+
+_MIB = 1024 * 1024
+#: Masked together in one kernel scan (and between two, the loop serves others).
+_SCAN_CHUNK_BYTES = 4 * _MIB
 
 
 class RawMessage(Protocol):
@@ -52,16 +61,58 @@ class ReceiptReader(Protocol):
 
 class ValuesSource(Protocol):
     async def values(
-        self, org: str, customer: str | None, pinned: list[PinnedVersion]
+        self,
+        org: str,
+        customer: str | None,
+        pinned: list[PinnedVersion],
+        *,
+        all_customers: bool,
     ) -> list[str]: ...
 
 
+@dataclass
+class StoredPage:
+    """Records read from the redacted stream, and whether more lie in the direction read."""
+
+    entries: list[LogEntry]
+    more: bool
+
+
 class LogStore(Protocol):
-    async def store(self, org: str, deployment: str, data: bytes, *, msg_id: str) -> None: ...
+    @property
+    def max_payload(self) -> int: ...
+
+    async def store(
+        self, org: str, deployment: str, data: bytes, *, msg_id: str, records: int
+    ) -> None: ...
 
     async def page(
-        self, org: str, deployment: str, *, before: int | None, after: int | None, limit: int
-    ) -> list[LogEntry]: ...
+        self,
+        org: str,
+        deployment: str,
+        *,
+        before: int | None,
+        after: int | None,
+        limit: int,
+        max_bytes: int,
+    ) -> StoredPage: ...
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Sizes derived from the bus's max payload, so no message or reply exceeds it."""
+
+    #: One stored (batch) message of the redacted stream.
+    message: int
+    #: One redacted record as stored; larger ones are cut (after redaction).
+    record: int
+    #: The records of one page reply.
+    page: int
+
+    @classmethod
+    def for_payload(cls, max_payload: int) -> "Limits":
+        message = min(max_payload, _MIB) - 64 * 1024
+        return cls(message=message, record=message - 1024, page=max_payload - 64 * 1024)
 
 
 def _utcnow() -> datetime:
@@ -73,15 +124,6 @@ def backoff(deliveries: int) -> float:
     return float(min(30.0, 0.5 * 2 ** max(0, deliveries - 1)))
 
 
-def parse_record(data: bytes, deployment: str, now: datetime) -> LogRecord:
-    """The record; anything malformed is kept whole as the body (it is redacted all the same)."""
-    try:
-        return LogRecord.model_validate_json(data)
-    except ValidationError:
-        text = data.decode("utf-8", "replace")[:LOG_BODY_MAX]
-        return LogRecord(deployment_id=deployment, timestamp=now, severity="unparsed", body=text)
-
-
 @dataclass
 class Counters:
     """What the redactor has done since start (for health and metrics)."""
@@ -91,8 +133,37 @@ class Counters:
     bytes_in: int = 0
 
 
+@dataclass
+class _Raw:
+    msg: RawMessage
+    drafts: list[Draft]
+    batch: bool
+    bounds: list[int] = field(default_factory=list)
+
+
+@dataclass
+class _Part:
+    raw: _Raw
+    org: str
+    deployment: str
+    data: bytes
+    msg_id: str
+    records: int
+
+
+def scope_of(receipts: list[RenderReceipt]) -> Scope:
+    """A deployment's scope from its receipts: the newest one's customer, every pin."""
+    pinned = frozenset(
+        (e.key, e.customer_organization_id, e.version) for r in receipts for e in r.secrets
+    )
+    if not receipts:
+        return Scope(customer=None, all_customers=True, pinned=pinned, receipted=False)
+    customer = receipts[-1].customer_organization_id
+    return Scope(customer=customer, all_customers=False, pinned=pinned, receipted=True)
+
+
 class RedactorService:
-    """Redacts raw records per deployment and serves masked pages."""
+    """Redacts raw batches per deployment and serves masked pages."""
 
     def __init__(
         self,
@@ -108,15 +179,19 @@ class RedactorService:
         self._receipts = receipts
         self._values = values
         self._logs = logs
-        self._min_length = min_length
         self._clock = clock
-        self.matchers = MatcherCache(self._build, size=cache_size)
+        self.limits = Limits.for_payload(logs.max_payload)
+        # A mask is 8 bytes for at least ``min_length`` characters of a value.
+        self._expansion = max(1.0, len(MASK) / min_length)
+        self.matchers = MatcherCache(
+            scope=self._scope, values=self._scope_values, min_length=min_length, size=cache_size
+        )
         self.counters = Counters()
         self.last_failure: str | None = None
         self.backlog = 0
         meter = meter or metrics.get_meter("sigil.redactor")
         self._lines = meter.create_counter(
-            "sigil.redactor.lines", unit="{line}", description="Log lines by outcome"
+            "sigil.redactor.lines", unit="{line}", description="Log records by outcome"
         )
         self._bytes = meter.create_counter(
             "sigil.redactor.bytes", unit="By", description="Raw log bytes redacted"
@@ -124,108 +199,229 @@ class RedactorService:
         meter.create_observable_gauge(
             "sigil.redactor.backlog",
             callbacks=[self._observe_backlog],
-            unit="{record}",
-            description="Raw records waiting in the work queue",
+            unit="{message}",
+            description="Raw messages waiting in the work queue",
         )
 
     def _observe_backlog(self, options: CallbackOptions) -> Iterable[Observation]:
         del options
         return [Observation(self.backlog)]
 
-    async def _deployment(
-        self, org: str, deployment: str
-    ) -> tuple[str | None, list[PinnedVersion]]:
-        receipts = await self._receipts.receipts(org, deployment)
-        pinned = {
-            (e.key, e.customer_organization_id, e.version): PinnedVersion(
-                key=e.key, customer_organization_id=e.customer_organization_id, version=e.version
-            )
-            for r in receipts
-            for e in r.secrets
-        }
-        customer = receipts[-1].customer_organization_id if receipts else None
-        return customer, list(pinned.values())
+    async def _scope(self, org: str, deployment: str) -> Scope:
+        return scope_of(await self._receipts.receipts(org, deployment))
 
-    async def _build(self, org: str, deployment: str, customer_hint: str | None) -> Redactor:
-        customer, pinned = await self._deployment(org, deployment)
-        values = await self._values.values(org, customer or customer_hint, pinned)
-        return Redactor(values, min_length=self._min_length)
+    async def _scope_values(self, org: str, scope: Scope) -> list[str]:
+        pinned = [
+            PinnedVersion(key=key, customer_organization_id=customer, version=version)
+            for key, customer, version in sorted(scope.pinned, key=str)
+        ]
+        return await self._values.values(
+            org, scope.customer, pinned, all_customers=scope.all_customers
+        )
+
+    async def _hold(self, raws: list[_Raw], reason: str) -> None:
+        # Fail closed: nothing is forwarded; the messages wait and come back.
+        self.last_failure = reason
+        count = sum(len(r.drafts) for r in raws)
+        self.counters.held += count
+        self._lines.add(count, {"outcome": "held"})
+        await asyncio.gather(*(r.msg.nak(backoff(r.msg.deliveries)) for r in raws))
+
+    def _parts(self, org: str, deployment: str, raw: _Raw, stored: list[bytes]) -> list[_Part]:
+        seq = raw.msg.sequence
+        if not raw.batch:
+            return [_Part(raw, org, deployment, stored[0], f"raw-{seq}", 1)]
+        parts = []
+        for start, end in pack(raw.bounds, self.limits.message):
+            msg_id = f"raw-{seq}" if start == 0 else f"raw-{seq}-{start}"
+            data = b"[" + b",".join(stored[start:end]) + b"]"
+            parts.append(_Part(raw, org, deployment, data, msg_id, end - start))
+        return parts
+
+    async def _redact_group(
+        self, org: str, deployment: str, raws: list[_Raw], redactor: Redactor
+    ) -> list[_Part]:
+        parts: list[_Part] = []
+        chunk: list[_Raw] = []
+        size = 0
+        for index, raw in enumerate(raws):
+            chunk.append(raw)
+            size += len(raw.msg.data)
+            if size < _SCAN_CHUNK_BYTES and index + 1 < len(raws):
+                continue
+            drafts = [d for r in chunk for d in r.drafts]
+            for r in chunk:
+                r.bounds = [
+                    size_bound(d, expansion=self._expansion, max_bytes=self.limits.record)
+                    for d in r.drafts
+                ]
+            stored = redact_records(drafts, redactor.redact_many, max_bytes=self.limits.record)
+            position = 0
+            for r in chunk:
+                count = len(r.drafts)
+                if count:
+                    parts.extend(
+                        self._parts(org, deployment, r, stored[position : position + count])
+                    )
+                position += count
+            chunk, size = [], 0
+            await asyncio.sleep(0)  # let other work run between large scans
+        return parts
 
     async def process(self, messages: list[RawMessage]) -> None:
-        """Redact a batch; a record is acked only after its redacted form is stored."""
-        now = self._clock()
-        groups: dict[tuple[str, str], list[tuple[RawMessage, LogRecord]]] = defaultdict(list)
+        """Redact fetched messages; each is acked only after all its records are stored."""
+        now = self._clock().isoformat()
+        groups: dict[tuple[str, str], list[_Raw]] = defaultdict(list)
         for msg in messages:
-            parts = subjects.logs_raw_parts(msg.subject)
-            if parts is None:
+            where = subjects.logs_raw_parts(msg.subject)
+            if where is None:
                 await msg.nak(backoff(msg.deliveries))
                 continue
-            groups[parts].append((msg, parse_record(msg.data, parts[1], now)))
-        stores = []
-        for (org, deployment), items in groups.items():
+            drafts, batch = parse_message(msg.data, where[1], now)
+            groups[where].append(_Raw(msg, drafts, batch))
+        parts: list[_Part] = []
+        done: list[_Raw] = []
+        for (org, deployment), raws in groups.items():
             try:
-                redactor = await self.matchers.get(
-                    org, deployment, items[0][1].customer_organization_id
-                )
+                redactor = await self.matchers.get(org, deployment)
             except SigilError as err:
-                # Fail closed: nothing is forwarded; the records wait and come back.
-                self.last_failure = err.message
-                self.counters.held += len(items)
-                self._lines.add(len(items), {"outcome": "held"})
-                await asyncio.gather(*(m.nak(backoff(m.deliveries)) for m, _ in items))
+                await self._hold(raws, err.message)
                 continue
             self.last_failure = None
-            for msg, record in items:
-                body = redactor.redact(record.body)
-                self.counters.bytes_in += len(msg.data)
-                self._bytes.add(len(msg.data))
-                redacted = record.model_copy(update={"body": body, "deployment_id": deployment})
-                stores.append((msg, org, deployment, redacted.model_dump_json().encode()))
+            parts.extend(await self._redact_group(org, deployment, raws, redactor))
+            done.extend(raws)
         results = await asyncio.gather(
             *(
-                self._logs.store(org, dep, data, msg_id=f"raw-{msg.sequence}")
-                for msg, org, dep, data in stores
+                self._logs.store(p.org, p.deployment, p.data, msg_id=p.msg_id, records=p.records)
+                for p in parts
             ),
             return_exceptions=True,
         )
-        for (msg, *_), result in zip(stores, results, strict=True):
-            if isinstance(result, BaseException):
-                self.counters.held += 1
-                self._lines.add(1, {"outcome": "held"})
-                await msg.nak(backoff(msg.deliveries))
-            else:
-                self.counters.redacted += 1
-                self._lines.add(1, {"outcome": "redacted"})
-                await msg.ack()
+        failed = {
+            id(p.raw) for p, r in zip(parts, results, strict=True) if isinstance(r, BaseException)
+        }
+        for raw in done:
+            count = len(raw.drafts)
+            if id(raw) in failed:
+                self.counters.held += count
+                self._lines.add(count, {"outcome": "held"})
+                await raw.msg.nak(backoff(raw.msg.deliveries))
+                continue
+            self.counters.redacted += count
+            self.counters.bytes_in += len(raw.msg.data)
+            self._lines.add(count, {"outcome": "redacted"})
+            self._bytes.add(len(raw.msg.data))
+            await raw.msg.ack()
+
+    def _second_pass(self, redactor: Redactor, entries: list[LogEntry]) -> list[LogEntry]:
+        """Mask stored records again with the current values, then cut what grew too big."""
+        texts: list[str] = []
+        for entry in entries:
+            record = entry.record
+            texts.append(record.body)
+            texts.append(record.resource or "")
+            texts.append(record.severity or "")
+            for key, value in (record.attributes or {}).items():
+                texts.extend((key, value))
+        masked = redactor.redact_many(texts)
+        out: list[LogEntry] = []
+        position = 0
+        for entry in entries:
+            record = entry.record
+            body, resource, severity = masked[position : position + 3]
+            position += 3
+            attributes = None
+            if record.attributes is not None:
+                attributes = {}
+                for _ in record.attributes:
+                    key = masked[position][:ATTRIBUTE_KEY_MAX]
+                    value = masked[position + 1][:ATTRIBUTE_VALUE_MAX]
+                    position += 2
+                    while key in attributes:
+                        key = f"{key}~"
+                    attributes[key] = value
+            changed = LogRecord.model_validate(
+                record.model_dump()
+                | {
+                    "body": body,
+                    "resource": resource[:RESOURCE_MAX] if record.resource is not None else None,
+                    "severity": severity[:SEVERITY_MAX] if record.severity is not None else None,
+                    "attributes": attributes,
+                }
+            )
+            out.append(LogEntry(sequence=entry.sequence, record=self._fit(changed)))
+        return out
+
+    def _fit(self, record: LogRecord) -> LogRecord:
+        size = len(record.model_dump_json())
+        if size <= self.limits.record:
+            return record
+        body = record.body[: max(0, len(record.body) - (size - self.limits.record) - 16)]
+        return record.model_copy(update={"body": body, "truncated": True})
 
     async def page(self, req: LogPageRequest) -> LogPageReply:
-        """A page of stored logs, masked again with the current values (second pass)."""
+        """A page of stored logs, masked again with the current values (second pass).
+
+        At most ``limit`` records and at most the bus's payload in bytes; ``more`` says
+        whether the reader should continue from the cursor.
+        """
         org, deployment = req.actor.organization_id, req.deployment_id
-        customer, _ = await self._deployment(org, deployment)
-        entries = await self._logs.page(
-            org, deployment, before=req.before, after=req.after, limit=req.limit
+        scope = await self.matchers.scope(org, deployment)
+        stored = await self._logs.page(
+            org,
+            deployment,
+            before=req.before,
+            after=req.after,
+            limit=req.limit,
+            max_bytes=self.limits.page,
         )
-        if customer is None and entries:
-            customer = entries[0].record.customer_organization_id
         own = req.actor.customer_organization_id
-        if own is not None and customer != own:
-            raise NotFoundError("deployment not found")
-        redactor = await self.matchers.get(org, deployment, customer)
-        items = [
-            LogEntry(
-                sequence=e.sequence,
-                record=e.record.model_copy(update={"body": redactor.redact(e.record.body)}),
+        if own is not None:
+            # Who may read: the receipts' customer; without receipts, what the platform
+            # stated on the records (the masking scope is the whole organization then).
+            owner = scope.customer
+            if not scope.receipted:
+                owner = (
+                    stored.entries[0].record.customer_organization_id if stored.entries else None
+                )
+            if owner != own:
+                raise NotFoundError("deployment not found")
+        redactor = await self.matchers.get(org, deployment)
+        items = self._second_pass(redactor, stored.entries)
+        items, trimmed = self._within_budget(items, newest_first=req.after is None)
+        more = stored.more or trimmed
+        if req.after is None:
+            return LogPageReply(
+                items=items,
+                next_before=items[0].sequence if items and more else None,
+                next_after=items[-1].sequence if items else None,
+                more=more,
             )
-            for e in entries
-        ]
         return LogPageReply(
             items=items,
-            next_before=items[0].sequence if len(items) == req.limit else None,
+            next_before=items[0].sequence if items else None,
             next_after=items[-1].sequence if items else req.after,
+            more=more,
         )
 
+    def _within_budget(
+        self, items: list[LogEntry], *, newest_first: bool
+    ) -> tuple[list[LogEntry], bool]:
+        """Keep whole entries up to the page budget, from the end the reader starts at."""
+        ordered = list(reversed(items)) if newest_first else items
+        kept: list[LogEntry] = []
+        total = 0
+        for entry in ordered:
+            size = len(entry.model_dump_json()) + 1
+            if kept and total + size > self.limits.page:
+                break
+            kept.append(entry)
+            total += size
+        trimmed = len(kept) < len(items)
+        return (list(reversed(kept)) if newest_first else kept), trimmed
+
     def secret_changed(self, org: str) -> None:
-        """Values of ``org`` changed."""
+        """Values of ``org`` changed (created, updated or deleted)."""
         self.matchers.invalidate_organization(org)
 
     def receipt_recorded(self, org: str, deployment: str) -> None:

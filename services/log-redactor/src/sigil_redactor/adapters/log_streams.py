@@ -1,102 +1,164 @@
-"""The raw work queue and the redacted log stream, and reads of the latter."""
+"""The redacted log stream: batched writes and record-by-record, byte-bounded reads."""
 
+import json
 import logging
 from collections import deque
+from collections.abc import Callable
 
 from nats.aio.client import Client as NatsClient
-from nats.js.api import RetentionPolicy, StorageType, StreamConfig
+from nats.aio.msg import Msg
+from nats.js import JetStreamContext
 from nats.js.errors import Error as JsError
 from nats.js.errors import NotFoundError
+from pydantic import ValidationError
 
+from sigil_redactor.adapters.scan import scan
+from sigil_redactor.service import StoredPage
 from sigil_shared import subjects
-from sigil_shared.contracts import LogEntry, LogRecord
+from sigil_shared.contracts import LogEntry
+from sigil_shared.contracts.logs import SEQUENCE_SHIFT, entry_sequence, stored_records
 from sigil_shared.errors import UnavailableError
-from sigil_shared.jetstream import scan
-from sigil_shared.settings import RedactorSettings
 
 log = logging.getLogger("sigil.redactor.streams")
-_HEADROOM = 64 * 1024
-
-
-async def ensure_streams(nc: NatsClient, settings: RedactorSettings) -> None:
-    """Create the raw work queue and the redacted stream if they do not exist."""
-    js = nc.jetstream()
-    configs = [
-        StreamConfig(
-            name=subjects.LOGS_RAW_STREAM,
-            subjects=[subjects.LOGS_RAW_ALL],
-            retention=RetentionPolicy.WORK_QUEUE,
-            storage=StorageType.FILE,
-            num_replicas=settings.js_replicas,
-            max_age=settings.raw_max_age,
-            max_msg_size=1024 * 1024 + _HEADROOM,
-            description="Raw deployment log lines waiting for redaction (work queue)",
-        ),
-        StreamConfig(
-            name=subjects.LOGS_REDACTED_STREAM,
-            subjects=[subjects.LOGS_REDACTED_ALL],
-            retention=RetentionPolicy.LIMITS,
-            storage=StorageType.FILE,
-            num_replicas=settings.js_replicas,
-            max_age=settings.redacted_max_age,
-            max_bytes=settings.redacted_max_bytes,
-            duplicate_window=120,
-            description="Redacted deployment log lines",
-        ),
-    ]
-    try:
-        for config in configs:
-            try:
-                await js.stream_info(config.name or "")
-            except NotFoundError:
-                await js.add_stream(config)
-    except (JsError, TimeoutError) as err:
-        raise UnavailableError("log streams are unavailable") from err
+#: How many records a stored message holds (so newest-first pages parse only what they keep).
+_RECORDS_HEADER = "Sigil-Records"
+_INDEX_MASK = (1 << SEQUENCE_SHIFT) - 1
 
 
 class RedactedLogStore:
-    """Stores and pages redacted records."""
+    """Stores redacted batches and pages them record by record, bounded in count and bytes."""
 
     def __init__(self, nc: NatsClient) -> None:
         self._nc = nc
         self._js = nc.jetstream()
 
-    async def store(self, org: str, deployment: str, data: bytes, *, msg_id: str) -> None:
-        """Publish with a message id, so a redelivered raw record is stored once."""
+    @property
+    def max_payload(self) -> int:
+        """The server's max payload (from its INFO), which every message must fit."""
+        return int(self._nc.max_payload)
+
+    async def store(
+        self, org: str, deployment: str, data: bytes, *, msg_id: str, records: int
+    ) -> None:
+        """Publish with a message id, so a redelivered raw message is stored once."""
         await self._js.publish(
             subjects.logs_redacted(org, deployment),
             data,
             stream=subjects.LOGS_REDACTED_STREAM,
-            headers={"Nats-Msg-Id": msg_id},
+            headers={"Nats-Msg-Id": msg_id, _RECORDS_HEADER: str(records)},
         )
 
     async def page(
-        self, org: str, deployment: str, *, before: int | None, after: int | None, limit: int
-    ) -> list[LogEntry]:
-        """Entries after ``after`` (oldest first) or the newest before ``before``."""
+        self,
+        org: str,
+        deployment: str,
+        *,
+        before: int | None,
+        after: int | None,
+        limit: int,
+        max_bytes: int,
+    ) -> StoredPage:
+        """Records after ``after`` (oldest first) or the newest before ``before``."""
         subject = subjects.logs_redacted(org, deployment)
         try:
             if after is not None:
-                rows = await scan(
-                    self._nc,
-                    self._js,
-                    subjects.LOGS_REDACTED_STREAM,
-                    subject,
-                    start_seq=after + 1,
-                    limit=limit,
-                )
-            else:
-                rows = await scan(self._nc, self._js, subjects.LOGS_REDACTED_STREAM, subject)
-                kept: deque[tuple[str, int, bytes]] = deque(maxlen=limit)
-                for row in rows:
-                    if before is None or row[1] < before:
-                        kept.append(row)
-                rows = list(kept)
+                return await self._after(subject, after, limit, max_bytes)
+            return await self._before(subject, before, limit, max_bytes)
         except NotFoundError:
-            return []
+            return StoredPage(entries=[], more=False)
         except (JsError, TimeoutError) as err:
             raise UnavailableError("redacted logs are unavailable") from err
-        return [
-            LogEntry(sequence=seq, record=LogRecord.model_validate_json(data))
-            for _, seq, data in rows
+
+    async def _after(self, subject: str, after: int, limit: int, max_bytes: int) -> StoredPage:
+        entries: list[LogEntry] = []
+        size = 0
+        more = False
+
+        def on_row(seq: int, data: bytes, count: int) -> bool:
+            nonlocal size, more
+            share = len(data) // max(1, count)
+            for index, record in enumerate(stored_records(data)):
+                sequence = entry_sequence(seq, index)
+                if sequence <= after:
+                    continue
+                if len(entries) >= limit or (entries and size >= max_bytes):
+                    more = True
+                    return False
+                entries.append(LogEntry(sequence=sequence, record=record))
+                size += share
+            return True
+
+        await _scan(
+            self._nc, self._js, subject, start_seq=max(1, after >> SEQUENCE_SHIFT), on_row=on_row
+        )
+        return StoredPage(entries=entries, more=more)
+
+    async def _before(
+        self, subject: str, before: int | None, limit: int, max_bytes: int
+    ) -> StoredPage:
+        stop_seq = None if before is None else before >> SEQUENCE_SHIFT
+        kept: deque[tuple[int, bytes, int]] = deque()
+        records = 0
+        size = 0
+        dropped = False
+
+        def on_row(seq: int, data: bytes, count: int) -> bool:
+            nonlocal records, size, dropped
+            if stop_seq is not None and seq > stop_seq:
+                return False
+            if stop_seq is not None and seq == stop_seq:
+                count = min(count, before & _INDEX_MASK)  # type: ignore[operator]
+            kept.append((seq, data, count))
+            records += count
+            size += len(data)
+            # Keep the fewest newest messages that hold ``limit`` records or the budget.
+            while len(kept) > 1 and (
+                records - kept[0][2] >= limit or size - len(kept[0][1]) >= max_bytes
+            ):
+                _, old, old_count = kept.popleft()
+                records -= old_count
+                size -= len(old)
+                dropped = True
+            return stop_seq is None or seq < stop_seq
+
+        await _scan(self._nc, self._js, subject, start_seq=None, on_row=on_row)
+        entries = [
+            LogEntry(sequence=entry_sequence(seq, index), record=record)
+            for seq, data, _ in kept
+            for index, record in enumerate(stored_records(data))
+            if before is None or entry_sequence(seq, index) < before
         ]
+        more = dropped or len(entries) > limit
+        return StoredPage(entries=entries[-limit:], more=more)
+
+
+async def _scan(
+    nc: NatsClient,
+    js: JetStreamContext,
+    subject: str,
+    *,
+    start_seq: int | None,
+    on_row: Callable[[int, bytes, int], bool],
+) -> None:
+    """Feed ``(stream sequence, data, records)`` of the subject's messages to ``on_row``."""
+
+    def on_msg(seq: int, msg: Msg) -> bool:
+        header = (msg.headers or {}).get(_RECORDS_HEADER)
+        count = int(header) if header and header.isdigit() else _count(msg.data)
+        try:
+            return on_row(seq, msg.data, count)
+        except (ValueError, ValidationError):
+            log.error("a stored message of %s is not a record batch; skipped", subject)
+            return True
+
+    await scan(nc, js, subjects.LOGS_REDACTED_STREAM, subject, on_row=on_msg, start_seq=start_seq)
+
+
+def _count(data: bytes) -> int:
+    """Records in a stored message without the count header (written before batches)."""
+    if data[:1] != b"[":
+        return 1
+    try:
+        return len(json.loads(data))
+    except ValueError:
+        return 1

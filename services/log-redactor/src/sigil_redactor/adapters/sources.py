@@ -2,19 +2,20 @@
 
 from faststream.nats import NatsBroker
 from nats.aio.client import Client as NatsClient
+from nats.aio.msg import Msg
 from nats.js.errors import Error as JsError
 from nats.js.errors import NotFoundError
 
+from sigil_redactor.adapters.scan import scan
+from sigil_shared import operations as ops
 from sigil_shared import subjects
 from sigil_shared.bus import request
 from sigil_shared.contracts import (
     PinnedVersion,
-    RedactionValuesReply,
     RedactionValuesRequest,
     RenderReceipt,
 )
 from sigil_shared.errors import UnavailableError
-from sigil_shared.jetstream import scan_last_per_subject
 
 
 class KvReceiptReader:
@@ -27,18 +28,27 @@ class KvReceiptReader:
     async def receipts(self, org: str, deployment: str) -> list[RenderReceipt]:
         """Every receipt of one deployment, oldest revision first."""
         bucket = subjects.RECEIPTS_BUCKET
+        found: list[RenderReceipt] = []
+
+        def on_row(seq: int, msg: Msg) -> bool:
+            del seq
+            if msg.data:
+                found.append(RenderReceipt.model_validate_json(msg.data))
+            return True
+
         try:
-            entries = await scan_last_per_subject(
+            await scan(
                 self._nc,
                 self._js,
                 subjects.kv_stream(bucket),
                 f"$KV.{bucket}.o.{org}.d.{deployment}.r.*",
+                on_row=on_row,
+                last_per_subject=True,
             )
         except NotFoundError:
             return []  # no deployment was rendered yet
         except (JsError, TimeoutError) as err:
             raise UnavailableError("render receipts are unavailable") from err
-        found = [RenderReceipt.model_validate_json(data) for _, _, data in entries if data]
         return sorted(found, key=lambda r: r.revision)
 
 
@@ -50,16 +60,23 @@ class BusValuesSource:
         self._timeout = timeout
 
     async def values(
-        self, org: str, customer: str | None, pinned: list[PinnedVersion]
+        self,
+        org: str,
+        customer: str | None,
+        pinned: list[PinnedVersion],
+        *,
+        all_customers: bool,
     ) -> list[str]:
-        """Current values of the scope plus every pinned version."""
+        """Current values of the scope (or of the whole organization) plus every pinned version."""
         reply = await request(
             self._broker,
-            subjects.SECRET_REDACTION_VALUES,
+            ops.SECRET_REDACTION_VALUES,
             RedactionValuesRequest(
-                organization_id=org, customer_organization_id=customer, pinned=pinned
+                organization_id=org,
+                customer_organization_id=customer,
+                all_customers=all_customers,
+                pinned=pinned,
             ),
-            RedactionValuesReply,
             timeout=self._timeout,
         )
         return [v.get_secret_value() for v in reply.values]

@@ -1,23 +1,56 @@
 """Every form a secret value takes in real logs, so each can be masked.
 
-For a value V (at least ``min_length`` characters) Sigil masks:
+For a value V (at least ``min_length`` characters), and for each line of a multi-line V,
+Sigil masks (the README lists these with the forms deliberately left out):
 
-1. V itself, and each line of a multi-line V (lines of at least ``min_length``);
-2. V as Sigil renders it with ``printf "%q"`` (Go quoting) and as an env-file line would
-   carry it (newlines escaped as ``\\n``);
-3. V as a JSON string body (ASCII-escaped and not);
-4. V URL-encoded (percent-encoding, and ``+`` for spaces as in query strings);
-5. base64 and base64url of V at the three byte alignments, so V inside a longer encoded
-   blob (``base64("user:" + V)``) is caught — the characters that depend only on V;
-6. V with XML/HTML escaping (``&amp; &lt; &gt; &quot; &#34; &apos; &#39;``).
+1. V itself;
+2. Go ``%q`` quoting (``printf "%q"``) and env-file newline escaping (``\\n``);
+3. JSON string bodies: Python ``json.dumps`` (ASCII-escaped and not) and Go
+   ``encoding/json`` defaults (``\\u003c \\u003e \\u0026``, ``\\u2028``, lower-case hex);
+4. Sigil's own ``js`` template function (Go ``JSEscapeString``: ``\\u003C``, ``\\'``...);
+5. percent-encodings, upper- and lower-case hex: full (``quote(safe="")``), query
+   (``+`` for spaces; Go ``url.QueryEscape``, Sigil's ``urlquery``), Python ``quote()``
+   defaults (``/`` kept), Go ``url.PathEscape``, JS ``encodeURI`` and
+   ``encodeURIComponent``, and ``/:@`` kept;
+6. hex of the UTF-8 bytes (``printf "%x"`` and ``"%X"``);
+7. base64 and base64url at the three byte alignments (the characters that depend only on
+   V, so V inside a longer blob is caught); base64 wrapped at 64/76 columns is matched by
+   the kernel, which reads wrapped runs with their line breaks taken out;
+8. XML/HTML escaping (``&amp; &lt; &gt;`` with ``&quot; &#34; &#x22;`` and the quote
+   equivalents; Sigil's ``html`` function gives the ``&#34; &#39;`` form).
 """
 
 import base64
 import json
+import re
 from collections.abc import Iterable, Iterator
-from urllib.parse import quote, quote_plus
+from urllib.parse import quote
 
 MIN_ENCODED_LENGTH = 8
+
+#: ``safe`` sets of the percent-encoders people actually use (unreserved ``-._~`` and
+#: alphanumerics are always kept by ``quote``).
+_PERCENT_SAFE = (
+    "",  # encodeURIComponent without !*'(); Go url.QueryEscape modulo spaces
+    "/",  # Python quote() defaults
+    "/:@",
+    "$&+,:;=@",  # Go url.PathEscape
+    ";,/?:@&=+$!*'()#",  # JS encodeURI
+    "!*'()",  # JS encodeURIComponent
+)
+_HEX_ESCAPE = re.compile(r"%[0-9A-F]{2}")
+
+_GO_JSON = {'"': '\\"', "\\": "\\\\", "\n": "\\n", "\r": "\\r", "\t": "\\t"}
+_GO_JSON_HTML = {"<": "\\u003c", ">": "\\u003e", "&": "\\u0026"}
+_JS = {
+    "\\": "\\\\",
+    "'": "\\'",
+    '"': '\\"',
+    "<": "\\u003C",
+    ">": "\\u003E",
+    "&": "\\u0026",
+    "=": "\\u003D",
+}
 
 
 def _go_quote_body(value: str) -> str:
@@ -37,6 +70,49 @@ def _go_quote_body(value: str) -> str:
         else:
             out.append(ch)
     return "".join(out)
+
+
+def _go_json_body(value: str) -> str:
+    """Go ``encoding/json`` string body with its default HTML-safe escaping."""
+    out = []
+    for ch in value:
+        code = ord(ch)
+        if ch in _GO_JSON:
+            out.append(_GO_JSON[ch])
+        elif ch in _GO_JSON_HTML:
+            out.append(_GO_JSON_HTML[ch])
+        elif code < 0x20 or code in (0x2028, 0x2029):
+            out.append(f"\\u{code:04x}")
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
+def _js_escape(value: str) -> str:
+    """Go ``template.JSEscapeString`` (Sigil's ``js`` function)."""
+    out = []
+    for ch in value:
+        code = ord(ch)
+        if ch in _JS:
+            out.append(_JS[ch])
+        elif code < 0x20:
+            out.append(f"\\u{code:04X}")
+        elif code >= 0x80 and not ch.isprintable():
+            out.append(f"\\u{0xFFFD if 0xD800 <= code <= 0xDFFF else code:04X}")
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
+def _percent(data: bytes) -> Iterator[str]:
+    for safe in _PERCENT_SAFE:
+        encoded = quote(data, safe=safe)
+        variants = [encoded]
+        if not safe:  # query strings: a space is "+" (quote_plus, url.QueryEscape)
+            variants.append(encoded.replace("%20", "+"))
+        for variant in variants:
+            yield variant
+            yield _HEX_ESCAPE.sub(lambda m: m.group(0).lower(), variant)
 
 
 def _base64_cores(data: bytes) -> Iterator[str]:
@@ -59,12 +135,14 @@ def _xml(value: str) -> Iterator[str]:
 
 
 def _encodings(text: str) -> set[str]:
-    found = {text, _go_quote_body(text), json.dumps(text)[1:-1]}
+    data = text.encode("utf-8", "surrogatepass")
+    found = {text, _go_quote_body(text), _go_json_body(text), _js_escape(text)}
+    found.add(json.dumps(text)[1:-1])
     found.add(json.dumps(text, ensure_ascii=False)[1:-1])
-    found.add(quote(text, safe=""))
-    found.add(quote_plus(text, safe=""))
-    found.add(quote(text, safe="/:@"))
-    found.update(_base64_cores(text.encode("utf-8", "surrogatepass")))
+    found.update(_percent(data))
+    found.add(data.hex())
+    found.add(data.hex().upper())
+    found.update(_base64_cores(data))
     found.update(_xml(text))
     return found
 
