@@ -21,6 +21,7 @@ from datetime import UTC, datetime
 
 from bench.stack import BenchStack
 from sigil_redactor import Redactor
+from sigil_shared import operations as ops
 from sigil_shared import subjects
 from sigil_shared.bus import request
 from sigil_shared.contracts import (
@@ -28,7 +29,6 @@ from sigil_shared.contracts import (
     LogRecord,
     Role,
     SecretCreateRequest,
-    SecretMetadata,
 )
 
 
@@ -108,9 +108,8 @@ async def end_to_end(lines: list[str], secrets: list[str]) -> float:
         for i, secret in enumerate(secrets[:100]):
             await request(
                 gateway,
-                subjects.SECRET_CREATE,
+                ops.SECRET_CREATE,
                 SecretCreateRequest(actor=admin, request_id=f"s{i}", key=f"K{i}", value=secret),
-                SecretMetadata,
                 timeout=10,
             )
         platform = await stack.broker("platform")

@@ -25,18 +25,16 @@ from pathlib import Path
 import nats
 
 from sigil_cli.embedded import DataDir, NatsServer, nats_config
+from sigil_shared import operations as ops
 from sigil_shared import subjects
 from sigil_shared.bus import create_broker, request
 from sigil_shared.contracts import (
     Actor,
-    HealthReply,
     HealthRequest,
     Role,
     SecretCreateRequest,
     SecretListReply,
     SecretListRequest,
-    SecretMetadata,
-    SecretUpdateReply,
     SecretUpdateRequest,
 )
 from sigil_shared.settings import BusSettings
@@ -134,9 +132,8 @@ async def _wait_ready(broker: object) -> None:
         try:
             reply = await request(
                 broker,  # type: ignore[arg-type]
-                subjects.health("secrets"),
+                ops.health("secrets"),
                 HealthRequest(),
-                HealthReply,
                 timeout=1,
             )
             if reply.ready:
@@ -164,6 +161,7 @@ async def run(count: int, concurrency: int, list_rounds: int) -> list[Figure]:  
         SIGIL_NATS_USER="secrets",
         SIGIL_NATS_PASSWORD=passwords["secrets"],
         SIGIL_KEK_FILE=str(data.kek_file),
+        SIGIL_AUDIT_KEY_FILE=str(data.audit_key_file),
         SIGIL_LOG_LEVEL="WARNING",
     )
     service = subprocess.Popen([sys.executable, "-m", "sigil_secrets"], env=env)  # noqa: ASYNC220 - a child process for the whole run
@@ -187,11 +185,10 @@ async def run(count: int, concurrency: int, list_rounds: int) -> list[Figure]:  
         async def create(i: int) -> None:
             meta = await request(
                 broker,
-                subjects.SECRET_CREATE,
+                ops.SECRET_CREATE,
                 SecretCreateRequest(
                     actor=admin, request_id=f"c{i}", key=f"KEY_{i:06d}", value=f"value-{i}-x" * 4
                 ),
-                SecretMetadata,
                 timeout=30,
             )
             ids.append(meta.id)
@@ -199,20 +196,18 @@ async def run(count: int, concurrency: int, list_rounds: int) -> list[Figure]:  
         async def update(i: int) -> None:
             await request(
                 broker,
-                subjects.SECRET_UPDATE,
+                ops.SECRET_UPDATE,
                 SecretUpdateRequest(
                     actor=admin, request_id=f"u{i}", id=ids[i % len(ids)], value=f"new-{i}" * 4
                 ),
-                SecretUpdateReply,
                 timeout=30,
             )
 
         async def list_page(limit: int, cursor: str | None = None) -> SecretListReply:
             return await request(
                 broker,
-                subjects.SECRET_LIST,
+                ops.SECRET_LIST,
                 SecretListRequest(actor=admin, request_id="l", limit=limit, cursor=cursor),
-                SecretListReply,
                 timeout=30,
             )
 
@@ -233,7 +228,9 @@ async def run(count: int, concurrency: int, list_rounds: int) -> list[Figure]:  
         record("list-100 deep page p50 ms", p50, "ms", meter, list_rounds)
         figures.append(Figure("list-100 deep page p99 ms", p99, "ms", None, None))
 
-        nc = await nats.connect(url, user="secrets", password=passwords["secrets"])
+        nc = await nats.connect(
+            url, user="secrets", password=passwords["secrets"], inbox_prefix="_INBOX.secrets"
+        )
         kv = await nc.jetstream().key_value(subjects.SECRETS_BUCKET)
         payload = b"x" * 400
 

@@ -11,9 +11,9 @@ from types import TracebackType
 from faststream.nats import NatsBroker
 
 from sigil_cli.embedded import SERVICE_MODULES, DataDir, NatsServer, nats_config
-from sigil_shared import subjects
+from sigil_shared import operations as ops
 from sigil_shared.bus import create_broker, request
-from sigil_shared.contracts import HealthReply, HealthRequest
+from sigil_shared.contracts import HealthRequest
 from sigil_shared.errors import SigilError
 from sigil_shared.settings import BusSettings
 
@@ -55,9 +55,7 @@ class BenchStack:
     async def _wait(self, broker: NatsBroker, service: str) -> None:
         for _ in range(400):
             try:
-                reply = await request(
-                    broker, subjects.health(service), HealthRequest(), HealthReply, timeout=1
-                )
+                reply = await request(broker, ops.health(service), HealthRequest(), timeout=1)
                 if reply.ready:
                     return
             except SigilError:

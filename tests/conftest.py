@@ -39,7 +39,10 @@ async def platform_nc(nats_server: NatsFixture) -> AsyncIterator[NatsClient]:
     import nats
 
     nc = await nats.connect(
-        nats_server.url, user="platform", password=nats_server.data.passwords()["platform"]
+        nats_server.url,
+        user="platform",
+        password=nats_server.data.passwords()["platform"],
+        inbox_prefix="_INBOX.platform",
     )
     yield nc
     await nc.close()

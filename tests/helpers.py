@@ -1,11 +1,14 @@
 """Test helpers shared by every suite: real nats-server, settings, free ports, processes."""
 
+import asyncio
 import os
 import socket
 from dataclasses import dataclass
 from pathlib import Path
 
 from sigil_cli.embedded import DataDir, NatsServer, nats_config
+from sigil_shared.settings import SetupSettings
+from sigil_shared.setup import setup_streams
 
 
 @dataclass
@@ -35,7 +38,19 @@ def start_nats(root: Path) -> NatsFixture:
     )
     server = NatsServer(data.nats_conf)
     url = server.start()
+    run_setup(url, data)
     return NatsFixture(url=url, data=data, server=server)
+
+
+def run_setup(url: str, data: DataDir, *, replicas: int = 1) -> None:
+    """The setup step (as ``sigil up`` runs it): every stream and bucket, as ``bootstrap``."""
+    settings = SetupSettings(
+        nats_url=url,
+        nats_user="bootstrap",
+        nats_password=data.passwords()["bootstrap"],
+        js_replicas=replicas,
+    )
+    asyncio.run(setup_streams(settings))
 
 
 def free_port() -> int:
@@ -150,4 +165,6 @@ def start_cluster(root: Path, size: int = 3) -> ClusterFixture:
         nodes.append(ClusterNode(f"sigil-{i}", config, client_ports[i]))
     for node in nodes:
         node.start()
-    return ClusterFixture(data=data, nodes=nodes)
+    fixture = ClusterFixture(data=data, nodes=nodes)
+    run_setup(fixture.url, data, replicas=size)
+    return fixture

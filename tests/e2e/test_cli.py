@@ -99,7 +99,9 @@ def _publish_line(url: str, password: str, org: str, deployment: str, body: str)
     from sigil_shared.contracts import LogRecord
 
     async def go() -> None:
-        nc = await nats.connect(url, user="platform", password=password)
+        nc = await nats.connect(
+            url, user="platform", password=password, inbox_prefix="_INBOX.platform"
+        )
         record = LogRecord(deployment_id=deployment, timestamp=datetime.now(UTC), body=body)
         await nc.jetstream().publish(
             subjects.logs_raw(org, deployment), record.model_dump_json().encode()

@@ -26,6 +26,7 @@ from sigil_shared.contracts import (
     SecretUpdateReply,
     SecretUpdateRequest,
 )
+from sigil_shared.operations import command_for
 from sigil_shared.settings import BusSettings
 from tests.helpers import NatsFixture
 
@@ -47,7 +48,11 @@ class SecretsClient:
 
     async def call(self, subject: str, message: BaseModel, reply: type[ModelT]) -> ModelT:
         """One request/reply, raising the remote SigilError."""
-        return await request(self.broker, subject, message, reply, timeout=10)
+        op = command_for(subject)
+        assert op is not None, f"undeclared command {subject}"
+        assert op.reply is reply
+        result: ModelT = await request(self.broker, op, message, timeout=10)
+        return result
 
     async def create(
         self, who: Actor, key: str, value: str, customer: str | None = None

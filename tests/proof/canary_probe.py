@@ -59,9 +59,10 @@ async def main() -> None:
 
     from sigil_cli.embedded import DataDir, NatsServer, nats_config
     from sigil_cli.tokens import issue_token
+    from sigil_shared import operations as ops
     from sigil_shared import subjects
     from sigil_shared.bus import create_broker, request
-    from sigil_shared.contracts import LogRecord, TemplateRenderReply, TemplateRenderRequest
+    from sigil_shared.contracts import LogRecord, TemplateRenderRequest
     from sigil_shared.settings import BusSettings
     from tests.helpers import NatsFixture
     from tests.integration.stack import running_stack
@@ -135,14 +136,13 @@ async def main() -> None:
             await platform.connect()
             await request(
                 platform,
-                subjects.TEMPLATE_RENDER,
+                ops.TEMPLATE_RENDER,
                 TemplateRenderRequest(
                     organization_id="canary",
                     deployment_id="web",
                     revision=1,
                     env_file="A={{ .Secrets.C0 }}",
                 ),
-                TemplateRenderReply,
                 timeout=10,
             )
             js = platform.connection.jetstream()

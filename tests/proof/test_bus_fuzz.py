@@ -58,7 +58,10 @@ payloads = st.one_of(json_values.map(lambda v: json.dumps(v).encode()), st.binar
 
 async def _connect(nats_server: NatsFixture, user: str) -> NatsClient:
     return await nats.connect(
-        nats_server.url, user=user, password=nats_server.data.passwords()[user]
+        nats_server.url,
+        user=user,
+        password=nats_server.data.passwords()[user],
+        inbox_prefix=f"_INBOX.{user}",
     )
 
 

@@ -52,6 +52,7 @@ class Services:
             SIGIL_NATS_USER=service,
             SIGIL_NATS_PASSWORD=creds["nats_password"],
             SIGIL_KEK_FILE=str(self.nats.data.kek_file),
+            SIGIL_AUDIT_KEY_FILE=str(self.nats.data.audit_key_file),
             SIGIL_JWT_KEY_FILE=str(self.nats.data.jwt_key_file),
             SIGIL_PORT=str(self.port),
             SIGIL_LOG_LEVEL="ERROR",
@@ -114,7 +115,10 @@ async def test_kill_each_service_under_load(services: Services, record_figure: R
     headers = {"Authorization": "Bearer " + issue_token(key, org=ORG, role="admin")}
     passwords = services.nats.data.passwords()
     platform = await nats.connect(
-        services.nats.url, user="platform", password=passwords["platform"]
+        services.nats.url,
+        user="platform",
+        password=passwords["platform"],
+        inbox_prefix="_INBOX.platform",
     )
     js = platform.jetstream()
     acked_versions: dict[str, int] = {}
@@ -228,7 +232,10 @@ async def test_kill_each_service_under_load(services: Services, record_figure: R
                 break
 
     observer = await nats.connect(
-        services.nats.url, user="redactor", password=passwords["redactor"]
+        services.nats.url,
+        user="redactor",
+        password=passwords["redactor"],
+        inbox_prefix="_INBOX.redactor",
     )
     bodies: list[str] = []
     for _ in range(300):  # redelivery after a kill waits for the ack deadline (3 s here)

@@ -1,8 +1,9 @@
 """``sigil docs asyncapi``: the AsyncAPI document of the whole bus, generated from the code.
 
-FastStream documents every subscriber and declared publisher of the three bus services;
-the raw log channel (consumed by a JetStream pull consumer, not a FastStream subscriber)
-is added here. The result is committed at docs/asyncapi.json and packaged with the gateway,
+FastStream documents every subscriber and publisher of the three bus services, all
+registered from the declarations in ``sigil_shared.operations``; the declared events no
+bus service publishes (the platform's raw log records) are added here from the same
+declarations. The result is committed at docs/asyncapi.json and packaged with the gateway,
 which serves it at /asyncapi; a test fails when either copy is stale.
 """
 
@@ -27,7 +28,7 @@ def generate() -> str:
     from sigil_redactor.app import create_app as redactor  # noqa: PLC0415
     from sigil_renderer.app import create_app as renderer  # noqa: PLC0415
     from sigil_secrets.app import create_app as secrets  # noqa: PLC0415
-    from sigil_shared.contracts import LogRecord  # noqa: PLC0415
+    from sigil_shared.operations import EVENTS  # noqa: PLC0415
     from sigil_shared.settings import (  # noqa: PLC0415
         RedactorSettings,
         RendererSettings,
@@ -36,7 +37,7 @@ def generate() -> str:
 
     doc_key = "doc:" + base64.b64encode(bytes(32)).decode()
     apps = [
-        secrets(SecretsSettings(kek=doc_key)),
+        secrets(SecretsSettings(kek=doc_key, audit_key=doc_key)),
         renderer(RendererSettings()),
         redactor(RedactorSettings()),
     ]
@@ -48,18 +49,22 @@ def generate() -> str:
         "{ok, data, error}. NATS users and subject permissions limit who may use each one.",
     )
     document: dict[str, Any] = json.loads(spec.to_specification().to_json())
-    channel = "sigil.logs.raw.{org}.{deployment}"
-    document["channels"][channel] = {
-        "address": channel,
-        "description": "Raw deployment log lines, published by platform services with a "
-        "JetStream publish into the work-queue stream SIGIL_LOGS_RAW; consumed by the "
-        "redactor's durable pull consumer 'sigil-redactor' (never stored beyond the queue).",
-        "messages": {"LogRecord": {"$ref": "#/components/messages/LogRecord"}},
-    }
-    document.setdefault("components", {}).setdefault("messages", {})["LogRecord"] = {
-        "title": "LogRecord",
-        "payload": LogRecord.model_json_schema(by_alias=True),
-    }
+    messages = document.setdefault("components", {}).setdefault("messages", {})
+    for event in EVENTS:
+        if event.address in document["channels"]:
+            continue
+        # Published by users outside the three bus services (the platform): from the
+        # declaration, so every declared channel is documented.
+        name = event.message.__name__
+        document["channels"][event.address] = {
+            "address": event.address,
+            "description": event.description,
+            "messages": {name: {"$ref": f"#/components/messages/{name}"}},
+        }
+        messages[name] = {
+            "title": name,
+            "payload": event.message.model_json_schema(by_alias=True),
+        }
     return json.dumps(document, indent=2, sort_keys=True) + "\n"
 
 

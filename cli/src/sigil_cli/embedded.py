@@ -50,6 +50,11 @@ class DataDir:
         return self.root / "kek.keys"
 
     @property
+    def audit_key_file(self) -> Path:
+        """Development audit-chain keyring (HMAC keys, 0600)."""
+        return self.root / "audit.keys"
+
+    @property
     def jwt_key_file(self) -> Path:
         """Development JWT signing key (0600)."""
         return self.root / "jwt.key"
@@ -73,12 +78,18 @@ class DataDir:
         """Create the directory and, on first start only, the credential files."""
         self.root.mkdir(mode=0o700, parents=True, exist_ok=True)
         self.jetstream_dir.mkdir(mode=0o700, exist_ok=True)
-        if not self.users_file.exists():
-            users = {name: secrets.token_urlsafe(24) for name in service_permissions()}
+        users = self.passwords() if self.users_file.exists() else {}
+        missing = [name for name in service_permissions() if name not in users]
+        if missing:
+            # A user added by a later release (e.g. ``bootstrap``) gets its password here.
+            users |= {name: secrets.token_urlsafe(24) for name in missing}
             _write_private(self.users_file, json.dumps(users, indent=2) + "\n")
         if not self.kek_file.exists():
             key = base64.b64encode(secrets.token_bytes(32)).decode()
             _write_private(self.kek_file, f"dev-{int(time.time())}:{key}\n")
+        if not self.audit_key_file.exists():
+            key = base64.b64encode(secrets.token_bytes(32)).decode()
+            _write_private(self.audit_key_file, f"audit-{int(time.time())}:{key}\n")
         if not self.jwt_key_file.exists():
             _write_private(self.jwt_key_file, secrets.token_urlsafe(48) + "\n")
 

@@ -3,7 +3,7 @@
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 from faststream.middlewares import BaseMiddleware, ExceptionMiddleware
 from faststream.nats import NatsBroker
@@ -14,7 +14,7 @@ from nats.errors import TimeoutError as NatsTimeoutError
 from opentelemetry import metrics
 from pydantic import BaseModel, ValidationError
 
-from sigil_shared import subjects
+from sigil_shared import operations, subjects
 from sigil_shared.contracts import ErrorBody, HealthReply, HealthRequest, Reply
 from sigil_shared.errors import (
     ErrorCode,
@@ -23,12 +23,16 @@ from sigil_shared.errors import (
     UnavailableError,
     error_from_code,
 )
+from sigil_shared.operations import Command, Event
 from sigil_shared.settings import BusSettings
+from sigil_shared.subjects import ServiceName
 from sigil_shared.telemetry import tracing_enabled
 
 log = logging.getLogger("sigil.bus")
 
-ModelT = TypeVar("ModelT", bound=BaseModel)
+RequestT = TypeVar("RequestT", bound=BaseModel)
+ReplyT = TypeVar("ReplyT", bound=BaseModel)
+T = TypeVar("T")
 HealthCheck = Callable[[], Awaitable[dict[str, str]]]
 
 
@@ -107,13 +111,17 @@ def _command_label(subject: str) -> str:
 def create_broker(settings: BusSettings, *, service: str) -> NatsBroker:
     """A NatsBroker for one service with its credentials, telemetry and error replies.
 
-    The error middleware is innermost so telemetry never records a validation
-    error's text (which would quote the input).
+    Replies come to the user's private inbox prefix (``_INBOX.<user>``), the only inbox
+    its NATS permissions let it subscribe to; JetStream API replies and pull consumers use
+    the same prefix. The error middleware is innermost so telemetry never records a
+    validation error's text (which would quote the input).
     """
     security = None
+    inbox_prefix = "_INBOX"
     if settings.nats_user:
         password = settings.nats_password.get_secret_value() if settings.nats_password else ""
         security = SASLPlaintext(username=settings.nats_user, password=password)
+        inbox_prefix = subjects.inbox_prefix(settings.nats_user)
     logger = logging.getLogger(f"sigil.{service}.bus")
     middlewares: list[Any] = [CommandMetricsMiddleware, error_middleware()]
     if tracing_enabled():
@@ -126,49 +134,114 @@ def create_broker(settings: BusSettings, *, service: str) -> NatsBroker:
         logger=logger,
         max_reconnect_attempts=-1,
         reconnect_time_wait=1,
+        inbox_prefix=inbox_prefix,
     )
 
 
 async def request(
     broker: NatsBroker,
-    subject: str,
-    message: BaseModel,
-    reply_type: type[ModelT],
+    op: Command[RequestT, ReplyT],
+    message: RequestT,
     *,
     timeout: float,
-) -> ModelT:
-    """Send a command and return its typed result, raising the remote error if any."""
+) -> ReplyT:
+    """The typed client: send a declared command, return its result or raise its error."""
+    subject = op.subject
     try:
         raw = await broker.request(message, subject, timeout=timeout)
     except (TimeoutError, NatsTimeoutError) as err:
         raise UnavailableError(f"no reply on {subject} within {timeout:g}s") from err
     except NoRespondersError as err:
         raise UnavailableError(f"no service answers on {subject}") from err
-    reply = Reply[reply_type].model_validate_json(raw.body)  # type: ignore[valid-type]
+    reply = Reply[op.reply].model_validate_json(raw.body)  # type: ignore[name-defined]
     if reply.error is not None:
         raise error_from_code(reply.error.code, reply.error.message, reply.error.details)
     if reply.data is None:
         raise UnavailableError(f"empty reply on {subject}")
-    return reply.data
+    data: ReplyT = reply.data
+    return data
 
 
-def register_health(broker: NatsBroker, service: str, check: HealthCheck) -> None:
+class Deferred(Generic[T]):
+    """An object built at start-up (it needs the connection), for handlers registered
+    before it exists: they receive it by closure, never through FastStream's context."""
+
+    def __init__(self, what: str) -> None:
+        self._what = what
+        self._value: T | None = None
+
+    def set(self, value: T) -> None:
+        """Hand over the built object."""
+        self._value = value
+
+    def get(self) -> T:
+        """The object, or ``unavailable`` while the service is still starting."""
+        if self._value is None:
+            raise UnavailableError(f"{self._what} is starting")
+        return self._value
+
+    @property
+    def ready(self) -> bool:
+        """True once built."""
+        return self._value is not None
+
+
+def serve(
+    broker: NatsBroker,
+    op: Command[RequestT, ReplyT],
+    handler: Callable[[RequestT], Awaitable[ReplyT]],
+) -> None:
+    """Answer a declared command in its owner's queue group with ``handler``.
+
+    The subscriber's only parameter is the request contract: no ``Context()`` or
+    ``Depends`` parameter, which FastStream would resolve through a thread pool per message.
+    """
+
+    async def answer(request: Any) -> Reply[Any]:
+        return Reply.success(await handler(request))
+
+    answer.__annotations__ = {"request": op.request, "return": Reply[op.reply]}  # type: ignore[name-defined]
+    answer.__name__ = answer.__qualname__ = op.subject.replace(".", "_")
+    broker.subscriber(op.subject, queue=op.queue, title=op.subject, description=op.description)(
+        answer
+    )
+
+
+def listen(broker: NatsBroker, event: Event, handler: Callable[[Any], Awaitable[None]]) -> None:
+    """Receive a declared core event on every replica (no queue group, no reply)."""
+
+    async def receive(message: Any) -> None:
+        await handler(message)
+
+    receive.__annotations__ = {"message": event.message, "return": None}
+    receive.__name__ = receive.__qualname__ = event.pattern.replace(".", "_").replace(">", "all")
+    broker.subscriber(
+        event.pattern, no_reply=True, title=event.pattern, description=event.description
+    )(receive)
+
+
+def register_health(broker: NatsBroker, service: ServiceName, check: HealthCheck) -> None:
     """Answer ``sigil.health.<service>`` with the service's readiness."""
 
-    @broker.subscriber(subjects.health(service), queue=subjects.queue(service))
-    async def health(request: HealthRequest) -> Reply[HealthReply]:
+    async def health(request: HealthRequest) -> HealthReply:
         del request
         checks = await check()
         ready = all(v == "ok" for v in checks.values())
-        return Reply.success(HealthReply(service=service, ready=ready, checks=checks))
+        return HealthReply(service=service, ready=ready, checks=checks)
+
+    serve(broker, operations.health(service), health)
 
 
-def document_publishers(
-    broker: NatsBroker, channels: list[tuple[str, type[BaseModel], str]]
-) -> None:
-    """Declare what a service publishes outside request/reply, so AsyncAPI shows it."""
-    for subject, model, description in channels:
-        broker.publisher(subject, schema=model, title=subject, description=description)
+def document_events(broker: NatsBroker, service: str) -> None:
+    """Declare the events a service publishes, so AsyncAPI shows them (from the declarations)."""
+    for event in operations.EVENTS:
+        if service in event.publishers:
+            broker.publisher(
+                event.address,
+                schema=event.message,
+                title=event.address,
+                description=event.description,
+            )
 
 
 async def bus_check(broker: NatsBroker) -> dict[str, str]:
@@ -181,12 +254,15 @@ async def bus_check(broker: NatsBroker) -> dict[str, str]:
 
 
 __all__ = [
+    "Deferred",
     "HealthCheck",
     "bus_check",
     "create_broker",
-    "document_publishers",
+    "document_events",
     "error_middleware",
     "invalid_message",
+    "listen",
     "register_health",
     "request",
+    "serve",
 ]

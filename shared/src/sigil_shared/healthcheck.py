@@ -11,16 +11,19 @@ from sigil_shared import subjects
 from sigil_shared.bus import create_broker, request
 from sigil_shared.contracts import HealthReply, HealthRequest
 from sigil_shared.errors import SigilError
+from sigil_shared.operations import HEALTH_REDACTOR, HEALTH_RENDERER, HEALTH_SECRETS, Command
 from sigil_shared.settings import BusSettings
+
+_HEALTH: dict[str, Command[HealthRequest, HealthReply]] = {
+    op.owner: op for op in (HEALTH_SECRETS, HEALTH_RENDERER, HEALTH_REDACTOR)
+}
 
 
 async def _check(service: str) -> bool:
     broker = create_broker(BusSettings(), service=f"{service}-healthcheck")
     try:
         await broker.connect()
-        reply = await request(
-            broker, subjects.health(service), HealthRequest(), HealthReply, timeout=3
-        )
+        reply = await request(broker, _HEALTH[service], HealthRequest(), timeout=3)
     except (SigilError, OSError, TimeoutError):
         return False
     finally:

@@ -1,43 +1,20 @@
-"""Per-service NATS users and their subject permissions (ARCHITECTURE.md, 'Security rules')."""
+"""Per-user NATS permissions, derived from the bus and stream declarations (never by hand).
+
+Each user may publish the commands it is a declared caller of and the events it is a
+declared publisher of; subscribe to the commands it owns, the events it is a declared
+subscriber of, and its own reply inbox ``_INBOX.<user>.>``; and use only the JetStream API
+calls its stream ``access`` entries name. Replies to commands flow through
+``allow_responses``. No runtime user may manage streams (create, update, delete, purge),
+delete messages, or delete a consumer; only ``bootstrap`` (the setup step) may.
+"""
 
 from dataclasses import dataclass, field
 
 from sigil_shared import subjects as s
+from sigil_shared.operations import COMMANDS, EVENTS, USERS, User
+from sigil_shared.streams import STREAMS, Access, StreamSpec
 
-INBOX: str = "_INBOX.>"
-
-
-def _stream_api(stream: str) -> list[str]:
-    """JetStream API subjects needed to use (create, read, write, consume) one stream."""
-    return [
-        "$JS.API.INFO",
-        f"$JS.API.STREAM.*.{stream}",
-        f"$JS.API.STREAM.MSG.*.{stream}",
-        f"$JS.API.DIRECT.GET.{stream}",
-        f"$JS.API.DIRECT.GET.{stream}.>",
-        f"$JS.API.CONSUMER.*.{stream}",
-        f"$JS.API.CONSUMER.*.{stream}.>",
-        f"$JS.API.CONSUMER.MSG.NEXT.{stream}.>",
-        f"$JS.ACK.{stream}.>",
-    ]
-
-
-def _stream_read_api(stream: str) -> list[str]:
-    """Read-only use of a stream: info, message get, and consumers to scan it."""
-    return [
-        "$JS.API.INFO",
-        f"$JS.API.STREAM.INFO.{stream}",
-        f"$JS.API.STREAM.MSG.GET.{stream}",
-        f"$JS.API.DIRECT.GET.{stream}",
-        f"$JS.API.DIRECT.GET.{stream}.>",
-        f"$JS.API.CONSUMER.*.{stream}",
-        f"$JS.API.CONSUMER.*.{stream}.>",
-        f"$JS.API.CONSUMER.MSG.NEXT.{stream}.>",
-    ]
-
-
-def _kv_api(bucket: str) -> list[str]:
-    return [*_stream_api(s.kv_stream(bucket)), f"$KV.{bucket}.>"]
+_API = "$JS.API"
 
 
 @dataclass(frozen=True)
@@ -50,66 +27,76 @@ class Permissions:
     deny_subscribe: list[str] = field(default_factory=list)
 
 
-def service_permissions() -> dict[str, Permissions]:
-    """The permission table for every service user, plus the platform publisher.
+def inbox(user: str) -> str:
+    """The only inbox subjects a user may subscribe to."""
+    return f"{s.inbox_prefix(user)}.>"
 
-    Only the renderer may ask for values to render and only the redactor for values to
-    redact; the gateway may use neither. Replies go through ``allow_responses``.
-    """
-    own_commands = {svc: f"sigil.{svc}.>" for svc in s.SERVICES}
-    return {
-        "secrets": Permissions(
-            publish=[
-                s.AUDIT_ALL,
-                s.SECRET_EVENTS_ALL,
-                s.RECEIPT_IMPACT,
-                *_kv_api(s.SECRETS_BUCKET),
-                *_stream_api(s.AUDIT_STREAM),
-                INBOX,
-            ],
-            subscribe=[own_commands["secrets"], s.health("secrets"), INBOX],
-        ),
-        "renderer": Permissions(
-            publish=[
-                s.SECRET_RESOLVE,
-                s.RECEIPT_EVENTS_ALL,
-                *_kv_api(s.RECEIPTS_BUCKET),
-                INBOX,
-            ],
-            subscribe=[own_commands["renderer"], s.health("renderer"), INBOX],
-        ),
-        "redactor": Permissions(
-            publish=[
-                s.SECRET_REDACTION_VALUES,
-                s.LOGS_REDACTED_ALL,
-                *_stream_api(s.LOGS_RAW_STREAM),
-                *_stream_api(s.LOGS_REDACTED_STREAM),
-                *_stream_read_api(s.kv_stream(s.RECEIPTS_BUCKET)),
-                INBOX,
-            ],
-            subscribe=[
-                own_commands["redactor"],
-                s.health("redactor"),
-                s.SECRET_EVENTS_ALL,
-                s.RECEIPT_EVENTS_ALL,
-                INBOX,
-            ],
-        ),
-        "gateway": Permissions(
-            publish=[
-                "sigil.secrets.secret.>",
-                "sigil.secrets.audit.>",
-                "sigil.renderer.template.validate",
-                s.LOGS_PAGE,
-                "sigil.health.*",
-                INBOX,
-            ],
-            subscribe=[INBOX, s.LOGS_REDACTED_ALL],
-            deny_publish=[s.SECRETS_INTERNAL_ALL],
-        ),
-        "platform": Permissions(
-            publish=[s.LOGS_RAW_ALL, "sigil.renderer.>", "sigil.health.*", INBOX],
-            subscribe=[INBOX, s.AUDIT_ALL, s.SECRET_EVENTS_ALL, s.RECEIPT_EVENTS_ALL],
-            deny_publish=[s.SECRETS_INTERNAL_ALL],
-        ),
-    }
+
+def _stream_api(spec: StreamSpec, access: Access) -> list[str]:
+    """JetStream API subjects one access entry needs, and nothing that manages the stream."""
+    name = spec.name
+    found = [f"{_API}.STREAM.INFO.{name}"]
+    if access.read:
+        found += [
+            f"{_API}.STREAM.MSG.GET.{name}",
+            f"{_API}.DIRECT.GET.{name}",
+            f"{_API}.DIRECT.GET.{name}.>",
+            # Unnamed ephemeral consumers for scans and ordered reads; the server removes
+            # them once idle, so no consumer-delete right is needed.
+            f"{_API}.CONSUMER.CREATE.{name}",
+            f"{_API}.CONSUMER.INFO.{name}.*",
+        ]
+    for durable in access.durables:
+        found += [
+            f"{_API}.CONSUMER.DURABLE.CREATE.{name}.{durable}",
+            f"{_API}.CONSUMER.CREATE.{name}.{durable}",
+            f"{_API}.CONSUMER.CREATE.{name}.{durable}.>",
+            f"{_API}.CONSUMER.INFO.{name}.{durable}",
+            f"{_API}.CONSUMER.MSG.NEXT.{name}.{durable}",
+            f"$JS.ACK.{name}.{durable}.>",
+        ]
+    if spec.bucket is not None:
+        found += [f"{_API}.DIRECT.GET.{name}.$KV.{spec.bucket}.{k}" for k in access.keys_read]
+        found += [f"$KV.{spec.bucket}.{k}" for k in access.keys_write]
+    return found
+
+
+def _dedupe(items: list[str]) -> list[str]:
+    return list(dict.fromkeys(items))
+
+
+def user_permissions(user: User) -> Permissions:
+    """The permissions of one user, from the declarations."""
+    if user == "bootstrap":
+        # The setup step: manages streams and buckets, nothing else (no command, no event).
+        return Permissions(
+            publish=[f"{_API}.>"],
+            subscribe=[inbox(user)],
+        )
+    publish: list[str] = []
+    subscribe: list[str] = []
+    for op in COMMANDS:
+        if user in op.callers:
+            publish.append(op.subject)
+        if user == op.owner:
+            subscribe.append(op.subject)
+    for event in EVENTS:
+        if user in event.publishers:
+            publish.append(event.pattern)
+        if user in event.subscribers:
+            subscribe.append(event.pattern)
+    jetstream = [
+        api
+        for spec in STREAMS
+        if user in spec.access
+        for api in _stream_api(spec, spec.access[user])
+    ]
+    if jetstream:
+        publish += [f"{_API}.INFO", *jetstream]
+    subscribe.append(inbox(user))
+    return Permissions(publish=_dedupe(publish), subscribe=_dedupe(subscribe))
+
+
+def service_permissions() -> dict[str, Permissions]:
+    """The permission table for every NATS user (services, platform, bootstrap)."""
+    return {user: user_permissions(user) for user in USERS}

@@ -21,7 +21,7 @@ class BusSettings(BaseSettings):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     #: ``text`` (one line per record) or ``json`` (one JSON object per line, for collectors).
     log_format: Literal["text", "json"] = "text"
-    #: JetStream replicas for streams and KV buckets this service creates (3 on a cluster).
+    #: JetStream replicas of the streams and KV buckets the setup step creates (3 on a cluster).
     js_replicas: int = Field(default=1, ge=1, le=5)
 
     @property
@@ -40,11 +40,13 @@ class SecretsSettings(BusSettings):
     kek: SecretStr | None = None
     #: Keyring file: one ``id:base64key`` per line, first line current.
     kek_file: Path | None = None
+    #: Audit keyring (HMAC keys of the audit chain), same forms as the KEK keyring: the
+    #: first entry seals new events, the others still verify older ones.
+    audit_key: SecretStr | None = None
+    audit_key_file: Path | None = None
     history: int = Field(default=32, ge=1, le=1000)
     #: How long a deleted secret's versions stay available to the redactor.
     deleted_retention_days: int = Field(default=30, ge=0, le=3650)
-    secrets_bucket: str = "sigil-secrets"
-    audit_stream: str = "SIGIL_AUDIT"
     #: Values shorter than this are flagged "too short to be masked" in logs.
     min_mask_length: int = Field(default=4, ge=1, le=64)
 
@@ -52,6 +54,9 @@ class SecretsSettings(BusSettings):
     def _check_sources(self) -> Self:
         if self.kek is None and self.kek_file is None:
             msg = "set SIGIL_KEK or SIGIL_KEK_FILE (the key-encryption keyring)"
+            raise ValueError(msg)
+        if self.audit_key is None and self.audit_key_file is None:
+            msg = "set SIGIL_AUDIT_KEY or SIGIL_AUDIT_KEY_FILE (the audit-chain keyring)"
             raise ValueError(msg)
         if self.store == "mongodb" and self.mongodb_url is None:
             msg = "SIGIL_MONGODB_URL is required when SIGIL_STORE=mongodb"
@@ -63,15 +68,24 @@ class RendererSettings(BusSettings):
     """The renderer service."""
 
 
-class RedactorSettings(BusSettings):
-    """The log-redactor service."""
+class SetupSettings(BusSettings):
+    """The setup step (``sigil init`` / ``sigil up``): stream limits it applies.
 
-    min_mask_length: int = Field(default=4, ge=1, le=64)
+    Stream, bucket and subject names are not settings: the permission table is built
+    from them, so they live in ``sigil_shared.subjects`` only.
+    """
+
     #: Raw records wait at most this long in the work queue (seconds).
     raw_max_age: float = Field(default=3600, gt=0)
     #: Redacted records are kept this long (seconds; 7 days) and up to this many bytes.
     redacted_max_age: float = Field(default=7 * 24 * 3600, gt=0)
     redacted_max_bytes: int = Field(default=-1, ge=-1)
+
+
+class RedactorSettings(BusSettings):
+    """The log-redactor service."""
+
+    min_mask_length: int = Field(default=4, ge=1, le=64)
     batch_size: int = Field(default=256, ge=1, le=10_000)
     #: Seconds a fetched record may stay unacknowledged before it is redelivered
     #: (e.g. when a replica or a NATS node dies mid-batch).

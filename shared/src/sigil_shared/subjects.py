@@ -108,6 +108,16 @@ LOGS_REDACTED_STREAM: Final = "SIGIL_LOGS_REDACTED"
 REDACTOR_DURABLE: Final = "sigil-redactor"
 
 
+def generation_key(org: str) -> str:
+    """KV key (secrets bucket) of an organization's scope generation (contract C2)."""
+    return f"g.{org}"
+
+
+def inbox_prefix(user: str) -> str:
+    """The private reply-inbox prefix of one NATS user (it may subscribe only below it)."""
+    return f"_INBOX.{user}"
+
+
 def kv_stream(bucket: str) -> str:
     """Name of the stream behind a KV bucket."""
     return f"KV_{bucket}"

@@ -48,6 +48,7 @@ async def _connect(cluster: ClusterFixture, user: str) -> NatsClient:
         creds["nats_url"].split(","),
         user=user,
         password=creds["nats_password"],
+        inbox_prefix=f"_INBOX.{user}",
         max_reconnect_attempts=-1,
         reconnect_time_wait=0.2,
     )

@@ -9,6 +9,7 @@ import pytest
 from faststream.nats import NatsBroker
 from nats.aio.client import Client as NatsClient
 
+from sigil_shared import operations as ops
 from sigil_shared import subjects
 from sigil_shared.bus import request
 from sigil_shared.contracts import (
@@ -16,7 +17,6 @@ from sigil_shared.contracts import (
     LogPageReply,
     LogPageRequest,
     LogRecord,
-    TemplateRenderReply,
     TemplateRenderRequest,
 )
 from sigil_shared.errors import NotFoundError
@@ -42,9 +42,8 @@ async def _publish(nc: NatsClient, org: str, deployment: str, bodies: list[str])
 async def _page(broker: NatsBroker, who: Actor, deployment: str, **kw: object) -> LogPageReply:
     return await request(
         broker,
-        subjects.LOGS_PAGE,
+        ops.LOGS_PAGE,
         LogPageRequest(actor=who, request_id="p", deployment_id=deployment, **kw),  # type: ignore[arg-type]
-        LogPageReply,
         timeout=10,
     )
 
@@ -63,7 +62,7 @@ async def _render(
 ) -> None:
     await request(
         platform,
-        subjects.TEMPLATE_RENDER,
+        ops.TEMPLATE_RENDER,
         TemplateRenderRequest(
             organization_id=org,
             customer_organization_id=customer,
@@ -71,7 +70,6 @@ async def _render(
             revision=1,
             env_file=env,
         ),
-        TemplateRenderReply,
         timeout=10,
     )
 

@@ -90,7 +90,12 @@ async def _observer(nats_server: NatsFixture) -> NatsClient:
     import nats
 
     creds = nats_server.creds("redactor")
-    return await nats.connect(creds["nats_url"], user="redactor", password=creds["nats_password"])
+    return await nats.connect(
+        creds["nats_url"],
+        user="redactor",
+        password=creds["nats_password"],
+        inbox_prefix="_INBOX.redactor",
+    )
 
 
 async def _wait_for_consumer(nc: NatsClient) -> None:

@@ -8,6 +8,7 @@ from faststream.nats import NatsBroker
 from nats.aio.client import Client as NatsClient
 from nats.aio.msg import Msg
 
+from sigil_shared import operations as ops
 from sigil_shared import subjects
 from sigil_shared.bus import request
 from sigil_shared.contracts import (
@@ -25,9 +26,8 @@ CANARY = "canary-Render-5150-secret"
 async def _render(platform: NatsBroker, org: str, **kwargs: object) -> TemplateRenderReply:
     return await request(
         platform,
-        subjects.TEMPLATE_RENDER,
+        ops.TEMPLATE_RENDER,
         TemplateRenderRequest(organization_id=org, **kwargs),  # type: ignore[arg-type]
-        TemplateRenderReply,
         timeout=10,
     )
 

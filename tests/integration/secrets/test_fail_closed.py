@@ -10,9 +10,10 @@ import nats
 import pytest
 from nats.js.api import DiscardPolicy
 
+from sigil_shared import operations as ops
 from sigil_shared import subjects
 from sigil_shared.bus import request
-from sigil_shared.contracts import HealthReply, HealthRequest
+from sigil_shared.contracts import HealthRequest
 from sigil_shared.errors import AuditUnavailableError
 from tests.helpers import NatsFixture, start_nats
 from tests.integration.bus_client import SecretsClient, actor, bus_as
@@ -30,8 +31,11 @@ async def private_nats(tmp_path: Path) -> AsyncIterator[NatsFixture]:
 
 async def _break_audit_stream(nats_fixture: NatsFixture) -> None:
     """Make the audit stream refuse new events (full, discard new) — a real write failure."""
-    creds = nats_fixture.creds("secrets")
-    nc = await nats.connect(creds["nats_url"], user="secrets", password=creds["nats_password"])
+    # Only the setup step's user may change a stream (runtime users hold no such right).
+    password = nats_fixture.data.passwords()["bootstrap"]
+    nc = await nats.connect(
+        nats_fixture.url, user="bootstrap", password=password, inbox_prefix="_INBOX.bootstrap"
+    )
     try:
         js = nc.jetstream()
         info = await js.stream_info(subjects.AUDIT_STREAM)
@@ -70,9 +74,7 @@ async def test_changes_are_refused_when_audit_cannot_be_written(
         detail = await client.get(admin, kept.id)
         assert [v.version for v in detail.versions] == [1]
 
-        health = await request(
-            broker, subjects.health("secrets"), HealthRequest(), HealthReply, timeout=5
-        )
+        health = await request(broker, ops.health("secrets"), HealthRequest(), timeout=5)
         assert health.ready is False
         assert health.checks["audit"] != "ok"
         ready = await stack.http.get("/readyz")

@@ -61,7 +61,12 @@ async def store(
         await mongo.close()
         return
     creds = nats_server.creds("secrets")
-    nc = await nats.connect(creds["nats_url"], user="secrets", password=creds["nats_password"])
+    nc = await nats.connect(
+        creds["nats_url"],
+        user="secrets",
+        password=creds["nats_password"],
+        inbox_prefix="_INBOX.secrets",
+    )
     kv = KvSecretStore(nc, nc.jetstream(), bucket="sigil-secrets")
     await kv.setup()
     yield kv

@@ -57,6 +57,7 @@ async def test_gateway_user_may_not_ask_for_secret_values(nats_server: NatsFixtu
         user="gateway",
         password=nats_server.data.passwords()["gateway"],
         error_cb=on_error,
+        inbox_prefix="_INBOX.gateway",
     )
     try:
         for subject in (subjects.SECRET_RESOLVE, subjects.SECRET_REDACTION_VALUES):

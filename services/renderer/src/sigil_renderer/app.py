@@ -8,23 +8,25 @@ from sigil_renderer.adapters.events import NatsReceiptPublisher
 from sigil_renderer.adapters.receipts import KvReceiptStore
 from sigil_renderer.adapters.secrets_source import BusSecretsSource
 from sigil_renderer.handlers import templates
-from sigil_renderer.handlers.deps import SERVICE_CONTEXT_KEY
 from sigil_renderer.service import RendererService
 from sigil_shared import subjects
-from sigil_shared.bus import bus_check, create_broker, document_publishers, register_health
-from sigil_shared.contracts import ReceiptRecorded
+from sigil_shared.bus import Deferred, bus_check, create_broker, document_events, register_health
 from sigil_shared.settings import RendererSettings
+from sigil_shared.streams import check_streams, streams_ready
 
 
 def create_app(settings: RendererSettings) -> FastStream:
     """Build the renderer's FastStream app."""
     broker = create_broker(settings, service="renderer")
     app = FastStream(broker, logger=logging.getLogger("sigil.renderer"))
+    service_ref: Deferred[RendererService] = Deferred("renderer service")
 
     @app.on_startup
     async def connect() -> None:
         await broker.connect()
         nc = broker.connection
+        if not await streams_ready(nc.jetstream(), "renderer"):
+            return  # not ready: health names what the setup step must fix
         receipts = KvReceiptStore(
             nc, nc.jetstream(), bucket=subjects.RECEIPTS_BUCKET, replicas=settings.js_replicas
         )
@@ -34,21 +36,16 @@ def create_app(settings: RendererSettings) -> FastStream:
             receipts=receipts,
             events=NatsReceiptPublisher(nc),
         )
-        app.context.set_global(SERVICE_CONTEXT_KEY, service)
+        service_ref.set(service)
 
     async def check() -> dict[str, str]:
-        return await bus_check(broker)
+        checks = await bus_check(broker)
+        if checks["nats"] == "ok":
+            checks.update(await check_streams(broker.connection.jetstream(), "renderer"))
+        checks["service"] = "ok" if service_ref.ready else "not started"
+        return checks
 
     register_health(broker, "renderer", check)
-    document_publishers(
-        broker,
-        [
-            (
-                "sigil.events.receipt.{org}",
-                ReceiptRecorded,
-                "A deployment revision was rendered: (key, scope, version) triples, never values",
-            ),
-        ],
-    )
-    templates.register(broker)
+    document_events(broker, "renderer")
+    templates.register(broker, service_ref)
     return app

@@ -14,12 +14,12 @@ from sigil_secrets.adapters.kv_store import KvSecretStore
 from sigil_secrets.adapters.mongo_store import MongoSecretStore
 from sigil_secrets.adapters.nats_events import NatsEventPublisher
 from sigil_secrets.handlers import audit, internal, secrets
-from sigil_secrets.handlers.deps import SERVICE_CONTEXT_KEY
 from sigil_secrets.ports import SecretStore
 from sigil_secrets.service import SecretsService
-from sigil_shared.bus import bus_check, create_broker, document_publishers, register_health
-from sigil_shared.contracts import AuditEvent, SecretChanged
+from sigil_shared import subjects
+from sigil_shared.bus import Deferred, bus_check, create_broker, document_events, register_health
 from sigil_shared.settings import SecretsSettings
+from sigil_shared.streams import check_streams, streams_ready
 
 
 def keyring_source(settings: SecretsSettings) -> KeyringSource:
@@ -37,7 +37,7 @@ def build_store(settings: SecretsSettings, nc: NatsClient) -> SecretStore:
         )
         return MongoSecretStore(client, database=settings.mongodb_database)
     return KvSecretStore(
-        nc, nc.jetstream(), bucket=settings.secrets_bucket, replicas=settings.js_replicas
+        nc, nc.jetstream(), bucket=subjects.SECRETS_BUCKET, replicas=settings.js_replicas
     )
 
 
@@ -46,7 +46,7 @@ def create_app(settings: SecretsSettings) -> FastStream:
     broker = create_broker(settings, service="secrets")
     app = FastStream(broker, logger=logging.getLogger("sigil.secrets"))
     keyring = keyring_source(settings)
-    built: list[SecretsService] = []
+    service_ref: Deferred[SecretsService] = Deferred("secrets service")
     stores: list[SecretStore] = []
 
     @app.on_startup
@@ -54,9 +54,11 @@ def create_app(settings: SecretsSettings) -> FastStream:
         await broker.connect()
         nc = broker.connection
         js = nc.jetstream()
+        if not await streams_ready(js, "secrets"):
+            return  # not ready: health names what the setup step must fix
         store = build_store(settings, nc)
         audit_log = JetStreamAuditLog(
-            nc, js, stream=settings.audit_stream, replicas=settings.js_replicas
+            nc, js, stream=subjects.AUDIT_STREAM, replicas=settings.js_replicas
         )
         await store.setup()
         await audit_log.setup()
@@ -70,8 +72,7 @@ def create_app(settings: SecretsSettings) -> FastStream:
             min_mask_length=settings.min_mask_length,
             deleted_retention=timedelta(days=settings.deleted_retention_days),
         )
-        app.context.set_global(SERVICE_CONTEXT_KEY, service)
-        built.append(service)
+        service_ref.set(service)
         stores.append(store)
 
     @app.on_shutdown
@@ -81,27 +82,17 @@ def create_app(settings: SecretsSettings) -> FastStream:
 
     async def check() -> dict[str, str]:
         checks = await bus_check(broker)
-        if built:
-            checks.update(await built[0].health())
+        if checks["nats"] == "ok":
+            checks.update(await check_streams(broker.connection.jetstream(), "secrets"))
+        if service_ref.ready:
+            checks.update(await service_ref.get().health())
+        else:
+            checks["service"] = "not started"
         return checks
 
     register_health(broker, "secrets", check)
-    document_publishers(
-        broker,
-        [
-            (
-                "sigil.audit.{org}.{action}",
-                AuditEvent,
-                "Every command, applied or refused; durable in SIGIL_AUDIT; never a value",
-            ),
-            (
-                "sigil.events.secret.{change}.{org}",
-                SecretChanged,
-                "created / updated / deleted, with tooShortToMask; never a value",
-            ),
-        ],
-    )
-    secrets.register(broker)
-    internal.register(broker)
-    audit.register(broker)
+    document_events(broker, "secrets")
+    secrets.register(broker, service_ref)
+    internal.register(broker, service_ref)
+    audit.register(broker, service_ref)
     return app

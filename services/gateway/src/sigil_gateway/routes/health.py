@@ -10,10 +10,14 @@ from sigil_shared import subjects
 from sigil_shared.bus import bus_check, request
 from sigil_shared.contracts import HealthReply, HealthRequest
 from sigil_shared.errors import SigilError
+from sigil_shared.operations import HEALTH_REDACTOR, HEALTH_RENDERER, HEALTH_SECRETS, Command
 
 router = APIRouter(tags=["health"])
 
 _PROBE_TIMEOUT = 1.0
+_HEALTH: dict[str, Command[HealthRequest, HealthReply]] = {
+    op.owner: op for op in (HEALTH_SECRETS, HEALTH_RENDERER, HEALTH_REDACTOR)
+}
 
 
 @router.get("/healthz", summary="Liveness: the gateway process answers")
@@ -24,9 +28,7 @@ async def healthz() -> dict[str, str]:
 
 async def _probe(bus: BusDep, service: str) -> str:
     try:
-        reply = await request(
-            bus, subjects.health(service), HealthRequest(), HealthReply, timeout=_PROBE_TIMEOUT
-        )
+        reply = await request(bus, _HEALTH[service], HealthRequest(), timeout=_PROBE_TIMEOUT)
     except SigilError as err:
         return err.message
     if reply.ready:

@@ -2,18 +2,23 @@
 
 from faststream.nats import NatsBroker
 
-from sigil_redactor.handlers.deps import ServiceDep
-from sigil_shared import subjects
+from sigil_redactor.service import RedactorService
+from sigil_shared import operations as ops
+from sigil_shared.bus import Deferred, listen
 from sigil_shared.contracts import ReceiptRecorded, SecretChanged
 
 
-def register(broker: NatsBroker) -> None:
+def register(broker: NatsBroker, service: Deferred[RedactorService]) -> None:
     """Subscribe without a queue group: each replica keeps its own cache."""
 
-    @broker.subscriber(subjects.SECRET_EVENTS_ALL, no_reply=True)
-    async def secret_changed(event: SecretChanged, service: ServiceDep) -> None:
-        service.secret_changed(event.organization_id)
+    async def secret_changed(event: SecretChanged) -> None:
+        if service.ready:
+            service.get().secret_changed(event.organization_id)
 
-    @broker.subscriber(subjects.RECEIPT_EVENTS_ALL, no_reply=True)
-    async def receipt_recorded(event: ReceiptRecorded, service: ServiceDep) -> None:
-        service.receipt_recorded(event.receipt.organization_id, event.receipt.deployment_id)
+    async def receipt_recorded(event: ReceiptRecorded) -> None:
+        if service.ready:
+            receipt = event.receipt
+            service.get().receipt_recorded(receipt.organization_id, receipt.deployment_id)
+
+    listen(broker, ops.SECRET_CHANGED, secret_changed)
+    listen(broker, ops.RECEIPT_RECORDED, receipt_recorded)

@@ -2,14 +2,11 @@
 
 from faststream.nats import NatsBroker
 
-from sigil_redactor.handlers.deps import ServiceDep
-from sigil_shared import subjects
-from sigil_shared.contracts import LogPageReply, LogPageRequest, Reply
+from sigil_redactor.service import RedactorService
+from sigil_shared import operations as ops
+from sigil_shared.bus import Deferred, serve
 
 
-def register(broker: NatsBroker) -> None:
-    """Subscribe the page handler in the redactor's queue group."""
-
-    @broker.subscriber(subjects.LOGS_PAGE, queue=subjects.queue("redactor"))
-    async def page(request: LogPageRequest, service: ServiceDep) -> Reply[LogPageReply]:
-        return Reply.success(await service.page(request))
+def register(broker: NatsBroker, service: Deferred[RedactorService]) -> None:
+    """Answer the page command in the redactor's queue group."""
+    serve(broker, ops.LOGS_PAGE, lambda request: service.get().page(request))

@@ -2,12 +2,11 @@
 
 from faststream.nats import NatsBroker
 
-from sigil_shared import subjects
+from sigil_shared import operations as ops
 from sigil_shared.bus import request
 from sigil_shared.contracts import (
     PinnedVersion,
     ResolvedSecret,
-    SecretResolveReply,
     SecretResolveRequest,
 )
 
@@ -29,14 +28,13 @@ class BusSecretsSource:
         """Key -> resolved secret for a deployment of this scope (only ``keys`` if given)."""
         reply = await request(
             self._broker,
-            subjects.SECRET_RESOLVE,
+            ops.SECRET_RESOLVE,
             SecretResolveRequest(
                 organization_id=org,
                 customer_organization_id=customer,
                 pinned=pinned,
                 keys=sorted(keys) if keys is not None else None,
             ),
-            SecretResolveReply,
             timeout=self._timeout,
         )
         return {s.key: s for s in reply.secrets}

@@ -2,37 +2,13 @@
 
 from faststream.nats import NatsBroker
 
-from sigil_renderer.handlers.deps import ServiceDep
-from sigil_shared import subjects
-from sigil_shared.contracts import (
-    ReceiptImpactReply,
-    ReceiptImpactRequest,
-    Reply,
-    TemplateRenderReply,
-    TemplateRenderRequest,
-    TemplateValidateReply,
-    TemplateValidateRequest,
-)
+from sigil_renderer.service import RendererService
+from sigil_shared import operations as ops
+from sigil_shared.bus import Deferred, serve
 
 
-def register(broker: NatsBroker) -> None:
-    """Subscribe render, validate and impact in the renderer's queue group."""
-    queue = subjects.queue("renderer")
-
-    @broker.subscriber(subjects.TEMPLATE_VALIDATE, queue=queue)
-    async def validate(
-        request: TemplateValidateRequest, service: ServiceDep
-    ) -> Reply[TemplateValidateReply]:
-        return Reply.success(await service.validate(request))
-
-    @broker.subscriber(subjects.TEMPLATE_RENDER, queue=queue)
-    async def render(
-        request: TemplateRenderRequest, service: ServiceDep
-    ) -> Reply[TemplateRenderReply]:
-        return Reply.success(await service.render(request))
-
-    @broker.subscriber(subjects.RECEIPT_IMPACT, queue=queue)
-    async def impact(
-        request: ReceiptImpactRequest, service: ServiceDep
-    ) -> Reply[ReceiptImpactReply]:
-        return Reply.success(await service.impact(request))
+def register(broker: NatsBroker, service: Deferred[RendererService]) -> None:
+    """Answer render, validate and impact in the renderer's queue group."""
+    serve(broker, ops.TEMPLATE_VALIDATE, lambda request: service.get().validate(request))
+    serve(broker, ops.TEMPLATE_RENDER, lambda request: service.get().render(request))
+    serve(broker, ops.RECEIPT_IMPACT, lambda request: service.get().impact(request))

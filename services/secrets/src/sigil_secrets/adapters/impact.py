@@ -2,9 +2,9 @@
 
 from faststream.nats import NatsBroker
 
-from sigil_shared import subjects
+from sigil_shared import operations as ops
 from sigil_shared.bus import request
-from sigil_shared.contracts import AffectedDeployment, ReceiptImpactReply, ReceiptImpactRequest
+from sigil_shared.contracts import AffectedDeployment, ReceiptImpactRequest
 
 
 class BusImpactSource:
@@ -18,9 +18,8 @@ class BusImpactSource:
         """Live revisions rendered with (key, scope)."""
         reply = await request(
             self._broker,
-            subjects.RECEIPT_IMPACT,
+            ops.RECEIPT_IMPACT,
             ReceiptImpactRequest(organization_id=org, customer_organization_id=customer, key=key),
-            ReceiptImpactReply,
             timeout=self._timeout,
         )
         return list(reply.deployments)

@@ -2,14 +2,11 @@
 
 from faststream.nats import NatsBroker
 
-from sigil_secrets.handlers.deps import ServiceDep
-from sigil_shared import subjects
-from sigil_shared.contracts import AuditQueryReply, AuditQueryRequest, Reply
+from sigil_secrets.service import SecretsService
+from sigil_shared import operations as ops
+from sigil_shared.bus import Deferred, serve
 
 
-def register(broker: NatsBroker) -> None:
-    """Subscribe the audit query handler."""
-
-    @broker.subscriber(subjects.AUDIT_QUERY, queue=subjects.queue("secrets"))
-    async def query(request: AuditQueryRequest, service: ServiceDep) -> Reply[AuditQueryReply]:
-        return Reply.success(await service.audit_query(request))
+def register(broker: NatsBroker, service: Deferred[SecretsService]) -> None:
+    """Answer the audit query command."""
+    serve(broker, ops.AUDIT_QUERY, lambda request: service.get().audit_query(request))

@@ -2,29 +2,16 @@
 
 from faststream.nats import NatsBroker
 
-from sigil_secrets.handlers.deps import ServiceDep
-from sigil_shared import subjects
-from sigil_shared.contracts import (
-    RedactionValuesReply,
-    RedactionValuesRequest,
-    Reply,
-    SecretResolveReply,
-    SecretResolveRequest,
-)
+from sigil_secrets.service import SecretsService
+from sigil_shared import operations as ops
+from sigil_shared.bus import Deferred, serve
 
 
-def register(broker: NatsBroker) -> None:
-    """Subscribe the internal value handlers."""
-    queue = subjects.queue("secrets")
-
-    @broker.subscriber(subjects.SECRET_RESOLVE, queue=queue)
-    async def resolve(
-        request: SecretResolveRequest, service: ServiceDep
-    ) -> Reply[SecretResolveReply]:
-        return Reply.success(await service.resolve(request))
-
-    @broker.subscriber(subjects.SECRET_REDACTION_VALUES, queue=queue)
-    async def redaction_values(
-        request: RedactionValuesRequest, service: ServiceDep
-    ) -> Reply[RedactionValuesReply]:
-        return Reply.success(await service.redaction_values(request))
+def register(broker: NatsBroker, service: Deferred[SecretsService]) -> None:
+    """Answer the internal value commands."""
+    serve(broker, ops.SECRET_RESOLVE, lambda request: service.get().resolve(request))
+    serve(
+        broker,
+        ops.SECRET_REDACTION_VALUES,
+        lambda request: service.get().redaction_values(request),
+    )

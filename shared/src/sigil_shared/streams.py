@@ -1,0 +1,303 @@
+"""The JetStream streams and KV buckets, declared once: configuration and who may use them.
+
+The setup step (``sigil init`` / ``sigil up``, or a bootstrap job in production) creates
+and updates them from this table with the ``bootstrap`` user; the NATS permission table
+derives each runtime user's JetStream API rights from the ``access`` entries; and every
+service checks at start (and in its readiness) that the streams it uses exist and are
+configured as declared, instead of creating or "fixing" them with runtime rights.
+"""
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, fields
+from typing import Final
+
+from nats.js import JetStreamContext
+from nats.js.api import DiscardPolicy, RetentionPolicy, StorageType, StreamConfig
+from nats.js.errors import Error as JsError
+from nats.js.errors import NotFoundError
+
+from sigil_shared import subjects as s
+from sigil_shared.audit_stream import (
+    audit_intake_stream_config,
+    audit_stream_config,
+    dropping_problems,
+)
+from sigil_shared.operations import User
+
+log = logging.getLogger("sigil.streams")
+_MAX_RECORD = 1024 * 1024
+_HEADROOM = 64 * 1024
+_DUPLICATE_WINDOW = 120.0
+
+
+@dataclass(frozen=True)
+class Access:
+    """What one runtime user may do on one stream (beyond publishing declared events).
+
+    ``read``: stream info, message get and short-lived ephemeral consumers (scans, ordered
+    reads); ``durables``: the durable consumers it creates, pulls from and acks;
+    ``keys_read`` / ``keys_write``: KV key patterns it may get (direct get only) or write.
+    """
+
+    read: bool = False
+    durables: tuple[str, ...] = ()
+    keys_read: tuple[str, ...] = ()
+    keys_write: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class StreamLimits:
+    """The operator-tunable limits of the log streams (``sigil init`` settings)."""
+
+    raw_max_age: float = 3600.0
+    redacted_max_age: float = 7 * 24 * 3600.0
+    redacted_max_bytes: int = -1
+
+
+@dataclass(frozen=True)
+class StreamSpec:
+    """One stream (or KV bucket, ``bucket`` set) and its safety-relevant configuration.
+
+    ``lossless`` streams must never drop a message: no message, byte, age or per-subject
+    limit, discard ``new``, delete, purge and rollup denied. Readiness checks those fields
+    on the live stream, so a stream changed to drop events makes its users not ready.
+    """
+
+    name: str
+    subjects: tuple[str, ...]
+    description: str
+    access: dict[User, Access]
+    retention: RetentionPolicy = RetentionPolicy.LIMITS
+    discard: DiscardPolicy = DiscardPolicy.OLD
+    deny_delete: bool = True
+    deny_purge: bool = True
+    allow_rollup_hdrs: bool = False
+    allow_direct: bool = False
+    #: Atomic batch publishes (the audit chain's group commit: one batch per round trip).
+    allow_atomic: bool = False
+    lossless: bool = False
+    max_msgs_per_subject: int = -1
+    max_msg_size: int = -1
+    bucket: str | None = None
+    #: The full configuration, where its owner's module defines it (the audit streams).
+    build: Callable[[int], StreamConfig] | None = None
+
+    def config(self, *, replicas: int, limits: StreamLimits) -> StreamConfig:
+        """The nats-py configuration the setup step applies."""
+        if self.build is not None:
+            return self.build(replicas)
+        max_age = 0.0
+        max_bytes = -1
+        if self.name == s.LOGS_RAW_STREAM:
+            max_age = limits.raw_max_age
+        elif self.name == s.LOGS_REDACTED_STREAM:
+            max_age, max_bytes = limits.redacted_max_age, limits.redacted_max_bytes
+        return StreamConfig(
+            name=self.name,
+            description=self.description,
+            subjects=list(self.subjects),
+            retention=self.retention,
+            storage=StorageType.FILE,
+            num_replicas=replicas,
+            discard=self.discard,
+            max_msgs=-1,
+            max_bytes=max_bytes,
+            max_age=max_age,
+            max_msgs_per_subject=self.max_msgs_per_subject,
+            max_msg_size=self.max_msg_size,
+            duplicate_window=_DUPLICATE_WINDOW,
+            deny_delete=self.deny_delete,
+            deny_purge=self.deny_purge,
+            allow_rollup_hdrs=self.allow_rollup_hdrs,
+            allow_direct=self.allow_direct,
+            allow_atomic=self.allow_atomic or None,
+        )
+
+
+def _kv(bucket: str, description: str, access: dict[User, Access]) -> StreamSpec:
+    """A KV bucket as nats-py lays it out (history 1), with direct gets for key reads."""
+    return StreamSpec(
+        name=s.kv_stream(bucket),
+        subjects=(f"$KV.{bucket}.>",),
+        description=description,
+        access=access,
+        discard=DiscardPolicy.NEW,
+        deny_delete=True,
+        deny_purge=False,
+        allow_rollup_hdrs=True,
+        allow_direct=True,
+        max_msgs_per_subject=1,
+        bucket=bucket,
+    )
+
+
+STREAMS: Final[tuple[StreamSpec, ...]] = (
+    StreamSpec(
+        name=s.AUDIT_STREAM,
+        subjects=(s.AUDIT_ALL,),
+        description="Sigil audit events (append-only, keyed chain per organization)",
+        access={"secrets": Access(read=True)},
+        discard=DiscardPolicy.NEW,
+        allow_atomic=True,
+        lossless=True,
+        build=lambda replicas: audit_stream_config(replicas=replicas),
+    ),
+    StreamSpec(
+        name=s.AUDIT_INTAKE_STREAM,
+        subjects=(s.AUDIT_INTAKE_ALL,),
+        description="Value-use events waiting to be appended to the audit chain",
+        access={"secrets": Access(durables=(s.AUDIT_INTAKE_DURABLE,))},
+        retention=RetentionPolicy.WORK_QUEUE,
+        discard=DiscardPolicy.NEW,
+        lossless=True,
+        build=lambda replicas: audit_intake_stream_config(replicas=replicas),
+    ),
+    StreamSpec(
+        name=s.LOGS_RAW_STREAM,
+        subjects=(s.LOGS_RAW_ALL,),
+        description="Raw deployment log records waiting for redaction (work queue)",
+        access={"redactor": Access(durables=(s.REDACTOR_DURABLE,))},
+        retention=RetentionPolicy.WORK_QUEUE,
+        max_msg_size=_MAX_RECORD + _HEADROOM,
+    ),
+    StreamSpec(
+        name=s.LOGS_REDACTED_STREAM,
+        subjects=(s.LOGS_REDACTED_ALL,),
+        description="Redacted deployment log records",
+        access={"redactor": Access(read=True)},
+    ),
+    _kv(
+        s.SECRETS_BUCKET,
+        "Sigil secrets (encrypted values, metadata, indexes, scope generations)",
+        {
+            "secrets": Access(read=True, keys_write=(">",)),
+            # Contract C2: the renderer reads only the per-organization generation keys.
+            "renderer": Access(keys_read=(s.generation_key("*"),)),
+        },
+    ),
+    _kv(
+        s.RECEIPTS_BUCKET,
+        "Sigil render receipts: (key, scope, version) triples, never values",
+        {
+            "renderer": Access(read=True, keys_write=(">",)),
+            "redactor": Access(read=True),
+        },
+    ),
+)
+
+#: Fields every stream must hold as declared (a wrong one breaks a service or a rule).
+_CHECKED = ("retention", "deny_delete", "deny_purge", "allow_direct")
+
+
+def stream(name: str) -> StreamSpec:
+    """The declaration of one stream by name."""
+    for spec in STREAMS:
+        if spec.name == name:
+            return spec
+    msg = f"undeclared stream {name}"
+    raise KeyError(msg)
+
+
+def used_by(user: str) -> list[StreamSpec]:
+    """The streams one user works with (its readiness depends on them)."""
+    return [spec for spec in STREAMS if user in spec.access]
+
+
+def _value(config: StreamConfig, name: str) -> object:
+    value = getattr(config, name, None)
+    defaults: dict[str, object] = {
+        "max_msgs": -1,
+        "max_bytes": -1,
+        "max_age": 0.0,
+        "max_msgs_per_subject": -1,
+        "sealed": False,
+        "deny_delete": False,
+        "deny_purge": False,
+        "allow_rollup_hdrs": False,
+        "allow_direct": False,
+    }
+    if value is None:
+        return defaults.get(name)
+    return value
+
+
+def config_problems(spec: StreamSpec, live: StreamConfig) -> list[str]:
+    """How a live stream's configuration departs from its declaration (empty: as declared)."""
+    problems: list[str] = []
+    if sorted(live.subjects or []) != sorted(spec.subjects):
+        problems.append(f"subjects are {live.subjects}, declared {list(spec.subjects)}")
+    declared = spec.config(replicas=1, limits=StreamLimits())
+    for name in _CHECKED:
+        want, have = _value(declared, name), _value(live, name)
+        if want != have:
+            problems.append(f"{name} is {have}, declared {want}")
+    if spec.lossless:
+        problems += dropping_problems(live)
+        if live.sealed:
+            problems.append("the stream is sealed (it accepts no events)")
+    return problems
+
+
+async def check_streams(js: JetStreamContext, user: str) -> dict[str, str]:
+    """Readiness entries ``stream <name>`` -> ``ok`` or what is missing or misconfigured."""
+    checks: dict[str, str] = {}
+    for spec in used_by(user):
+        key = f"stream {spec.name}"
+        try:
+            info = await js.stream_info(spec.name)
+        except NotFoundError:
+            checks[key] = "missing: run the setup step (sigil init)"
+            continue
+        except (JsError, TimeoutError) as err:
+            checks[key] = f"unavailable ({type(err).__name__})"
+            continue
+        problems = config_problems(spec, info.config)
+        checks[key] = "ok" if not problems else "; ".join(problems)
+    return checks
+
+
+async def streams_ready(js: JetStreamContext, user: str) -> bool:
+    """Check a service's streams at start; log what the setup step must fix (never fix it)."""
+    problems = {k: v for k, v in (await check_streams(js, user)).items() if v != "ok"}
+    for name, problem in problems.items():
+        log.error("%s: %s; not ready (streams belong to the setup step: sigil init)", name, problem)
+    return not problems
+
+
+async def bootstrap(
+    js: JetStreamContext, *, replicas: int = 1, limits: StreamLimits | None = None
+) -> list[str]:
+    """Create every declared stream and bucket, or update it to its declaration.
+
+    Runs with the ``bootstrap`` user before services start; returns what it did.
+    """
+    limits = limits or StreamLimits()
+    done: list[str] = []
+    for spec in STREAMS:
+        config = spec.config(replicas=replicas, limits=limits)
+        try:
+            info = await js.stream_info(spec.name)
+        except NotFoundError:
+            await js.add_stream(config)
+            done.append(f"created {spec.name}")
+            continue
+        if _differs(info.config, config):
+            await js.update_stream(config)
+            done.append(f"updated {spec.name}")
+    return done
+
+
+def _differs(live: StreamConfig, want: StreamConfig) -> bool:
+    """True when a field the declaration sets has another value on the live stream."""
+    for item in fields(StreamConfig):
+        wanted = getattr(want, item.name)
+        if wanted is None or item.name in {"description"}:
+            continue
+        have = _value(live, item.name)
+        if isinstance(wanted, list):
+            if sorted(wanted) != sorted(have or []):  # type: ignore[call-overload]
+                return True
+        elif have != wanted:
+            return True
+    return False
