@@ -8,12 +8,23 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Literal
 
-from sigil_renderer.template.executor import ExecError, Limits, execute
+from sigil_renderer.template.executor import (
+    Decisions,
+    ExecError,
+    Limits,
+    execute,
+    missing_key_error,
+)
 from sigil_renderer.template.parser import ParseError, Tree, parse_trees
-from sigil_renderer.template.references import referenced_keys
+from sigil_renderer.template.references import ReferenceSite, reference_sites, referenced_keys
 from sigil_renderer.template.values import Root
 
 MAX_TEMPLATE_BYTES = 1024 * 1024
+# Parsing is bounded like execution: a megabyte of "{{ 1 }}" is ~150,000 actions and
+# half a million tokens, seconds of CPU in pure Python; real Helm values have hundreds.
+MAX_ACTIONS = 20_000
+MAX_TOKENS = 200_000
+PARSE_TIMEOUT = 2.0
 _LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 Phase = Literal["parse", "exec"]
 
@@ -67,10 +78,28 @@ class CompiledTemplate:
         """Keys the template refers to (computed once per compiled template)."""
         return frozenset(referenced_keys(self.trees))
 
-    def render(self, secrets: Mapping[str, str], *, limits: Limits | None = None) -> str:
-        """Execute on ``{"Secrets": secrets}``."""
+    @cached_property
+    def reference_sites(self) -> tuple[ReferenceSite, ...]:
+        """Every place the template names a secret, on every branch, in text order."""
+        return tuple(reference_sites(self.trees))
+
+    def missing_key_error(self, site: ReferenceSite) -> "TemplateExecError":
+        """Go's own execution error for ``site``'s key being absent, located at the site."""
+        err = missing_key_error(self.trees, site.tree, site.node, site.key)
+        return TemplateExecError(
+            str(err), line=err.line, column=err.column, key=err.key, name=self.name
+        )
+
+    def render(
+        self,
+        secrets: Mapping[str, str],
+        *,
+        limits: Limits | None = None,
+        decisions: Decisions | None = None,
+    ) -> str:
+        """Execute on ``{"Secrets": secrets}`` (recording or replaying branch decisions)."""
         try:
-            output = execute(self.trees, self.name, Root(secrets), limits or Limits())
+            output = execute(self.trees, self.name, Root(secrets), limits or Limits(), decisions)
         except ExecError as err:
             raise TemplateExecError(
                 str(err), line=err.line, column=err.column, key=err.key, name=self.name
@@ -92,8 +121,12 @@ def parse(template: str, name: str = "template") -> CompiledTemplate:
         raise TemplateParseError(f"template: {name}: template larger than 1 MiB", name=name)
     # Go reads UTF-8 bytes; a lone surrogate cannot be one, so it reads as U+FFFD.
     template = _LONE_SURROGATE.sub("\ufffd", template)
+    if template.count("{{") > MAX_ACTIONS:  # refused before any lexing: C-speed count
+        raise TemplateParseError(
+            f"template: {name}: template has more than {MAX_ACTIONS} actions", name=name
+        )
     try:
-        trees = parse_trees(template, name)
+        trees = parse_trees(template, name, timeout=PARSE_TIMEOUT, max_tokens=MAX_TOKENS)
     except ParseError as err:
         raise TemplateParseError(str(err), line=err.line, name=name) from None
     except RecursionError:

@@ -1,11 +1,9 @@
-"""Dry-run validation: Go parse/exec errors, references, missing keys, structure safety."""
+"""Template checks: value-blind validation, and the render-time checks with real values."""
 
-import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 
-import yaml
-
+from sigil_renderer.domain import roundtrip
 from sigil_renderer.domain.masking import mask_values
 from sigil_renderer.engine import (
     CompiledTemplate,
@@ -14,6 +12,7 @@ from sigil_renderer.engine import (
     TemplateParseError,
     parse,
 )
+from sigil_renderer.template.executor import Decisions
 from sigil_shared.contracts import TemplateFile, TemplateIssue
 
 MAX_MISSING_PASSES = 64
@@ -29,117 +28,148 @@ class FileResult:
     output: str | None = None
 
 
-def _issue(file: TemplateFile, err: TemplateError, values: Mapping[str, str]) -> TemplateIssue:
+class _Recording(Mapping[str, str]):
+    """The secrets map, noting every key the template asks for by name (``.K``, ``index``);
+    iterating (``range .Secrets``) is not asking by name and is not noted."""
+
+    def __init__(self, data: Mapping[str, str]) -> None:
+        self._data = data
+        self.asked: set[str] = set()
+
+    def __getitem__(self, key: str) -> str:
+        return self._data[key]
+
+    def __contains__(self, key: object) -> bool:
+        if isinstance(key, str):
+            self.asked.add(key)
+        return key in self._data
+
+    def get(self, key: str, default: object = None) -> object:  # type: ignore[override]
+        self.asked.add(key)
+        return self._data.get(key, default)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._data)
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+
+def _issue(
+    file: TemplateFile, err: TemplateError, values: Mapping[str, str] | None = None
+) -> TemplateIssue:
+    message = str(err)
+    if values:
+        # Second line of defence at render time: Go's own text can quote a value.
+        message = mask_values(message, values.values())
     return TemplateIssue(
         file=file,
         phase=err.phase,
         line=err.line,
         column=err.column,
         key=err.key,
-        message=mask_values(str(err), values.values()),
+        message=message,
     )
 
 
-def placeholders(keys: set[str]) -> dict[str, str]:
-    """Neutral stand-ins: plain words that change no YAML or env structure."""
-    return {key: f"sigilplaceholder{i:04d}" for i, key in enumerate(sorted(keys))}
-
-
-def render_collecting_missing(
-    file: TemplateFile, template: CompiledTemplate, secrets: Mapping[str, str]
-) -> FileResult:
-    """Execute; each missing secret is reported (with Go's message) and execution goes on."""
-    result = FileResult(references=set(template.secret_keys))
-    stand_ins: dict[str, str] = {}
-    for _ in range(MAX_MISSING_PASSES):
-        try:
-            result.output = template.render({**secrets, **stand_ins})
-            return result
-        except TemplateExecError as err:
-            result.issues.append(_issue(file, err, secrets))
-            if err.key is None or err.key in stand_ins or err.key in secrets:
-                return result
-            result.missing.add(err.key)
-            stand_ins[err.key] = f"sigilmissing{len(stand_ins):04d}"
-    return result
-
-
-_PLAIN_SCALAR = re.compile(r"[A-Za-z0-9][A-Za-z0-9_./+=-]*")
-
-
-def cannot_change_structure(file: TemplateFile, values: list[str]) -> bool:
-    """Values that cannot alter the document: no newline (env); plain words (YAML)."""
-    if file == "envFile":
-        return not any("\n" in v or "\r" in v for v in values)
-    return all(_PLAIN_SCALAR.fullmatch(v) for v in values)
-
-
-def _shape(document: object) -> object:
-    """Containers with their keys and lengths; scalars reduced to a marker."""
-    if isinstance(document, dict):
-        return {str(k): _shape(v) for k, v in document.items()}
-    if isinstance(document, list):
-        return [_shape(v) for v in document]
-    return "scalar"
-
-
-def _yaml_shape(text: str) -> object:
-    try:
-        return _shape(yaml.safe_load(text))
-    except yaml.YAMLError:
-        return "invalid"
-
-
-def _env_shape(text: str) -> object:
-    return len(text.splitlines())
-
-
-def structure_issues(
+def _execute(
     file: TemplateFile,
     template: CompiledTemplate,
     secrets: Mapping[str, str],
+    result: FileResult,
     *,
-    used: set[str],
-    rendered: str,
-) -> list[TemplateIssue]:
-    """Secrets whose values change the document's structure, each named with the fix."""
-    keys = {k for k in used if k in secrets}
-    if not keys or cannot_change_structure(file, [secrets[k] for k in keys]):
-        return []
-    neutral = placeholders(set(secrets))
-    shape = _yaml_shape if file == "valuesYaml" else _env_shape
-    try:
-        expected = shape(template.render({**secrets, **neutral}))
-        actual = shape(rendered)
-    except TemplateError:
-        return []
-    if expected == actual:
-        return []
-    issues = []
-    what = (
-        "YAML structure of the Helm values"
-        if file == "valuesYaml"
-        else ("env file's one KEY=value per line")
-    )
-    for key in sorted(keys):
-        alone = {**secrets, **neutral, key: secrets[key]}
+    filler: Callable[[str], str],
+    mask: Mapping[str, str] | None,
+) -> Decisions | None:
+    """Execute; a key missing at run time is reported (Go's message), filled with
+    ``filler(key)`` and execution goes on. The decisions of the completed run, if any."""
+    filled: dict[str, str] = {}
+    for _ in range(MAX_MISSING_PASSES):
+        data = _Recording({**secrets, **filled})
+        decisions = Decisions()
         try:
-            changed = shape(template.render(alone)) != expected
-        except TemplateError:
+            result.output = template.render(data, decisions=decisions)
+            return decisions
+        except TemplateExecError as err:
+            result.issues.append(_issue(file, err, mask))
+            if err.key is None or err.key in filled or err.key in secrets:
+                return None
+            result.missing.add(err.key)
+            filled[err.key] = filler(err.key)
+        finally:
+            result.references |= data.asked & (set(secrets) | set(filled))
+    return None
+
+
+# -- validation: a pure function of the text and of which keys exist ------------------------
+
+
+def validate_blind(
+    file: TemplateFile,
+    text: str,
+    keys: frozenset[str],
+    *,
+    compile_template: Callable[[str, str], CompiledTemplate] = parse,
+) -> FileResult:
+    """Validate one file knowing only which keys exist in scope, never a value.
+
+    ``references`` and ``missing`` come from the parse tree across every branch (plus keys a
+    run on stand-ins asks for by name); a missing key is an error at its first site where Go
+    would fail, except as the whole condition of an optional ``if``/``with`` (or inside that
+    ``if``). The template then runs on stand-ins for Go's other errors, and again on probes
+    to find references sitting where a value could change the file's structure.
+    """
+    try:
+        template = compile_template(text, file)
+    except TemplateParseError as err:
+        return FileResult(issues=[_issue(file, err)])
+    sites = template.reference_sites
+    result = FileResult(references={s.key for s in sites})
+    for site in sites:
+        if site.key in keys or site.optional:
             continue
-        if changed:
-            issues.append(
-                TemplateIssue(
-                    file=file,
-                    phase="structure",
-                    key=key,
-                    message=(
-                        f"secret {key} breaks the {what} (its value contains a newline or "
-                        f'YAML syntax); quote it: {{{{ .Secrets.{key} | printf "%q" }}}}'
-                    ),
-                )
-            )
-    return issues
+        result.missing.add(site.key)
+        if site.errs and not any(i.key == site.key for i in result.issues):
+            result.issues.append(_issue(file, template.missing_key_error(site)))
+    stand_ins = {k: roundtrip.stand_in(k) for k in keys | result.missing}
+    decisions = _execute(file, template, stand_ins, result, filler=roundtrip.stand_in, mask=None)
+    baseline, result.output = result.output, None  # validation never returns output
+    if decisions is None or baseline is None:
+        return result
+    unreadable = roundtrip.readable_issue(file, baseline)
+    if unreadable is not None:
+        result.issues.append(unreadable)
+        return result
+    named = {k: stand_ins[k] for k in result.references if k in stand_ins}
+    if named:
+        result.issues.extend(roundtrip.position_findings(file, baseline, named))
+        result.issues.extend(_probe(file, template, stand_ins, named, baseline, decisions))
+    return result
+
+
+def _probe(  # noqa: PLR0917 - one private step of validate_blind
+    file: TemplateFile,
+    template: CompiledTemplate,
+    stand_ins: Mapping[str, str],
+    named: Mapping[str, str],
+    baseline: str,
+    decisions: Decisions,
+) -> list[TemplateIssue]:
+    """References inside quotes the template wrote: render again with quote-breaking probes
+    in place of the stand-ins (same branches) and read the output back."""
+    probes = {k: roundtrip.probe(k) for k in named}
+    try:
+        checked = template.render(
+            {**stand_ins, **probes}, decisions=Decisions(replay=decisions.taken)
+        )
+    except TemplateError:
+        return [roundtrip.unverifiable(file)]
+    return roundtrip.check(
+        file, template, probes, checked=checked, decisions=decisions, baseline=baseline
+    )
+
+
+# -- render time: real values ----------------------------------------------------------------
 
 
 def validate_file(
@@ -149,16 +179,31 @@ def validate_file(
     *,
     compile_template: Callable[[str, str], CompiledTemplate] = parse,
 ) -> FileResult:
-    """Parse, execute and structure-check one file."""
+    """Render one file with real values: Go's errors (masked), then the round-trip check
+    that every value reads back exactly. Used by render only: its answer depends on values.
+    """
     try:
         template = compile_template(text, file)
     except TemplateParseError as err:
         return FileResult(issues=[_issue(file, err, secrets)])
-    result = render_collecting_missing(file, template, secrets)
-    if not result.issues and result.output is not None:
+    result = FileResult(references=set(template.secret_keys))
+    decisions = _execute(
+        file,
+        template,
+        secrets,
+        result,
+        filler=lambda key: f"sigilmissing-{key}-",
+        mask=secrets,
+    )
+    if result.issues or decisions is None or result.output is None:
+        return result
+    used = {k: secrets[k] for k in result.references if k in secrets}
+    if used:
         result.issues.extend(
-            structure_issues(
-                file, template, secrets, used=result.references, rendered=result.output
-            )
+            roundtrip.check(file, template, used, checked=result.output, decisions=decisions)
         )
+    else:
+        unreadable = roundtrip.readable_issue(file, result.output)
+        if unreadable is not None:
+            result.issues.append(unreadable)
     return result

@@ -2,7 +2,7 @@
 
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sigil_renderer.template import nodes as n
 from sigil_renderer.template.builtins import BUILTINS, INTERFACE_ARGS, BuiltinError
@@ -47,6 +47,40 @@ class _MissingKey(Exception):  # noqa: N818
     """A missing secret in a lenient ``if``/``with`` condition."""
 
 
+class ReplayMismatchError(ExecError):
+    """A replayed execution could not follow the recorded branches (a range length differed)."""
+
+
+@dataclass
+class Decisions:
+    """The branches one execution took, recorded; or replayed so that a second execution
+    (on stand-ins) takes the same ``if``/``with`` branches as the first (on real values)."""
+
+    taken: list[tuple[str, int]] = field(default_factory=list)
+    replay: list[tuple[str, int]] | None = None
+
+    def branch(self, truth: bool) -> bool:
+        """The truth to act on for the next if/with."""
+        if self.replay is not None:
+            recorded = self._next("if")
+            truth = bool(recorded)
+        self.taken.append(("if", int(truth)))
+        return truth
+
+    def ranged(self, count: int) -> None:
+        """A range ran ``count`` times; a replay must run it the same number of times."""
+        if self.replay is not None and self._next("range") != count:
+            raise ReplayMismatchError("range length differs from the recorded execution")
+        self.taken.append(("range", count))
+
+    def _next(self, kind: str) -> int:
+        assert self.replay is not None
+        i = len(self.taken)
+        if i >= len(self.replay) or self.replay[i][0] != kind:
+            raise ReplayMismatchError("execution diverged from the recorded branches")
+        return self.replay[i][1]
+
+
 @dataclass(frozen=True)
 class Limits:
     """Execution limits for hostile templates."""
@@ -67,7 +101,9 @@ class State:
         limits: Limits,
         deadline: float,
         depth: int = 0,
+        decisions: Decisions | None = None,
     ) -> None:
+        self.decisions = decisions
         self.trees = trees
         self.tree = tree
         self.out = out
@@ -191,6 +227,8 @@ class State:
             truth, ok = is_true(value)
             if not ok:
                 raise self.errorf("if/with can't use %v", value)
+            if self.decisions is not None:
+                truth = self.decisions.branch(truth)
             if truth:
                 self.walk(value if isinstance(node, n.WithNode) else dot, node.list)
             elif node.else_list is not None:
@@ -244,6 +282,8 @@ class State:
                 return True
 
             ran = False
+            if self.decisions is not None:
+                self.decisions.ranged(_range_length(value))
             try:
                 if isinstance(value, Mapping):
                     for key in sorted(value, key=lambda k: k.encode("utf-8", "surrogateescape")):
@@ -277,7 +317,15 @@ class State:
                 self.errorf("exceeded maximum template depth (%v)", self.limits.max_depth).args[0]
             )
         value = self.eval_pipeline(dot, node.pipe) if node.pipe is not None else NO_VALUE
-        child = State(self.trees, tree, self.out, self.limits, self.deadline, depth=self.depth + 1)
+        child = State(
+            self.trees,
+            tree,
+            self.out,
+            self.limits,
+            self.deadline,
+            depth=self.depth + 1,
+            decisions=self.decisions,
+        )
         child.size = self.size
         child.steps = self.steps
         child.vars = [("$", value)]
@@ -530,15 +578,38 @@ class State:
         self.write(sprint(value))
 
 
+def missing_key_error(trees: Mapping[str, Tree], tree: str, node: n.Node, key: str) -> ExecError:
+    """Go's error for a missing ``key`` evaluated at ``node`` of template ``tree``, as if
+    execution had reached it (validation reports every such site, on any branch)."""
+    state = State(trees, trees[tree], [], Limits(), 0.0)
+    state.at(node)
+    return state.errorf("map has no entry for key %q", key, key=key)
+
+
+def _range_length(value: object) -> int:
+    if isinstance(value, Mapping):
+        return len(value)
+    if isinstance(value, int) and not isinstance(value, bool):
+        return max(int(value), 0)
+    return 0
+
+
 def _is_hex_int(text: str) -> bool:
     return len(text) > 2 and text[0] == "0" and text[1] in "xX" and not any(c in text for c in "pP")
 
 
-def execute(trees: Mapping[str, Tree], name: str, data: Root, limits: Limits) -> str:
-    """Run template ``name`` on ``data`` and return its output."""
+def execute(
+    trees: Mapping[str, Tree],
+    name: str,
+    data: Root,
+    limits: Limits,
+    decisions: Decisions | None = None,
+) -> str:
+    """Run template ``name`` on ``data`` and return its output (recording or replaying
+    branch decisions when ``decisions`` is given)."""
     tree = trees[name]
     out: list[str] = []
-    state = State(trees, tree, out, limits, time.monotonic() + limits.timeout)
+    state = State(trees, tree, out, limits, time.monotonic() + limits.timeout, decisions=decisions)
     state.vars = [("$", data)]
     if tree.root is None:
         raise ExecError(f"template: {name}: {go_quote(name)} is an incomplete or empty template")
@@ -549,4 +620,13 @@ def execute(trees: Mapping[str, Tree], name: str, data: Root, limits: Limits) ->
     return "".join(out)
 
 
-__all__ = ["ROOT_TYPE", "ExecError", "LimitError", "Limits", "execute"]
+__all__ = [
+    "ROOT_TYPE",
+    "Decisions",
+    "ExecError",
+    "LimitError",
+    "Limits",
+    "ReplayMismatchError",
+    "execute",
+    "missing_key_error",
+]

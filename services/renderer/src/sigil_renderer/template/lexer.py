@@ -1,5 +1,6 @@
 """Lexer of Go's text/template (text/template/parse/lex.go), item for item."""
 
+import time
 import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -183,6 +184,10 @@ def _has_right_trim_marker(s: str, i: int) -> bool:
     return len(s) >= i + 2 and is_space(s[i]) and s[i + 1] == "-"
 
 
+class LexLimitError(Exception):
+    """Lexing stopped at a resource bound (``"time"`` or ``"tokens"``)."""
+
+
 class Lexer:
     """Produces the whole token list for one template text."""
 
@@ -195,11 +200,20 @@ class Lexer:
         self.paren_depth = 0
         self.items: list[Token] = []
 
-    def tokens(self) -> list[Token]:
-        """Lex to the end (or the first error)."""
+    def tokens(
+        self, *, deadline: float | None = None, max_tokens: int | None = None
+    ) -> list[Token]:
+        """Lex to the end (or the first error); LexLimitError past the deadline or token cap."""
         state: StateFn | None = self.lex_text
+        steps = 0
         while state is not None:
             state = state()
+            steps += 1
+            if steps & 0x3FF == 0:
+                if max_tokens is not None and len(self.items) > max_tokens:
+                    raise LexLimitError("tokens")
+                if deadline is not None and time.thread_time() > deadline:
+                    raise LexLimitError("time")
         return self.items
 
     # -- primitives ------------------------------------------------------------

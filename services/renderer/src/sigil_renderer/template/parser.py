@@ -1,10 +1,11 @@
 """Parser of Go's text/template (text/template/parse/parse.go), with Go's error messages."""
 
+import time
 from dataclasses import dataclass, field
 
 from sigil_renderer.template import nodes as n
 from sigil_renderer.template.gofmt import errorf
-from sigil_renderer.template.lexer import Item, Lexer, Token, go_quote
+from sigil_renderer.template.lexer import Item, Lexer, LexLimitError, Token, go_quote
 from sigil_renderer.template.numbers import (
     MAX_INT64,
     MAX_UINT64,
@@ -42,9 +43,13 @@ MAX_PARSE_DEPTH = 200
 class ParseError(Exception):
     """A parse error; ``str`` is Go's ``err.Error()``."""
 
-    def __init__(self, message: str, line: int) -> None:
+    def __init__(self, message: str, line: int | None) -> None:
         super().__init__(message)
         self.line = line
+
+
+class ParseLimitError(ParseError):
+    """Parsing stopped at a resource bound (time or size); not one of Go's messages."""
 
 
 @dataclass
@@ -67,6 +72,9 @@ class _State:
     index: int = 0
     furthest: int = 0
     trees: dict[str, Tree] = field(default_factory=dict)
+    deadline: float | None = None
+    timeout: float = 0.0
+    steps: int = 0
 
 
 def unquote(token: Token) -> str:
@@ -142,6 +150,13 @@ class Parser:
     # -- token stream -----------------------------------------------------------
 
     def next(self) -> Token:
+        self.s.steps += 1
+        deadline = self.s.deadline
+        if self.s.steps & 0xFFF == 0 and deadline is not None and time.thread_time() > deadline:
+            raise ParseLimitError(
+                f"template: {self.s.parse_name}: parsing took longer than {self.s.timeout:g}s",
+                None,
+            )
         index = min(self.s.index, len(self.s.tokens) - 1)
         tok = self.s.tokens[index]
         self.s.furthest = max(self.s.furthest, index)
@@ -608,10 +623,27 @@ def _is_empty(node: n.Node | None) -> bool:
     return isinstance(node, n.CommentNode)
 
 
-def parse_trees(text: str, name: str) -> dict[str, Tree]:
-    """Parse ``text`` as template ``name``; returns every tree it defines."""
-    tokens = Lexer(text).tokens()
-    state = _State(text=text, parse_name=name, tokens=tokens)
+def parse_trees(
+    text: str, name: str, *, timeout: float | None = None, max_tokens: int | None = None
+) -> dict[str, Tree]:
+    """Parse ``text`` as template ``name``; returns every tree it defines.
+
+    ``timeout`` (seconds, lexing and parsing together) and ``max_tokens`` bound hostile
+    input: past either, ParseLimitError.
+    """
+    # CPU time of this thread: the bound is the work done, not the machine's load.
+    deadline = time.thread_time() + timeout if timeout is not None else None
+    try:
+        tokens = Lexer(text).tokens(deadline=deadline, max_tokens=max_tokens)
+    except LexLimitError as err:
+        if str(err) == "tokens":
+            msg = f"template: {name}: template has more than {max_tokens} tokens"
+        else:
+            msg = f"template: {name}: parsing took longer than {timeout:g}s"
+        raise ParseLimitError(msg, None) from None
+    state = _State(
+        text=text, parse_name=name, tokens=tokens, deadline=deadline, timeout=timeout or 0.0
+    )
     parser = Parser(state, Tree(name, name, text))
     parser.parse()
     return state.trees

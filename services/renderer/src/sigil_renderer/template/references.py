@@ -1,6 +1,7 @@
 """Which secret keys a template refers to, found in its parse tree (not by regex)."""
 
 from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 
 from sigil_renderer.template import nodes as n
 from sigil_renderer.template.parser import Tree
@@ -63,3 +64,104 @@ def referenced_keys(trees: Mapping[str, Tree]) -> set[str]:
                     ):
                         keys.add(args[i + 2].text)  # type: ignore[attr-defined]
     return keys
+
+
+@dataclass(frozen=True)
+class ReferenceSite:
+    """Where a template names a secret, and whether a missing key is allowed there.
+
+    ``optional``: the whole condition of an ``if``/``with``/``else if``/``else with``
+    (Sigil's documented optional-secret form), or inside the true branch of an ``if`` on
+    that same key. ``errs``: Go fails on a missing key here (``index`` yields "" instead).
+    """
+
+    key: str
+    tree: str
+    node: n.Node
+    optional: bool
+    errs: bool
+
+
+def _direct_key(node: n.Node) -> str | None:
+    """K for ``.Secrets.K`` / ``$.Secrets.K`` used as a whole operand (nothing after K)."""
+    if isinstance(node, n.FieldNode) and len(node.ident) == 2 and node.ident[0] == "Secrets":
+        return node.ident[1]
+    if (
+        isinstance(node, n.VariableNode)
+        and len(node.ident) == 3
+        and node.ident[:2] == ["$", "Secrets"]
+    ):
+        return node.ident[2]
+    return None
+
+
+def _condition_key(branch: n.BranchNode) -> str | None:
+    """The key whose absence makes this if/with false rather than an error (see executor)."""
+    if isinstance(branch, n.RangeNode):
+        return None
+    pipe = branch.pipe
+    if pipe.decl or len(pipe.cmds) != 1 or len(pipe.cmds[0].args) != 1:
+        return None
+    return _direct_key(pipe.cmds[0].args[0])
+
+
+def _sites(
+    node: n.Node | None, tree: str, guarded: frozenset[str], out: list[ReferenceSite]
+) -> None:
+    if node is None:
+        return
+    if isinstance(node, n.BranchNode):
+        key = _condition_key(node)
+        if key is not None:
+            out.append(ReferenceSite(key, tree, node.pipe.cmds[0].args[0], True, errs=True))
+            inner = guarded | {key} if isinstance(node, n.IfNode) else guarded
+            _sites(node.list, tree, inner, out)
+        else:
+            _sites(node.pipe, tree, guarded, out)
+            _sites(node.list, tree, guarded, out)
+        _sites(node.else_list, tree, guarded, out)
+        return
+    if isinstance(node, n.FieldNode) and len(node.ident) >= 2 and node.ident[0] == "Secrets":
+        key = node.ident[1]
+        out.append(ReferenceSite(key, tree, node, key in guarded, errs=True))
+        return
+    if (
+        isinstance(node, n.VariableNode)
+        and len(node.ident) >= 3
+        and node.ident[:2] == ["$", "Secrets"]
+    ):
+        key = node.ident[2]
+        out.append(ReferenceSite(key, tree, node, key in guarded, errs=True))
+        return
+    children: list[n.Node | None] = []
+    if isinstance(node, n.ListNode):
+        children = list(node.nodes)
+    elif isinstance(node, n.ActionNode | n.TemplateNode):
+        children = [node.pipe]
+    elif isinstance(node, n.PipeNode):
+        children = list(node.cmds)
+    elif isinstance(node, n.CommandNode):
+        args = node.args
+        for i, arg in enumerate(args[:-2]):
+            if (
+                isinstance(arg, n.IdentifierNode)
+                and arg.ident == "index"
+                and _is_secrets(args[i + 1])
+                and isinstance(args[i + 2], n.StringNode)
+            ):
+                key = args[i + 2].text  # type: ignore[attr-defined]
+                out.append(ReferenceSite(key, tree, args[i + 2], key in guarded, errs=False))
+        children = list(args)
+    elif isinstance(node, n.ChainNode):
+        children = [node.node]
+    for child in children:
+        _sites(child, tree, guarded, out)
+
+
+def reference_sites(trees: Mapping[str, Tree]) -> list[ReferenceSite]:
+    """Every place any tree names a secret, across every branch, in text order."""
+    out: list[ReferenceSite] = []
+    for name, tree in trees.items():
+        _sites(tree.root, name, frozenset(), out)
+    out.sort(key=lambda site: site.node.pos)
+    return out

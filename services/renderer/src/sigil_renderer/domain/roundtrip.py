@@ -1,0 +1,521 @@
+"""Round-trip structure check: every secret must read back exactly from the rendered file.
+
+The template is executed twice with the same branch decisions: once with the values to check
+(real ones at render time, hostile probes during validation) and once with harmless
+stand-ins. Both outputs are read the way their consumer reads them — Helm values as YAML
+events, env files as Docker Compose's dotenv parser — and compared item by item: the same
+document shape (no extra key, item or document), the same anchors, aliases and tags, and
+every scalar that holds a stand-in reads back as the intended string (the stand-in replaced
+by the value), with the same YAML type. YAML is compared as an event stream, so aliases are
+never expanded: a few hundred bytes of nested aliases cost what their size costs.
+
+Findings name the secret, the file and the line, and the fix; never the value.
+"""
+
+import re
+import time
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from itertools import zip_longest
+
+import yaml
+
+from sigil_renderer.engine import CompiledTemplate, TemplateError
+from sigil_renderer.template.executor import Decisions, Limits
+from sigil_shared.contracts import TemplateFile, TemplateIssue
+
+#: Rendered files larger than this are not read back (the render is refused).
+MAX_CHECKED_BYTES = 4 * 1024 * 1024
+#: CPU seconds one structure check may spend reading YAML/env output.
+CHECK_TIMEOUT = 2.0
+#: At most this many secrets are re-rendered one by one to find which one broke the shape.
+MAX_ISOLATED = 64
+
+_STAND_IN_PREFIX = "sigil-stand-in-"
+_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_RESOLVER = yaml.resolver.Resolver()
+_ENV_VARIABLE = re.compile(r"\$\$|\$\{[^}\n]*\}|\$[A-Za-z_][A-Za-z0-9_]*")
+_ENV_ESCAPES = {"n": "\n", "r": "\r", "t": "\t", "\\": "\\", '"': '"', "$": "\x01"}
+#: What validation appends to each stand-in to find references inside quotes written in the
+#: template (``"{{ .Secrets.K }}"``): a quote and a backslash end or escape them there, and
+#: read back exactly through ``printf "%q"``, unquoted and block scalars.
+PROBE_SUFFIX = '"\\'
+
+
+class StructureLimitError(Exception):
+    """The output is too large or took too long to read back."""
+
+
+class EnvSyntaxError(Exception):
+    """The env file cannot be read as Docker Compose reads it."""
+
+    def __init__(self, problem: str, line: int) -> None:
+        super().__init__(problem)
+        self.line = line
+
+
+def stand_in(key: str, length: int = 0) -> str:
+    """A harmless stand-in for ``key``: a plain word, unique per key, none a prefix of another
+    (``-`` cannot occur in a key); padded to ``length`` so byte offsets behave alike."""
+    base = f"{_STAND_IN_PREFIX}{key}-"
+    return base + "x" * (length - len(base)) if length > len(base) else base
+
+
+@dataclass(frozen=True)
+class Item:
+    """One comparable unit of a read-back file: a YAML event or an env name/value."""
+
+    kind: str
+    line: int
+    value: str | None = None
+    attrs: tuple[object, ...] = ()
+    key_position: bool = False
+    plain: bool = False
+    style: str = ""
+    implicit: object = None
+
+
+# -- readers ------------------------------------------------------------------------------
+
+
+class _Budget:
+    def __init__(self) -> None:
+        self.deadline = time.thread_time() + CHECK_TIMEOUT
+        self.steps = 0
+
+    def tick(self) -> None:
+        self.steps += 1
+        if self.steps & 0x3FF == 0 and time.thread_time() > self.deadline:
+            raise StructureLimitError("reading the rendered output back took too long")
+
+
+def _yaml_items(text: str, budget: _Budget) -> Iterator[Item]:
+    """YAML events as items; aliases stay aliases (nothing is expanded)."""
+    stack: list[list[int]] = []  # per open mapping: [nodes seen]; sequences: []
+    for event in yaml.parse(text, Loader=_YAML_LOADER):
+        budget.tick()
+        line = event.start_mark.line + 1 if event.start_mark else 0
+        is_node = isinstance(event, yaml.NodeEvent)
+        key_position = False
+        if is_node and stack and stack[-1]:
+            key_position = stack[-1][0] % 2 == 0
+            stack[-1][0] += 1
+        if isinstance(event, yaml.ScalarEvent):
+            plain = bool(event.implicit[0]) and not event.style
+            yield Item(
+                "scalar",
+                line,
+                event.value,
+                (event.anchor, event.tag),
+                key_position,
+                plain,
+                event.style or "",
+                event.implicit,
+            )
+        elif isinstance(event, yaml.AliasEvent):
+            yield Item("alias", line, None, (event.anchor,), key_position)
+        elif isinstance(event, yaml.CollectionStartEvent):
+            mapping = isinstance(event, yaml.MappingStartEvent)
+            stack.append([0] if mapping else [])
+            yield Item(type(event).__name__, line, None, (event.anchor, event.tag), key_position)
+        elif isinstance(event, yaml.CollectionEndEvent):
+            stack.pop()
+            yield Item(type(event).__name__, line)
+        elif isinstance(event, yaml.DocumentStartEvent | yaml.DocumentEndEvent):
+            yield Item(type(event).__name__, line, None, (getattr(event, "tags", None),))
+
+
+def _interpolate(text: str) -> str:
+    """Compose substitutes ``$VAR`` / ``${VAR}`` (``$$`` is a literal ``$``): a substituted
+    span reads back as something else, marked here with NUL."""
+    return _ENV_VARIABLE.sub(lambda m: "$" if m[0] == "$$" else "\0", text)
+
+
+def _double_quoted(body: str) -> str:
+    out: list[str] = []
+    i = 0
+    while i < len(body):
+        ch = body[i]
+        if ch == "\\" and i + 1 < len(body) and body[i + 1] in _ENV_ESCAPES:
+            out.append(_ENV_ESCAPES[body[i + 1]])  # an escaped "$" is kept out of interpolation
+            i += 2
+            continue
+        out.append(ch)
+        i += 1
+    return _interpolate("".join(out)).replace("\x01", "$")
+
+
+def _env_value(text: str, i: int, end: int, line: int) -> tuple[str, str, int]:
+    """The value starting at ``i`` (line ends at ``end``): (value, quote, where to go on)."""
+    while i < end and text[i] in " \t":
+        i += 1
+    quote = text[i] if i < end and text[i] in "'\"" else ""
+    if not quote:
+        raw = text[i:end]
+        cut = re.search(r"[ \t]#", raw)
+        return _interpolate((raw[: cut.start()] if cut else raw).strip()), "", end
+    j = i + 1
+    while j < len(text) and text[j] != quote:
+        j += 2 if quote == '"' and text[j] == "\\" else 1
+    if j >= len(text):
+        raise EnvSyntaxError("a quoted value is not closed", line)
+    body = text[i + 1 : j]
+    close = text.find("\n", j)  # whatever follows the closing quote is ignored
+    return (
+        (body if quote == "'" else _double_quoted(body)),
+        quote,
+        len(text) if close < 0 else close,
+    )
+
+
+def _env_items(text: str, budget: _Budget) -> Iterator[Item]:
+    """Docker Compose's dotenv reading: ``[export ]NAME=value``, ``#`` comments, quoted
+    values (single: literal; double: escapes, may span lines), unquoted values cut at
+    `` #`` and trimmed, ``$`` interpolation outside single quotes."""
+    i, n, line, counted = 0, len(text), 1, 0
+    while i < n:
+        budget.tick()
+        if text[i] in " \t\r\f\v\n":
+            i += 1
+            continue
+        line += text.count("\n", counted, i)  # counted incrementally: linear in the text
+        counted = i
+        end = text.find("\n", i)
+        end = n if end < 0 else end
+        if text[i] == "#":
+            i = end
+            continue
+        if text.startswith("export ", i):
+            i += len("export ")
+        eq = text.find("=", i, end)
+        name = text[i : end if eq < 0 else eq].strip()
+        if not name or any(c.isspace() for c in name):
+            raise EnvSyntaxError("a line is neither NAME=value nor a comment", line)
+        yield Item("name", line, name, key_position=True)
+        if eq < 0:
+            yield Item("inherit", line)
+            i = end
+            continue
+        value, quote, i = _env_value(text, eq + 1, end, line)
+        yield Item("value", line, value, style=quote)
+
+
+def _items(file: TemplateFile, text: str, budget: _Budget) -> Iterator[Item]:
+    if len(text) > MAX_CHECKED_BYTES:
+        raise StructureLimitError("the rendered output is too large to read back")
+    if file == "valuesYaml":
+        return _yaml_items(text, budget)
+    return _env_items(text, budget)
+
+
+# -- comparison ---------------------------------------------------------------------------
+
+
+@dataclass
+class Mismatch:
+    """Where the checked output stops reading like the stand-in output."""
+
+    line: int
+    reason: str
+    keys: set[str] = field(default_factory=set)
+    expected: Item | None = None
+
+
+def _key_of(stand_in_text: str) -> str:
+    start = len(_STAND_IN_PREFIX)
+    return stand_in_text[start : stand_in_text.index("-", start)]
+
+
+def _type(item: Item) -> str | None:
+    if not item.plain or item.value is None:
+        return None
+    return str(_RESOLVER.resolve(yaml.ScalarNode, item.value, (True, False)))  # type: ignore[no-untyped-call]
+
+
+def _compare(
+    file: TemplateFile, expected_text: str, actual_text: str, swap: Mapping[str, str]
+) -> list[Mismatch]:
+    """Read both outputs back and compare; ``swap`` maps each stand-in to the value checked.
+
+    Raises YAMLError/EnvSyntaxError when the *stand-in* output cannot be read (a broken
+    template), StructureLimitError past a bound.
+    """
+    budget = _Budget()
+    pattern = (
+        re.compile("|".join(re.escape(s) for s in sorted(swap, key=len, reverse=True)))
+        if swap
+        else None
+    )
+    found: list[Mismatch] = []
+    expected_items = list(_items(file, expected_text, budget))
+    try:
+        for want, got in zip_longest(expected_items, _items(file, actual_text, budget)):
+            if want is None or got is None or (want.kind, want.attrs) != (got.kind, got.attrs):
+                anchor = want or got
+                assert anchor is not None
+                found.append(Mismatch(anchor.line, "shape", expected=want))
+                return found
+            if want.value is None or got.value is None:
+                continue
+            used = set(pattern.findall(want.value)) if pattern else set()
+            keys = {_key_of(s) for s in used}
+            if used:
+                assert pattern is not None
+                intended = pattern.sub(lambda m: swap[m[0]], want.value)
+                if got.value != intended or (got.style, got.implicit) != (
+                    want.style,
+                    want.implicit,
+                ):
+                    found.append(Mismatch(want.line, "value", keys, want))
+                elif _type(got) != _type(want):
+                    found.append(Mismatch(want.line, "type", keys, want))
+            elif (got.style, got.implicit) != (want.style, want.implicit) or (
+                got.value != want.value and _type(got) != _type(want)
+            ):
+                # No stand-in here, yet it differs: a transformed secret (slice, len, ...)
+                # that changed how the scalar reads.
+                found.append(Mismatch(want.line, "type", keys, want))
+    except (yaml.YAMLError, EnvSyntaxError) as err:
+        line = getattr(getattr(err, "problem_mark", None), "line", None)
+        found.append(
+            Mismatch(line + 1 if line is not None else getattr(err, "line", 0), "unreadable", set())
+        )
+    return found
+
+
+# -- the check ----------------------------------------------------------------------------
+
+
+def _position(file: TemplateFile, item: Item | None) -> str:
+    if item is None:
+        return ""
+    if file == "envFile":
+        if item.key_position:
+            return " inside an env variable name"
+        return {"'": " in a single-quoted env value", '"': " in a double-quoted env value"}.get(
+            item.style, " in an unquoted env value"
+        )
+    if item.key_position:
+        return " inside a YAML key"
+    return {
+        "'": " in a single-quoted YAML scalar",
+        '"': " in a double-quoted YAML scalar",
+        "|": " in a block scalar",
+        ">": " in a folded block scalar",
+    }.get(item.style[:1], " in an unquoted YAML scalar")
+
+
+def _fix(file: TemplateFile, key: str, item: Item | None) -> str:
+    if item is not None and item.key_position:
+        what = "variable names" if file == "envFile" else "keys"
+        return f"keep {what} fixed and put the secret in a value"
+    quoted = f'{{{{ .Secrets.{key} | printf "%q" }}}}'
+    if file == "envFile":
+        return f'quote it: {quoted} (a value holding "$" needs single quotes instead)'
+    if item is not None and item.style in ("|", ">"):
+        return f"quote it: {quoted} instead of a block scalar"
+    return f"quote it: {quoted} (or put it in a block scalar indented to match)"
+
+
+_REASONS = {
+    "shape": "changes the document's shape (adds or removes a key, item, line, alias, "
+    "anchor or tag)",
+    "value": "does not read back as the intended string (cut at ' #', unquoted, escaped or "
+    "interpolated)",
+    "type": "is read back as another type (a number, boolean, null or timestamp), not a string",
+    "unreadable": "makes the file unreadable",
+}
+
+
+def _what(file: TemplateFile) -> str:
+    return "Helm values" if file == "valuesYaml" else "env file (as Docker Compose reads it)"
+
+
+def probe(key: str) -> str:
+    """Validation's quote-breaking stand-in for ``key``: its stand-in plus ``PROBE_SUFFIX``."""
+    return stand_in(key) + PROBE_SUFFIX
+
+
+#: Positions where some value would change the file, whatever the value: (file, class) ->
+#: what could happen. Unquoted env values are left out: Compose reads them literally up to
+#: " #" and "$", which the render-time check catches with the real value.
+_RISKY = {
+    ("valuesYaml", "key"): "a secret would decide the document's keys",
+    ("valuesYaml", ""): "a value with ': ', ' #', a newline or a leading indicator, or one "
+    "that reads as a number, boolean, null or timestamp, would change the document",
+    ("valuesYaml", "'"): "a value with a single quote or a newline would end or break the quotes",
+    ("valuesYaml", "|"): "a multi-line value would leave the block's indentation",
+    ("valuesYaml", ">"): "a multi-line value would leave the block's indentation",
+    ("envFile", "key"): "a secret would decide the variable's name",
+    ("envFile", "'"): "a value with a single quote would end the quotes",
+}
+_DOUBLE_QUOTED = "a value with a double quote or a backslash would end or escape the quotes"
+
+
+def position_findings(
+    file: TemplateFile, baseline: str, stand_ins: Mapping[str, str]
+) -> list[TemplateIssue]:
+    """Lint of the output on stand-ins: each reference that sits where some value would
+    change the file (a YAML key or env name, an unquoted, single-quoted or block YAML
+    scalar, a single-quoted env value), named with the fix."""
+    pattern = re.compile("|".join(re.escape(s) for s in sorted(stand_ins.values(), key=len)[::-1]))
+    issues: list[TemplateIssue] = []
+    for item in _items(file, baseline, _Budget()):
+        if item.value is None:
+            continue
+        keys = sorted({_key_of(s) for s in pattern.findall(item.value)})
+        position = "key" if item.key_position else item.style[:1]
+        risk = _RISKY.get((file, position))
+        if risk is None:
+            continue
+        issues.extend(_lint_issue(file, key, item, risk) for key in keys)
+    return _dedupe(issues)
+
+
+def _lint_issue(
+    file: TemplateFile, key: str, item: Item | None, risk: str, line: int | None = None
+) -> TemplateIssue:
+    line = item.line if item is not None else line
+    where = _position(file, item) or " here"
+    return TemplateIssue(
+        file=file,
+        phase="structure",
+        line=line,
+        key=key,
+        message=(
+            f"{file} line {line}: the reference to secret {key} sits{where}: {risk}; "
+            f"{_fix(file, key, item)}"
+        ),
+    )
+
+
+def check(
+    file: TemplateFile,
+    template: CompiledTemplate,
+    values: Mapping[str, str],
+    *,
+    checked: str,
+    decisions: Decisions,
+    baseline: str | None = None,
+    limits: Limits | None = None,
+) -> list[TemplateIssue]:
+    """Structure findings for ``checked``, the output rendered with ``values``.
+
+    Render time: ``decisions`` were recorded by that render; the baseline is rendered here
+    on stand-ins padded to each value's length, replaying them. Validation (``baseline``
+    given): ``values`` are probes, ``baseline`` the output on plain stand-ins whose
+    decisions the probe render replayed; findings then say where a reference sits.
+    """
+    if not values:
+        return []
+    probing = baseline is not None
+    stand_ins = {
+        k: stand_in(k, 0 if probing else len(v.encode("utf-8", "surrogateescape")))
+        for k, v in values.items()
+    }
+    swap = {stand_ins[k]: v for k, v in values.items()}
+    if baseline is None:
+        try:
+            baseline = template.render(
+                stand_ins, limits=limits, decisions=Decisions(replay=decisions.taken)
+            )
+        except TemplateError:
+            return [unverifiable(file)]
+    try:
+        mismatches = _compare(file, baseline, checked, swap)
+    except StructureLimitError as err:
+        return [TemplateIssue(file=file, phase="structure", message=f"{_what(file)}: {err}")]
+    except (yaml.YAMLError, EnvSyntaxError) as err:
+        return [_unreadable(file, err)]
+    issues: list[TemplateIssue] = []
+    for mismatch in mismatches:
+        keys = mismatch.keys or _isolate(
+            file, template, values, stand_ins, baseline=baseline, decisions=decisions
+        )
+        issues.extend(_issue(file, key, mismatch, probing=probing) for key in sorted(keys))
+        if not keys:
+            issues.append(unverifiable(file))
+    return _dedupe(issues)
+
+
+def _isolate(
+    file: TemplateFile,
+    template: CompiledTemplate,
+    values: Mapping[str, str],
+    stand_ins: Mapping[str, str],
+    *,
+    baseline: str,
+    decisions: Decisions,
+) -> set[str]:
+    """Which secrets break the output on their own (each rendered alone among stand-ins)."""
+    culprits: set[str] = set()
+    for key in sorted(values)[:MAX_ISOLATED]:
+        alone = {**stand_ins, key: values[key]}
+        try:
+            output = template.render(alone, decisions=Decisions(replay=decisions.taken))
+            if _compare(file, baseline, output, {stand_ins[key]: values[key]}):
+                culprits.add(key)
+        except (TemplateError, StructureLimitError, yaml.YAMLError, EnvSyntaxError):
+            culprits.add(key)
+    return culprits
+
+
+def _issue(file: TemplateFile, key: str, mismatch: Mismatch, *, probing: bool) -> TemplateIssue:
+    where = _position(file, mismatch.expected)
+    if probing:
+        return _lint_issue(file, key, mismatch.expected, _DOUBLE_QUOTED, mismatch.line)
+    message = (
+        f"secret {key} {_REASONS[mismatch.reason]} in {file} line {mismatch.line}{where}; "
+        f"{_fix(file, key, mismatch.expected)}"
+    )
+    return TemplateIssue(file=file, phase="structure", line=mismatch.line, key=key, message=message)
+
+
+def unverifiable(file: TemplateFile) -> TemplateIssue:
+    return TemplateIssue(
+        file=file,
+        phase="structure",
+        message=(
+            f"the {_what(file)} cannot be checked against stand-ins (its branches or ranges "
+            'depend on a secret\'s value); quote every reference with printf "%q"'
+        ),
+    )
+
+
+def _unreadable(file: TemplateFile, err: Exception) -> TemplateIssue:
+    mark = getattr(err, "problem_mark", None)
+    line = mark.line + 1 if mark is not None else getattr(err, "line", None)
+    column = mark.column + 1 if mark is not None else None
+    problem = getattr(err, "problem", None) or str(err)
+    kind = "a valid YAML document" if file == "valuesYaml" else "a valid env file"
+    return TemplateIssue(
+        file=file,
+        phase="structure",
+        line=line,
+        column=column,
+        message=f"{file} is not {kind}: {problem} (line {line}, column {column})"
+        if column
+        else f"{file} is not {kind}: {problem} (line {line})",
+    )
+
+
+def _dedupe(issues: list[TemplateIssue]) -> list[TemplateIssue]:
+    seen: set[tuple[str | None, str]] = set()
+    out: list[TemplateIssue] = []
+    for issue in issues:
+        if (issue.key, issue.message) not in seen:
+            seen.add((issue.key, issue.message))
+            out.append(issue)
+    return out
+
+
+def readable_issue(file: TemplateFile, text: str) -> TemplateIssue | None:
+    """A finding when ``text`` (rendered on stand-ins) is not valid YAML / env at all."""
+    try:
+        for _ in _items(file, text, _Budget()):
+            pass
+    except (yaml.YAMLError, EnvSyntaxError) as err:
+        return _unreadable(file, err)
+    except StructureLimitError as err:
+        return TemplateIssue(file=file, phase="structure", message=f"{_what(file)}: {err}")
+    return None
