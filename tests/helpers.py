@@ -1,6 +1,7 @@
 """Test helpers shared by every suite: real nats-server, settings, free ports, processes."""
 
 import asyncio
+import concurrent.futures
 import os
 import socket
 from dataclasses import dataclass
@@ -28,8 +29,11 @@ class NatsFixture:
         }
 
 
-def start_nats(root: Path) -> NatsFixture:
-    """Start nats-server on a free loopback port with a temporary JetStream store."""
+def start_nats(root: Path, *, setup: bool = True) -> NatsFixture:
+    """Start nats-server on a free loopback port with a temporary JetStream store.
+
+    ``setup`` runs the setup step (streams and buckets) as ``sigil up`` does.
+    """
     data = DataDir(root)
     data.prepare()
     data.nats_conf.write_text(
@@ -38,7 +42,8 @@ def start_nats(root: Path) -> NatsFixture:
     )
     server = NatsServer(data.nats_conf)
     url = server.start()
-    run_setup(url, data)
+    if setup:
+        run_setup(url, data)
     return NatsFixture(url=url, data=data, server=server)
 
 
@@ -50,7 +55,9 @@ def run_setup(url: str, data: DataDir, *, replicas: int = 1) -> None:
         nats_password=data.passwords()["bootstrap"],
         js_replicas=replicas,
     )
-    asyncio.run(setup_streams(settings))
+    # Its own event loop on a worker thread: async fixtures call this inside a running loop.
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        pool.submit(asyncio.run, setup_streams(settings)).result()
 
 
 def free_port() -> int:
