@@ -1,211 +1,347 @@
-"""``sigil secrets``, ``sigil render validate``, ``sigil logs tail``, ``sigil audit``."""
+"""``sigil secrets``, ``sigil render validate``, ``sigil logs tail``, ``sigil audit``.
 
-import argparse
+Plain functions called by the Typer wiring in ``main``; they raise CliError (or ApiError)
+for every failure and return the exit status otherwise.
+"""
+
 import json
-import sys
-from pathlib import Path
+import re
 from typing import Any
 
-from sigil_cli.client import ApiClient, ApiError
+from sigil_cli.client import ApiClient, ApiError, token_claims
+from sigil_cli.exitcodes import CliError, ExitCode
+from sigil_cli.options import GlobalOptions
+from sigil_cli.output import emit, out, table, warn
+from sigil_cli.values import parse_env, read_stdin, read_text_file, read_value
 
-
-def _cell(value: Any) -> str:
-    return "-" if value is None else str(value)
-
-
-def _table(rows: list[dict[str, Any]], columns: list[tuple[str, str]]) -> str:
-    if not rows:
-        return "(none)"
-    cells = [
-        [str(r.get(key) if r.get(key) is not None else "-") for key, _ in columns] for r in rows
-    ]
-    widths = [max(len(h), *(len(c[i]) for c in cells)) for i, (_, h) in enumerate(columns)]
-    lines = ["  ".join(h.ljust(w) for (_, h), w in zip(columns, widths, strict=True))]
-    lines += ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) for row in cells]
-    return "\n".join(lines)
-
-
-def _emit(args: argparse.Namespace, data: Any, text: str) -> None:
-    print(json.dumps(data, indent=2) if args.json else text)
-
-
-def _read_value(args: argparse.Namespace) -> str:
-    """The secret value from --value-file or stdin, never from the command line."""
-    if args.value_file:
-        value = Path(args.value_file).read_text(encoding="utf-8")
-    else:
-        if sys.stdin.isatty():
-            print("value (end with Ctrl-D): ", end="", file=sys.stderr, flush=True)
-        value = sys.stdin.read()
-    # A trailing newline from `echo` or an editor is almost never part of the secret.
-    return value[:-1] if value.endswith("\n") and not args.keep_newline else value
-
+SECRETS = "/api/v1/secrets"
+#: Secret ids are uuid4 hex; a key of exactly this shape is still looked up as a key first.
+_ID_RE = re.compile(r"[0-9a-f]{32}")
 
 SECRET_COLUMNS = [
-    ("id", "ID"),
     ("key", "KEY"),
     ("customerOrganizationId", "CUSTOMER"),
     ("version", "VERSION"),
     ("updatedBy", "UPDATED BY"),
     ("updatedAt", "UPDATED AT"),
+    ("id", "ID"),
 ]
 
 
-def secrets_list(args: argparse.Namespace) -> int:
-    api = ApiClient()
-    params: dict[str, str] = {"limit": "1000"}
-    if args.customer_org:
-        params["customerOrganizationId"] = args.customer_org
-    items: list[dict[str, Any]] = []
-    while True:
-        page = api.call("GET", "/api/v1/secrets", params=params)
-        items += page["items"]
-        if not page.get("nextCursor"):
-            break
-        params["cursor"] = page["nextCursor"]
-    _emit(args, items, _table(items, SECRET_COLUMNS))
-    return 0
+def _api(opts: GlobalOptions) -> ApiClient:
+    return ApiClient(opts.url, opts.token)
 
 
-def secrets_create(args: argparse.Namespace) -> int:
-    body: dict[str, Any] = {"key": args.key, "value": _read_value(args)}
-    if args.customer_org:
-        body["customerOrganizationId"] = args.customer_org
-    created = ApiClient().call("POST", "/api/v1/secrets", json=body)
-    _emit(args, created, f"created {created['key']} (id {created['id']}, version 1)")
-    return 0
+def _scope(api: ApiClient, customer_org: str | None) -> str | None:
+    """The scope a key names: --customer-org, else a customer user's own, else vendor level."""
+    if customer_org:
+        return customer_org
+    claimed = token_claims(api.token).get("customer_org")
+    return claimed if isinstance(claimed, str) else None
 
 
-def secrets_update(args: argparse.Namespace) -> int:
-    body: dict[str, Any] = {"value": _read_value(args)}
-    if args.expected_version:
-        body["expectedVersion"] = args.expected_version
-    updated = ApiClient().call("PUT", f"/api/v1/secrets/{args.id}", json=body)
-    affected = updated.get("affectedDeployments") or []
-    text = f"updated {updated['key']} to version {updated['version']}"
-    if affected:
-        text += "\nstill rendered with older values (redeploy to pick it up):\n" + "\n".join(
-            f"  {a['deploymentId']} revision {a['revision']}" for a in affected
+def _warn_short(meta: dict[str, Any]) -> None:
+    if meta.get("tooShortToMask"):
+        warn(
+            f"the value of {meta['key']} is shorter than the log redactor's minimum length: "
+            "it cannot be masked in deployment logs; use a longer value"
         )
-    _emit(args, updated, text)
-    return 0
 
 
-def secrets_delete(args: argparse.Namespace) -> int:
-    params = {"force": "true"} if args.force else {}
-    ApiClient().call("DELETE", f"/api/v1/secrets/{args.id}", params=params)
-    _emit(args, {"deleted": args.id}, f"deleted {args.id}")
-    return 0
+def find_secret(api: ApiClient, ref: str, customer_org: str | None) -> dict[str, Any]:
+    """The metadata of the secret a key (in a scope) or an id names."""
+    scope = _scope(api, customer_org)
+    params = {"customerOrganizationId": scope} if scope else {"vendorOnly": "true"}
+    for item in api.paged(SECRETS, params):
+        if item["key"] == ref:
+            return item
+    if _ID_RE.fullmatch(ref):
+        # Ids still work; the API answers 404 for one outside the caller's scope.
+        found: dict[str, Any] = api.call("GET", f"{SECRETS}/{ref}")
+        return found
+    where = f"customer organization {scope}" if scope else "vendor level"
+    message = f"no secret {ref} at {where}"
+    if not scope:
+        others = sorted(
+            {
+                str(item["customerOrganizationId"])
+                for item in api.paged(SECRETS, {})
+                if item["key"] == ref and item.get("customerOrganizationId")
+            }
+        )
+        if others:
+            message += f" (it exists for {', '.join(others)}: add --customer-org)"
+    raise CliError(
+        message,
+        ExitCode.NOT_FOUND,
+        payload={"error": {"code": "not_found", "message": message, "details": None}},
+    )
 
 
-def render_validate(args: argparse.Namespace) -> int:
-    api = ApiClient()
+def secrets_list(
+    opts: GlobalOptions, *, customer_org: str | None, vendor_only: bool, as_json: bool
+) -> int:
+    """Metadata of the caller's scope."""
+    params: dict[str, str] = {}
+    if customer_org:
+        params["customerOrganizationId"] = customer_org
+    if vendor_only:
+        params["vendorOnly"] = "true"
+    items = _api(opts).paged(SECRETS, params)
+    emit(as_json, items, table(items, SECRET_COLUMNS))
+    return ExitCode.OK
+
+
+def secrets_get(opts: GlobalOptions, ref: str, *, customer_org: str | None, as_json: bool) -> int:
+    """Metadata and version history of one secret (never its value)."""
+    api = _api(opts)
+    detail = api.call("GET", f"{SECRETS}/{find_secret(api, ref, customer_org)['id']}")
+    fields = [
+        ("key", "key"),
+        ("customerOrganizationId", "customer"),
+        ("version", "version"),
+        ("createdAt", "created at"),
+        ("createdBy", "created by"),
+        ("updatedAt", "updated at"),
+        ("updatedBy", "updated by"),
+        ("id", "id"),
+    ]
+    text = "\n".join(
+        f"{label + ':':12} {'-' if detail.get(name) is None else detail[name]}"
+        for name, label in fields
+    )
+    if detail.get("tooShortToMask"):
+        text += "\nwarning:     too short to be masked in deployment logs"
+    emit(as_json, detail, text)
+    return ExitCode.OK
+
+
+HISTORY_COLUMNS = [("version", "VERSION"), ("createdAt", "WRITTEN AT"), ("createdBy", "WRITTEN BY")]
+
+
+def secrets_history(
+    opts: GlobalOptions, ref: str, *, customer_org: str | None, as_json: bool
+) -> int:
+    """Who wrote each version and when, newest first."""
+    api = _api(opts)
+    detail = api.call("GET", f"{SECRETS}/{find_secret(api, ref, customer_org)['id']}")
+    versions: list[dict[str, Any]] = detail.get("versions") or []
+    emit(as_json, versions, table(versions, HISTORY_COLUMNS))
+    return ExitCode.OK
+
+
+def _create(api: ApiClient, key: str, value: str, customer_org: str | None) -> dict[str, Any]:
+    body: dict[str, Any] = {"key": key, "value": value}
+    if customer_org:
+        body["customerOrganizationId"] = customer_org
+    created: dict[str, Any] = api.call("POST", SECRETS, json=body)
+    return created
+
+
+def secrets_create(
+    opts: GlobalOptions,
+    key: str,
+    *,
+    customer_org: str | None,
+    value_file: str | None,
+    keep_newline: bool,
+    as_json: bool,
+) -> int:
+    """Create a secret; the value comes from a file, stdin or a hidden prompt."""
+    api = _api(opts)
+    created = _create(
+        api, key, read_value(key, value_file, keep_newline=keep_newline), customer_org
+    )
+    _warn_short(created)
+    emit(as_json, created, f"created {created['key']} (version {created['version']})")
+    return ExitCode.OK
+
+
+def _affected_text(updated: dict[str, Any]) -> str:
+    affected = updated.get("affectedDeployments") or []
+    if not affected:
+        return ""
+    return "\nstill rendered with older values (redeploy to pick it up):\n" + "\n".join(
+        f"  {a['deploymentId']} revision {a['revision']}" for a in affected
+    )
+
+
+def secrets_update(
+    opts: GlobalOptions,
+    ref: str,
+    *,
+    customer_org: str | None,
+    value_file: str | None,
+    keep_newline: bool,
+    expected_version: int | None,
+    as_json: bool,
+) -> int:
+    """Store a new value (version + 1) of the secret a key or id names."""
+    api = _api(opts)
+    meta = find_secret(api, ref, customer_org)
+    body: dict[str, Any] = {"value": read_value(meta["key"], value_file, keep_newline=keep_newline)}
+    if expected_version is not None:
+        body["expectedVersion"] = expected_version
+    updated: dict[str, Any] = api.call("PUT", f"{SECRETS}/{meta['id']}", json=body)
+    _warn_short(updated)
+    text = f"updated {updated['key']} to version {updated['version']}" + _affected_text(updated)
+    emit(as_json, updated, text)
+    return ExitCode.OK
+
+
+def secrets_delete(
+    opts: GlobalOptions, ref: str, *, customer_org: str | None, force: bool, as_json: bool
+) -> int:
+    """Delete; refused (exit 4) while a live deployment uses it, unless --force."""
+    api = _api(opts)
+    meta = find_secret(api, ref, customer_org)
+    api.call("DELETE", f"{SECRETS}/{meta['id']}", params={"force": "true"} if force else {})
+    result = {
+        "deleted": meta["id"],
+        "key": meta["key"],
+        "customerOrganizationId": meta.get("customerOrganizationId"),
+    }
+    emit(as_json, result, f"deleted {meta['key']}")
+    return ExitCode.OK
+
+
+def secrets_import(
+    opts: GlobalOptions, file: str, *, customer_org: str | None, as_json: bool
+) -> int:
+    """Create or update every key of an env file; values are never printed."""
+    text = read_stdin(what="the env file") if file == "-" else read_text_file(file, what="file")
+    entries = parse_env(text, source="<stdin>" if file == "-" else file)
+    api = _api(opts)
+    scope = _scope(api, customer_org)
+    params = {"customerOrganizationId": scope} if scope else {"vendorOnly": "true"}
+    existing = {item["key"]: item for item in api.paged(SECRETS, params)}
+    results: list[dict[str, Any]] = []
+    for entry in entries:
+        try:
+            if entry.key in existing:
+                meta: dict[str, Any] = api.call(
+                    "PUT", f"{SECRETS}/{existing[entry.key]['id']}", json={"value": entry.value}
+                )
+                action = "updated"
+            else:
+                meta = _create(api, entry.key, entry.value, customer_org)
+                action = "created"
+        except ApiError as err:
+            done = f"{len(results)} of {len(entries)} imported before it"
+            err.message = f"{file}:{entry.line}: {entry.key}: {err.message}; {done}"
+            err.payload = {**(err.payload or {}), "imported": results}
+            raise
+        _warn_short(meta)
+        results.append(
+            {"key": entry.key, "action": action, "version": meta["version"], "id": meta["id"]}
+        )
+        if not as_json:
+            out(f"{action} {entry.key} (version {meta['version']})")
+    if as_json:
+        out(json.dumps(results, indent=2))
+    return ExitCode.OK
+
+
+def _char_column(text: str, line: int, byte_column: int) -> int:
+    """1-based character column from Go's 0-based byte offset within the line."""
+    lines = text.split("\n")
+    if not 1 <= line <= len(lines):
+        return byte_column + 1
+    prefix = lines[line - 1].encode("utf-8", "surrogateescape")[:byte_column]
+    return len(prefix.decode("utf-8", "ignore")) + 1
+
+
+def _position(name: str, text: str, error: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """``file:line:col`` (unknown parts omitted) and the error as the user's file names it."""
+    line, column = error.get("line"), error.get("column")
+    where = name
+    if isinstance(line, int) and line > 0:
+        where += f":{line}"
+        if isinstance(column, int) and column >= 0:
+            column = _char_column(text, line, column)
+            where += f":{column}"
+        else:
+            column = None
+    else:
+        line = column = None
+    return where, {**error, "file": name, "line": line, "column": column}
+
+
+def render_validate(
+    opts: GlobalOptions,
+    files: list[str],
+    *,
+    customer_org: str | None,
+    file_type: str,
+    as_json: bool,
+) -> int:
+    """Check .env / Helm values files as a deployment of your scope; exit 1 on problems."""
+    if files.count("-") > 1:
+        msg = "'-' (stdin) can be given only once"
+        raise CliError(msg, ExitCode.USAGE)
+    # Read every file first: a missing one is a usage error before anything is sent.
+    texts = {
+        name: read_stdin(what="the template")
+        if name == "-"
+        else read_text_file(name, what="template file")
+        for name in files
+    }
+    api = _api(opts)
     failed = False
     results = []
-    for name in args.files:
-        path = Path(name)
-        text = path.read_text(encoding="utf-8")
-        field = "valuesYaml" if path.suffix in (".yaml", ".yml") else "envFile"
-        body: dict[str, Any] = {field: text}
-        if args.customer_org:
-            body["customerOrganizationId"] = args.customer_org
+    for name, text in texts.items():
+        kind = file_type
+        if kind == "auto":
+            kind = "yaml" if name.endswith((".yaml", ".yml")) else "env"
+        body: dict[str, Any] = {"valuesYaml" if kind == "yaml" else "envFile": text}
+        if customer_org:
+            body["customerOrganizationId"] = customer_org
         result = api.call("POST", "/api/v1/templates/validate", json=body)
-        results.append({"file": name, **result})
-        for error in result["errors"]:
+        shown = "<stdin>" if name == "-" else name
+        errors = []
+        for error in result.get("errors") or []:
             failed = True
-            where = f"{name}:{error.get('line') or 0}:{error.get('column') or 0}"
-            if not args.json:
-                print(f"{where}: {error['message']}")
-    if args.json:
-        print(json.dumps(results, indent=2))
+            where, named = _position(shown, text, error)
+            errors.append(named)
+            if not as_json:
+                out(f"{where}: {error['message']}")
+        results.append({**result, "file": shown, "errors": errors})
+    if as_json:
+        out(json.dumps(results, indent=2))
     elif not failed:
-        print(f"{len(args.files)} file(s) valid")
-    return 1 if failed else 0
+        out(f"{len(files)} file(s) valid")
+    return ExitCode.PROBLEMS if failed else ExitCode.OK
 
 
-def logs_tail(args: argparse.Namespace) -> int:
-    api = ApiClient()
+def logs_tail(opts: GlobalOptions, deployment: str, *, as_json: bool) -> int:
+    """Follow a deployment's redacted log records until Ctrl-C."""
     try:
-        for record in api.stream(f"/api/v1/deployments/{args.deployment}/logs/stream"):
-            if args.json:
-                print(json.dumps(record), flush=True)
+        for record in _api(opts).stream(f"/api/v1/deployments/{deployment}/logs/stream"):
+            if as_json:
+                out(json.dumps(record))
             else:
-                print(
-                    f"{record['timestamp']} {record.get('severity') or ''} {record['body']}",
-                    flush=True,
-                )
+                out(f"{record['timestamp']} {record.get('severity') or ''} {record['body']}")
     except KeyboardInterrupt:
-        return 0
-    return 0
+        return ExitCode.OK
+    return ExitCode.OK
 
 
-def audit_list(args: argparse.Namespace) -> int:
-    params = {
-        k: v for k, v in (("key", args.key), ("actor", args.actor), ("action", args.action)) if v
-    }
-    page = ApiClient().call("GET", "/api/v1/audit", params=params | {"limit": "1000"})
-    columns = [
-        ("at", "AT"),
-        ("actorId", "ACTOR"),
-        ("action", "ACTION"),
-        ("key", "KEY"),
-        ("customerOrganizationId", "CUSTOMER"),
-        ("version", "VERSION"),
-        ("outcome", "OUTCOME"),
-    ]
-    _emit(args, page["items"], _table(page["items"], columns))
-    return 0
+AUDIT_COLUMNS = [
+    ("at", "AT"),
+    ("actorId", "ACTOR"),
+    ("action", "ACTION"),
+    ("key", "KEY"),
+    ("customerOrganizationId", "CUSTOMER"),
+    ("version", "VERSION"),
+    ("outcome", "OUTCOME"),
+]
 
 
-def run_api(func: Any, args: argparse.Namespace) -> int:
-    """Run one API command; errors become one line on stderr and exit 2."""
-    try:
-        status: int = func(args)
-    except ApiError as err:
-        print(f"sigil: {err}", file=sys.stderr)
-        return 2
-    return status
-
-
-def add_parsers(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
-    """Register the API commands."""
-    common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--json", action="store_true", help="machine-readable output")
-
-    secrets = sub.add_parser("secrets", help="manage secrets (SIGIL_URL, SIGIL_TOKEN)")
-    s_sub = secrets.add_subparsers(dest="secrets_command", required=True)
-    s_list = s_sub.add_parser("list", parents=[common], help="list secrets of your scope")
-    s_list.add_argument("--customer-org")
-    s_list.set_defaults(func=secrets_list)
-    value_opts = argparse.ArgumentParser(add_help=False)
-    value_opts.add_argument("--value-file", help="read the value from this file (else stdin)")
-    value_opts.add_argument(
-        "--keep-newline", action="store_true", help="keep a trailing newline of the value"
-    )
-    s_create = s_sub.add_parser("create", parents=[common, value_opts], help="create a secret")
-    s_create.add_argument("key")
-    s_create.add_argument("--customer-org")
-    s_create.set_defaults(func=secrets_create)
-    s_update = s_sub.add_parser("update", parents=[common, value_opts], help="new value")
-    s_update.add_argument("id")
-    s_update.add_argument("--expected-version", type=int)
-    s_update.set_defaults(func=secrets_update)
-    s_delete = s_sub.add_parser("delete", parents=[common], help="delete a secret")
-    s_delete.add_argument("id")
-    s_delete.add_argument("--force", action="store_true", help="even if deployments use it")
-    s_delete.set_defaults(func=secrets_delete)
-
-    render = sub.add_parser("render", help="template tools")
-    r_sub = render.add_subparsers(dest="render_command", required=True)
-    validate = r_sub.add_parser(
-        "validate", parents=[common], help="check .env / Helm values files; exit 1 on errors"
-    )
-    validate.add_argument("files", nargs="+")
-    validate.add_argument("--customer-org")
-    validate.set_defaults(func=render_validate)
-
-    logs = sub.add_parser("logs", help="deployment logs")
-    l_sub = logs.add_subparsers(dest="logs_command", required=True)
-    tail = l_sub.add_parser("tail", parents=[common], help="follow redacted logs")
-    tail.add_argument("deployment")
-    tail.set_defaults(func=logs_tail)
+def audit_list(
+    opts: GlobalOptions, *, filters: dict[str, str | None], limit: int, as_json: bool
+) -> int:
+    """Audit events of the caller's organization (admins)."""
+    params = {name: value for name, value in filters.items() if value}
+    items = _api(opts).paged("/api/v1/audit", params, limit=limit)
+    emit(as_json, items, table(items, AUDIT_COLUMNS))
+    return ExitCode.OK

@@ -146,6 +146,17 @@ def run_stack(options: StackOptions) -> int:
 
     signal.signal(signal.SIGTERM, _on_signal)
     signal.signal(signal.SIGINT, _on_signal)
+    from sigil_cli.ports import banner_commands, taken_port  # noqa: PLC0415 - only here
+
+    taken = taken_port(
+        host=options.host,
+        port=options.port,
+        nats_port=None if options.nats_url else options.nats_port,
+    )
+    if taken:
+        # Checked before anything starts: polling /readyz would find *another* stack's.
+        print(f"sigil up: {taken}", file=sys.stderr)
+        return 4
     stack = Stack(options)
     started = time.monotonic()
     try:
@@ -154,7 +165,8 @@ def run_stack(options: StackOptions) -> int:
         print(f"  gateway: {stack.gateway_url}  (API under /api/v1, docs at /docs)")
         print(f"  NATS:    {stack.nats_url}")
         print(f"  data:    {stack.data.root}")
-        print("  token:   sigil token --org ORG --role admin")
+        for line in banner_commands(data_dir=stack.data.root, host=options.host, port=options.port):
+            print(line)
         print("Press Ctrl-C to stop.", flush=True)
         while not stop.wait(0.5):
             stack.check_children()
