@@ -7,12 +7,14 @@ from faststream import FastStream
 from nats.aio.client import Client as NatsClient
 from pymongo import AsyncMongoClient
 
+from sigil_secrets.adapters.audit_intake import AuditIntakeConsumer
 from sigil_secrets.adapters.impact import BusImpactSource
 from sigil_secrets.adapters.js_audit import JetStreamAuditLog
 from sigil_secrets.adapters.keyring_source import KeyringSource
 from sigil_secrets.adapters.kv_store import KvSecretStore
 from sigil_secrets.adapters.mongo_store import MongoSecretStore
 from sigil_secrets.adapters.nats_events import NatsEventPublisher
+from sigil_secrets.audit_admin import audit_keyring
 from sigil_secrets.handlers import audit, internal, secrets
 from sigil_secrets.ports import SecretStore
 from sigil_secrets.service import SecretsService
@@ -46,6 +48,9 @@ def create_app(settings: SecretsSettings) -> FastStream:
     broker = create_broker(settings, service="secrets")
     app = FastStream(broker, logger=logging.getLogger("sigil.secrets"))
     keyring = keyring_source(settings)
+    audit_keys = audit_keyring(settings)
+    consumers: list[AuditIntakeConsumer] = []
+    audit_logs: list[JetStreamAuditLog] = []
     service_ref: Deferred[SecretsService] = Deferred("secrets service")
     stores: list[SecretStore] = []
 
@@ -58,7 +63,7 @@ def create_app(settings: SecretsSettings) -> FastStream:
             return  # not ready: health names what the setup step must fix
         store = build_store(settings, nc)
         audit_log = JetStreamAuditLog(
-            nc, js, stream=subjects.AUDIT_STREAM, replicas=settings.js_replicas
+            nc, js, stream=subjects.AUDIT_STREAM, keyring=audit_keys, replicas=settings.js_replicas
         )
         await store.setup()
         await audit_log.setup()
@@ -74,9 +79,18 @@ def create_app(settings: SecretsSettings) -> FastStream:
         )
         service_ref.set(service)
         stores.append(store)
+        audit_logs.append(audit_log)
+        # Value uses (contract C1): renders and validations, appended to the same chains.
+        intake = AuditIntakeConsumer(nc, audit_log)
+        await intake.start()
+        consumers.append(intake)
 
     @app.on_shutdown
     async def close() -> None:
+        for consumer in consumers:
+            await consumer.stop()
+        for audit_log in audit_logs:
+            await audit_log.close()
         for store in stores:
             await store.close()
 
