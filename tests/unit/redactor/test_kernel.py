@@ -2,6 +2,7 @@
 
 import base64
 import json
+import re
 from urllib.parse import quote
 
 import pytest
@@ -10,6 +11,7 @@ from hypothesis import strategies as st
 
 from sigil_redactor import MASK, Redactor
 from sigil_redactor.domain.forms import all_forms
+from sigil_redactor.domain.kernel import LAYER_DEPTH, suffix_layers
 from tests.conftest import Record
 
 
@@ -125,3 +127,110 @@ def test_fuzz_budget_is_recorded(record_figure: Record) -> None:
         REFERENCE_EXAMPLES + PLANTED_EXAMPLES,
     )
     record_figure("Fuzzing: redactor vs slow reference (hypothesis)", "failures", 0)
+
+
+# --- Encodings added for issue 12 -------------------------------------------------------
+
+VALUE = "p<a>s&s=w\"o'rd/ é+x y"
+
+
+def _go_json(value: str) -> str:
+    """Go encoding/json's default output, written out by hand (HTML-safe escaping)."""
+    table = {'"': '\\"', "\\": "\\\\", "<": "\\u003c", ">": "\\u003e", "&": "\\u0026"}
+    return "".join(table.get(ch, ch) for ch in value)
+
+
+def _encodings_of(value: str) -> dict[str, str]:
+    from sigil_renderer.template.builtins import js  # Sigil's own template function
+
+    data = value.encode()
+    lower = lambda s: re.sub(r"%[0-9A-F]{2}", lambda m: m.group(0).lower(), s)  # noqa: E731
+    return {
+        "go encoding/json": _go_json(value),
+        "python quote() defaults": quote(value),
+        "go url.PathEscape": quote(value, safe="$&+,:;=@"),
+        "js encodeURI": quote(value, safe=";,/?:@&=+$!*'()#"),
+        "js encodeURIComponent": quote(value, safe="!*'()"),
+        "lower-case hex escapes": lower(quote(value, safe="")),
+        "lower-case quote_plus": lower(quote(value, safe="").replace("%20", "+")),
+        "sigil js": js(value),
+        'printf "%x"': data.hex(),
+        'printf "%X"': data.hex().upper(),
+    }
+
+
+@pytest.mark.parametrize("form", list(_encodings_of(VALUE)))
+def test_each_added_encoding_is_masked(form: str) -> None:
+    encoded = _encodings_of(VALUE)[form]
+    assert encoded != VALUE
+    out = Redactor([VALUE]).redact(f"before {encoded} after")
+    assert out == f"before {MASK} after", form
+
+
+@pytest.mark.parametrize("offset", [0, 1, 2, 37, 70, 75, 76, 150])
+@pytest.mark.parametrize("eol", ["\n", "\r\n"])
+def test_base64_wrapped_at_76_columns_is_masked_across_the_break(offset: int, eol: str) -> None:
+    value = "wrapped-secret-value-0123456789"
+    blob = base64.encodebytes(b"k" * offset + value.encode() + b"z" * 90).decode()
+    blob = blob.replace("\n", eol)
+    out = Redactor([value]).redact(f"cert:\n{blob}")
+    unwrapped = out.replace(eol, "")
+    core = base64.b64encode(b"\0" * (offset % 3) + value.encode()).decode()[4:24]
+    assert MASK in out
+    assert core not in unwrapped
+    assert value not in base64.b64decode(unwrapped.replace(MASK, "") + "==").decode("latin-1")
+
+
+def test_ordinary_multi_line_text_is_not_joined() -> None:
+    # Short lines are not wrapped base64: "abcd\nefgh" never matches "abcdefgh".
+    assert Redactor(["abcdefgh"]).redact("abcd\nefgh") == "abcd\nefgh"
+
+
+def test_redact_many_is_redact_of_each_and_never_matches_across_texts() -> None:
+    redactor = Redactor(["secret-value", "abcdef"])
+    texts = ["x secret-value", "abc", "def", "secret-", "value", "", "abcdefabcdef", "\ud800"]
+    assert redactor.redact_many(texts) == [redactor.redact(t) for t in texts]
+    assert redactor.redact_many(["abc", "def"]) == ["abc", "def"]
+
+
+@settings(max_examples=200, deadline=None)
+@given(values_strategy, st.lists(text_strategy, max_size=6))
+def test_redact_many_matches_the_reference(values: list[str], texts: list[str]) -> None:
+    out = Redactor(values).redact_many(texts)
+    assert out == [reference(t, values) for t in texts]
+
+
+# --- Build cost and scan bounds ---------------------------------------------------------
+
+
+def test_suffix_layers_bound_the_matches_per_position() -> None:
+    family = [b"x" * n for n in range(4, 200)] + [b"secret", b"other"]
+    layers = suffix_layers(family)
+    assert sorted(p for layer in layers for p in layer) == sorted(set(family))
+    for layer in layers:
+        nested = sorted(layer, key=len)
+        for i, short in enumerate(nested):
+            longer = [p for p in nested[i + 1 :] if p.endswith(short)]
+            assert len(longer) < LAYER_DEPTH
+    # An ordinary set needs one layer.
+    assert len(suffix_layers([b"alpha-secret", b"beta-secret", b"secret-gamma"])) == 1
+
+
+def test_repetitive_64k_values_build_linearly_and_scan_bounded() -> None:
+    """The DFA build was quadratic (two 64 KiB values: minutes); the per-test timeout bounds
+    this one. Pattern bytes stay a small multiple of the value bytes."""
+    values = ["x" * 65536, "ab" * 32768, "\n".join("y" * n for n in range(4, 360))]
+    redactor = Redactor(values)
+    assert redactor.pattern_bytes < 40 * sum(len(v) for v in values)
+    text = "x" * 200_000 + " ab" + "ab" * 40_000
+    out = redactor.redact(text)
+    assert "x" * 65536 not in out
+    assert out.startswith(MASK)
+    assert redactor.redact("y" * 50 + " ok") == MASK + " ok"
+
+
+def test_a_family_of_nested_values_is_masked_in_layers() -> None:
+    values = ["z" * n for n in range(4, 120)]
+    redactor = Redactor(values)
+    assert redactor.layers > 1
+    assert redactor.redact("a zzzzz b " + "z" * 300) == f"a {MASK} b {MASK}"

@@ -1,12 +1,23 @@
-"""The redactor service with hand-written fakes of its ports: fail closed, metrics, parsing."""
+"""The redactor service with hand-written fakes of its ports: fail closed, metrics, parsing,
+batches, every field, scope from receipts, cut after redaction, byte-bounded pages."""
 
+import json
 from datetime import UTC, datetime
 
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 
-from sigil_redactor.service import RedactorService, backoff
-from sigil_shared.contracts import LogEntry, LogRecord, PinnedVersion, RenderReceipt
+from sigil_redactor.service import RedactorService, StoredPage, backoff
+from sigil_shared.contracts import (
+    Actor,
+    LogEntry,
+    LogPageRequest,
+    LogRecord,
+    PinnedVersion,
+    RenderReceipt,
+    Role,
+)
+from sigil_shared.contracts.logs import entry_sequence, stored_records
 from sigil_shared.errors import UnavailableError
 
 NOW = datetime(2026, 11, 28, tzinfo=UTC)
@@ -37,42 +48,74 @@ class FakeMessage:
 
 
 class FakeReceipts:
+    def __init__(self, receipts: list[RenderReceipt] | None = None) -> None:
+        self.found = receipts or []
+
     async def receipts(self, org: str, deployment: str) -> list[RenderReceipt]:
-        return []
+        return self.found
 
 
 class FakeValues:
     def __init__(self, values: list[str] | None) -> None:
         self.values_list = values
+        self.asked: list[tuple[str | None, bool, list[PinnedVersion]]] = []
 
     async def values(
-        self, org: str, customer: str | None, pinned: list[PinnedVersion]
+        self,
+        org: str,
+        customer: str | None,
+        pinned: list[PinnedVersion],
+        *,
+        all_customers: bool,
     ) -> list[str]:
+        self.asked.append((customer, all_customers, pinned))
         if self.values_list is None:
             raise UnavailableError("no service answers on sigil.secrets.internal.redaction_values")
         return self.values_list
 
 
 class FakeLogs:
-    def __init__(self) -> None:
+    def __init__(self, max_payload: int = 1024 * 1024) -> None:
         self.stored: dict[str, bytes] = {}
+        self.pages: list[LogEntry] = []
+        self._max_payload = max_payload
 
-    async def store(self, org: str, deployment: str, data: bytes, *, msg_id: str) -> None:
+    @property
+    def max_payload(self) -> int:
+        return self._max_payload
+
+    async def store(
+        self, org: str, deployment: str, data: bytes, *, msg_id: str, records: int
+    ) -> None:
+        assert len(data) <= self._max_payload
+        assert len(stored_records(data)) == records
         self.stored.setdefault(msg_id, data)
 
     async def page(
-        self, org: str, deployment: str, *, before: int | None, after: int | None, limit: int
-    ) -> list[LogEntry]:
-        return []
+        self,
+        org: str,
+        deployment: str,
+        *,
+        before: int | None,
+        after: int | None,
+        limit: int,
+        max_bytes: int,
+    ) -> StoredPage:
+        return StoredPage(entries=self.pages[-limit:], more=len(self.pages) > limit)
 
 
 def _service(
-    values: list[str] | None, logs: FakeLogs, reader: InMemoryMetricReader
+    values: list[str] | None,
+    logs: FakeLogs,
+    reader: InMemoryMetricReader,
+    *,
+    receipts: FakeReceipts | None = None,
+    source: FakeValues | None = None,
 ) -> RedactorService:
     meter = MeterProvider(metric_readers=[reader]).get_meter("test")
     return RedactorService(
-        receipts=FakeReceipts(),
-        values=FakeValues(values),
+        receipts=receipts or FakeReceipts(),
+        values=source or FakeValues(values),
         logs=logs,
         min_length=4,
         cache_size=8,
@@ -126,3 +169,152 @@ async def test_records_are_acked_after_storing_and_counted() -> None:
     assert found[("sigil.redactor.lines", "redacted")] == 2
     assert found[("sigil.redactor.backlog", "")] == 7
     assert found[("sigil.redactor.bytes", "")] > 0
+
+
+SECRET = "canary-secret-7f3a"
+
+
+def _records(logs: FakeLogs) -> list[LogRecord]:
+    return [r for data in logs.stored.values() for r in stored_records(data)]
+
+
+async def test_every_text_field_is_masked() -> None:
+    logs = FakeLogs()
+    service = _service([SECRET], logs, InMemoryMetricReader())
+    record = {
+        "deploymentId": "d",
+        "timestamp": NOW.isoformat(),
+        "body": f"b {SECRET}",
+        "resource": f"--password={SECRET}",
+        "severity": SECRET,
+        "attributes": {"k": f"v {SECRET}", f"key-{SECRET}": "x", "n": 5},
+    }
+    msg = FakeMessage("sigil.logs.raw.o.d", json.dumps(record).encode(), 1)
+    await service.process([msg])  # type: ignore[list-item]
+    assert msg.acked
+    (stored,) = _records(logs)
+    assert stored.body == "b ********"
+    assert stored.resource == "--password=********"
+    assert stored.severity == "********"
+    assert stored.attributes == {"k": "v ********", "key-********": "x", "n": "5"}
+    assert SECRET.encode() not in b"".join(logs.stored.values())
+
+
+async def test_batches_and_single_records_mixed_keep_order_and_sequence_parts() -> None:
+    logs = FakeLogs()
+    service = _service([SECRET], logs, InMemoryMetricReader())
+    batch = json.dumps(
+        [{"timestamp": NOW.isoformat(), "body": f"{i} {SECRET}"} for i in range(500)]
+        + ["not a record", {"body": "no timestamp"}]
+    ).encode()
+    messages = [
+        FakeMessage("sigil.logs.raw.o.d", _record(f"single {SECRET}"), 1),
+        FakeMessage("sigil.logs.raw.o.d", batch, 2),
+        FakeMessage("sigil.logs.raw.o.d", b"[]", 3),
+        FakeMessage("sigil.logs.raw.o.d", b"plain text " + SECRET.encode(), 4),
+    ]
+    await service.process(messages)  # type: ignore[arg-type]
+    assert all(m.acked for m in messages)
+    assert set(logs.stored) == {"raw-1", "raw-2", "raw-4"}
+    bodies = [r.body for r in _records(logs)]
+    assert bodies[0] == "single ********"
+    assert bodies[1:501] == [f"{i} ********" for i in range(500)]
+    assert bodies[501] == '"not a record"'
+    assert json.loads(bodies[502]) == {"body": "no timestamp"}
+    assert bodies[503] == "plain text ********"
+    assert service.counters.redacted == 504
+
+
+async def test_a_large_batch_is_stored_in_parts_split_the_same_way_every_time() -> None:
+    logs = FakeLogs(max_payload=256 * 1024)
+    service = _service([SECRET], logs, InMemoryMetricReader())
+    batch = json.dumps(
+        [{"timestamp": NOW.isoformat(), "body": f"{i} {SECRET} " + "y" * 900} for i in range(600)]
+    ).encode()
+    await service.process([FakeMessage("sigil.logs.raw.o.d", batch, 9)])  # type: ignore[list-item]
+    first = dict(logs.stored)
+    assert len(first) > 1
+    assert next(iter(first)) == "raw-9"
+    assert [int(r.body.split()[0]) for r in _records(logs)] == list(range(600))
+    # A redelivery (different values by then) splits along the same records: same ids.
+    again = FakeLogs(max_payload=256 * 1024)
+    other = _service([SECRET, "y" * 900], again, InMemoryMetricReader())
+    await other.process([FakeMessage("sigil.logs.raw.o.d", batch, 9)])  # type: ignore[list-item]
+    assert list(again.stored) == list(first)
+    assert [len(stored_records(d)) for d in again.stored.values()] == [
+        len(stored_records(d)) for d in first.values()
+    ]
+
+
+async def test_an_oversized_record_is_redacted_whole_before_it_is_cut() -> None:
+    logs = FakeLogs()
+    service = _service([SECRET], logs, InMemoryMetricReader())
+    cut = service.limits.record
+    # A cut-first redactor would keep "canary-se" at the end of the stored body.
+    body = "a" * (cut - 200) + SECRET + "b" * 300_000
+    data = json.dumps({"timestamp": NOW.isoformat(), "body": body}).encode()
+    msg = FakeMessage("sigil.logs.raw.o.d", data, 1)
+    await service.process([msg])  # type: ignore[list-item]
+    assert msg.acked
+    (stored,) = _records(logs)
+    assert stored.truncated
+    assert len(logs.stored["raw-1"]) <= cut
+    assert "canary" not in stored.body
+    assert "a" * 10 + "********" + "b" * 10 in stored.body
+
+
+async def test_scope_without_receipts_is_the_whole_organization() -> None:
+    source = FakeValues([SECRET])
+    service = _service(None, FakeLogs(), InMemoryMetricReader(), source=source)
+    # The record claims a customer: the claim does not choose the scope.
+    record = LogRecord(
+        deployment_id="d", timestamp=NOW, body="x", customer_organization_id="c1"
+    ).model_dump_json()
+    await service.process([FakeMessage("sigil.logs.raw.o.d", record.encode(), 1)])  # type: ignore[list-item]
+    assert source.asked == [(None, True, [])]
+
+
+async def test_scope_with_receipts_is_the_newest_customer_and_every_pin() -> None:
+    source = FakeValues([SECRET])
+    receipts = FakeReceipts(
+        [
+            RenderReceipt.model_validate(
+                {
+                    "organizationId": "o",
+                    "deploymentId": "d",
+                    "revision": rev,
+                    "customerOrganizationId": "c1",
+                    "secrets": [{"key": "K", "customerOrganizationId": "c1", "version": rev}],
+                    "renderedAt": NOW.isoformat(),
+                }
+            )
+            for rev in (1, 2)
+        ]
+    )
+    service = _service(None, FakeLogs(), InMemoryMetricReader(), receipts=receipts, source=source)
+    await service.process([FakeMessage("sigil.logs.raw.o.d", _record("x"), 1)])  # type: ignore[list-item]
+    ((customer, everyone, pinned),) = source.asked
+    assert (customer, everyone) == ("c1", False)
+    assert sorted(p.version for p in pinned) == [1, 2]
+
+
+async def test_pages_stay_within_the_payload_budget() -> None:
+    logs = FakeLogs(max_payload=1024 * 1024)
+    service = _service([SECRET], logs, InMemoryMetricReader())
+    big = "z" * (300 * 1024) + SECRET
+    logs.pages = [
+        LogEntry(
+            sequence=entry_sequence(n, 0),
+            record=LogRecord(deployment_id="d", timestamp=NOW, body=big),
+        )
+        for n in range(1, 11)
+    ]
+    admin = Actor(user_id="u", organization_id="o", role=Role.ADMIN)
+    reply = await service.page(
+        LogPageRequest(actor=admin, request_id="r", deployment_id="d", limit=1000)
+    )
+    assert 0 < len(reply.items) < 10
+    assert len(reply.model_dump_json()) < 1024 * 1024 - 32 * 1024
+    assert reply.more
+    assert reply.next_before == reply.items[0].sequence
+    assert all(SECRET not in e.record.body for e in reply.items)

@@ -356,7 +356,9 @@ class RedactorService:
         size = len(record.model_dump_json())
         if size <= self.limits.record:
             return record
-        body = record.body[: max(0, len(record.body) - (size - self.limits.record) - 16)]
+        # Room for the flag too; each character removed removes at least one byte.
+        excess = size - self.limits.record + len(',"truncated":true')
+        body = record.body[: max(0, len(record.body) - excess)]
         return record.model_copy(update={"body": body, "truncated": True})
 
     async def page(self, req: LogPageRequest) -> LogPageReply:

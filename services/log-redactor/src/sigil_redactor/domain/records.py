@@ -157,9 +157,10 @@ def _finish(draft: Draft, texts: Sequence[str], max_bytes: int) -> bytes:
         doc["truncated"] = True
     data = _encode(doc)
     if len(data) > max_bytes:
-        # Each character removed removes at least one byte, so one cut suffices.
-        doc["body"] = body[: max(0, len(body) - (len(data) - max_bytes) - 16)]
         doc["truncated"] = True
+        data = _encode(doc)
+        # Each character removed removes at least one byte, so one cut suffices.
+        doc["body"] = body[: max(0, len(body) - (len(data) - max_bytes))]
         data = _encode(doc)
     return data
 
