@@ -365,6 +365,35 @@ def logs_tail(
     return commands.logs_tail(_opts(ctx), deployment, as_json=as_json)
 
 
+@logs_app.command("publish")
+def logs_publish(
+    ctx: typer.Context,
+    deployment: Annotated[
+        str, typer.Argument(metavar="DEPLOYMENT", help="Deployment id.", show_default=False)
+    ],
+    *,
+    org: Annotated[str, typer.Option(help="Vendor organization id.", show_default=False)],
+    customer_org: CustomerOrg = None,
+    severity: Annotated[str | None, typer.Option(help="Severity of every line.")] = None,
+    resource: Annotated[str | None, typer.Option(help="Resource of every line.")] = None,
+    revision: Annotated[int | None, typer.Option(help="Deployment revision.", min=1)] = None,
+    as_json: Json = False,
+) -> int:
+    """Publish stdin's lines as raw log records (platform user; NATS from the data dir)."""
+    from sigil_cli import operator  # noqa: PLC0415
+
+    return operator.logs_publish(
+        _opts(ctx).data_dir,
+        deployment,
+        org=org,
+        customer_org=customer_org,
+        severity=severity,
+        resource=resource,
+        revision=revision,
+        as_json=as_json,
+    )
+
+
 @app.command("audit")
 def audit_list(
     ctx: typer.Context,

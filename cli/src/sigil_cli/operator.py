@@ -1,8 +1,9 @@
-"""Operator commands (``sigil keys``, ``sigil audit verify``): fail fast, in one line.
+"""Commands that talk to NATS directly: ``keys``, ``audit verify``, ``logs publish``.
 
-They talk to NATS as the secrets user. Before anything else they check that the data
-dir (or ``SIGIL_NATS_URL``) is there and that a NATS server answers, so a stopped stack
-is one clear line within seconds, not minutes of reconnect attempts and tracebacks.
+The operator commands connect as the secrets user, ``logs publish`` as the platform
+user. Before anything else they check that the data dir (or ``SIGIL_NATS_URL``) is
+there and that a NATS server answers, so a stopped stack is one clear line within
+seconds, not minutes of reconnect attempts and tracebacks.
 """
 
 import argparse
@@ -103,3 +104,76 @@ def audit_verify(data_dir: Path, *, org: str | None, as_json: bool) -> int:
     else:
         sys.stderr.write("\n".join(outcome.lines) + "\n")
     return outcome.exit_code
+
+
+def _platform_credentials(data_dir: Path) -> tuple[str | None, str | None]:
+    """``SIGIL_NATS_USER``/``SIGIL_NATS_PASSWORD``, else the data dir's platform user."""
+    user = os.environ.get("SIGIL_NATS_USER")
+    if user:
+        return user, os.environ.get("SIGIL_NATS_PASSWORD")
+    users_file = data_dir / "nats-users.json"
+    if not users_file.is_file():
+        return None, None
+    passwords: dict[str, str] = json.loads(users_file.read_text(encoding="utf-8"))
+    return "platform", passwords.get("platform")
+
+
+def logs_publish(
+    data_dir: Path,
+    deployment: str,
+    *,
+    org: str,
+    customer_org: str | None,
+    severity: str | None,
+    resource: str | None,
+    revision: int | None,
+    as_json: bool,
+) -> int:
+    """Publish stdin's lines as raw log records of a deployment (the REDACTOR's publisher)."""
+    from sigil_shared.ids import id_problem  # noqa: PLC0415
+
+    for flag, value in (
+        ("--org", org),
+        ("--customer-org", customer_org),
+        ("DEPLOYMENT", deployment),
+    ):
+        if value is not None and (problem := id_problem(value)):
+            raise CliError(f"{flag} {problem}", ExitCode.USAGE)
+    url = nats_url(data_dir)
+    probe(url)
+    user, password = _platform_credentials(data_dir)
+    import asyncio  # noqa: PLC0415
+
+    import nats.errors  # noqa: PLC0415
+
+    from sigil_cli.logs_publish import publish_stdin  # noqa: PLC0415
+
+    try:
+        summary = asyncio.run(
+            publish_stdin(
+                servers=[s.strip() for s in url.split(",")],
+                user=user,
+                password=password,
+                organization_id=org,
+                deployment_id=deployment,
+                severity=severity,
+                resource=resource,
+                customer_organization_id=customer_org,
+                revision=revision,
+            )
+        )
+    except (nats.errors.Error, TimeoutError, OSError) as err:
+        reason = type(err).__name__
+        msg = f"log lines not (all) published: the bus refused or did not answer ({reason})"
+        raise CliError(msg, ExitCode.UNAVAILABLE) from err
+    result = {"published": summary.published, "refused": summary.refused}
+    if as_json:
+        out(json.dumps(result))
+    else:
+        sys.stderr.write(f"sigil: published {summary.published} line(s)\n")
+    if summary.refused:
+        sys.stderr.write(
+            f"sigil: {summary.refused} line(s) refused: longer than one message can hold\n"
+        )
+        return ExitCode.PROBLEMS
+    return ExitCode.OK
