@@ -238,7 +238,8 @@ COMPOSE_MONGODB_URL = "mongodb://mongo-1:27017,mongo-2:27017,mongo-3:27017/?repl
 
 
 def write_compose_files(data: DataDir) -> Path:
-    """Files ``docker-compose.yml`` mounts: NATS config and one 0600 env file per service."""
+    """Files ``docker-compose.yml`` mounts: NATS config, one 0600 env file per service and
+    ``bootstrap.env`` for the setup job."""
     data.prepare()
     folder = data.root / "compose"
     folder.mkdir(mode=0o700, exist_ok=True)
@@ -252,4 +253,10 @@ def write_compose_files(data: DataDir) -> Path:
         if service == "secrets":
             lines.append(f"SIGIL_MONGODB_URL={COMPOSE_MONGODB_URL}")
         _write_private(folder / f"{service}.env", "\n".join(lines) + "\n")
+    # The setup step's one-shot job (python -m sigil_shared.setup) runs as ``bootstrap``,
+    # the only user allowed to create and change streams.
+    _write_private(
+        folder / "bootstrap.env",
+        f"SIGIL_NATS_USER=bootstrap\nSIGIL_NATS_PASSWORD={passwords['bootstrap']}\n",
+    )
     return folder

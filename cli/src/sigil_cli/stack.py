@@ -1,5 +1,6 @@
 """``sigil up``: the whole stack as child processes on an embedded (or given) NATS."""
 
+import asyncio
 import os
 import signal
 import subprocess
@@ -11,6 +12,7 @@ from pathlib import Path
 from types import FrameType
 
 import httpx
+from nats.errors import Error as NatsError
 
 from sigil_cli.embedded import (
     SERVICE_MODULES,
@@ -35,15 +37,25 @@ class StackOptions:
     extra_env: dict[str, str] = field(default_factory=dict)
 
 
+#: Seconds the services get, together, to stop after SIGTERM before they are killed.
+STOP_GRACE = 5.0
+
+
+class StopRequestedError(EmbeddedError):
+    """SIGTERM or SIGINT arrived while the stack was starting."""
+
+
 class Stack:
     """Starts NATS and the four services, waits for readiness, stops everything."""
 
-    def __init__(self, options: StackOptions) -> None:
+    def __init__(self, options: StackOptions, *, stop: threading.Event | None = None) -> None:
         self.options = options
         self.data = DataDir(options.data_dir)
         self.nats: NatsServer | None = None
         self.children: dict[str, subprocess.Popen[bytes]] = {}
         self.nats_url = options.nats_url or ""
+        #: Set by SIGTERM/SIGINT: every wait below gives up at once when it is.
+        self.stopping = stop or threading.Event()
 
     @property
     def gateway_url(self) -> str:
@@ -56,6 +68,7 @@ class Stack:
             {
                 "SIGIL_NATS_URL": self.nats_url,
                 "SIGIL_KEK_FILE": str(self.data.kek_file),
+                "SIGIL_AUDIT_KEY_FILE": str(self.data.audit_key_file),
                 "SIGIL_JWT_KEY_FILE": str(self.data.jwt_key_file),
                 "SIGIL_HOST": self.options.host,
                 "SIGIL_PORT": str(self.options.port),
@@ -86,7 +99,9 @@ class Stack:
             self.nats = NatsServer(self.data.nats_conf, log=log)
             self.nats_url = self.nats.start()
             self.data.nats_url_file.write_text(self.nats_url + "\n", encoding="utf-8")
+            self._setup(passwords["bootstrap"])
         for service, module in SERVICE_MODULES:
+            self._check_stopping()
             self.children[service] = subprocess.Popen(  # noqa: S603 - our own modules
                 [sys.executable, "-m", module],
                 env=self._service_env(service, passwords),
@@ -94,21 +109,40 @@ class Stack:
             )
         self._wait_ready()
 
+    def _setup(self, password: str) -> None:
+        """The setup step before any service starts: streams and buckets, as ``bootstrap``."""
+        from sigil_shared.settings import SetupSettings  # noqa: PLC0415 - keeps CLI start fast
+        from sigil_shared.setup import setup_streams  # noqa: PLC0415
+
+        settings = SetupSettings(
+            nats_url=self.nats_url, nats_user="bootstrap", nats_password=password
+        )
+        try:
+            asyncio.run(setup_streams(settings))
+        except (OSError, TimeoutError, NatsError) as err:
+            msg = f"setup step failed: {type(err).__name__}: {err}"
+            raise EmbeddedError(msg) from err
+
+    def _check_stopping(self) -> None:
+        if self.stopping.is_set():
+            raise StopRequestedError
+
     def _wait_ready(self) -> None:
         deadline = time.monotonic() + self.options.ready_timeout
         last = "gateway not answering yet"
-        with httpx.Client(timeout=2.0) as client:
+        with httpx.Client(timeout=0.5) as client:
             while time.monotonic() < deadline:
+                self._check_stopping()
                 self.check_children()
                 try:
                     resp = client.get(f"{self.gateway_url}/readyz")
                 except httpx.HTTPError:
-                    time.sleep(0.05)
+                    self.stopping.wait(0.05)
                     continue
                 if resp.status_code == 200:
                     return
                 last = resp.json().get("error", {}).get("message", resp.text)
-                time.sleep(0.05)
+                self.stopping.wait(0.05)
         msg = f"stack not ready after {self.options.ready_timeout:g}s: {last}"
         raise EmbeddedError(msg)
 
@@ -120,20 +154,24 @@ class Stack:
                 msg = f"service {name} exited with status {code}"
                 raise EmbeddedError(msg)
 
-    def stop(self, timeout: float = 10.0) -> None:
-        """SIGTERM every service, wait, kill stragglers, then stop NATS."""
+    def stop(self, grace: float = STOP_GRACE) -> None:
+        """SIGTERM every service, give them ``grace`` seconds together, SIGKILL the rest.
+
+        A service busy in a long handler (or stopped) cannot act on SIGTERM; it is killed
+        when the grace runs out, so ``sigil up`` always stops within a bounded time.
+        """
         for proc in self.children.values():
             if proc.poll() is None:
                 proc.terminate()
-        deadline = time.monotonic() + timeout
+        deadline = time.monotonic() + grace
         for proc in self.children.values():
             try:
-                proc.wait(max(0.1, deadline - time.monotonic()))
+                proc.wait(max(0.0, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
         if self.nats is not None:
-            self.nats.stop()
+            self.nats.stop(timeout=grace)
 
 
 def run_stack(options: StackOptions) -> int:
@@ -157,7 +195,7 @@ def run_stack(options: StackOptions) -> int:
         # Checked before anything starts: polling /readyz would find *another* stack's.
         print(f"sigil up: {taken}", file=sys.stderr)
         return 4
-    stack = Stack(options)
+    stack = Stack(options, stop=stop)
     started = time.monotonic()
     try:
         stack.start()
@@ -170,6 +208,9 @@ def run_stack(options: StackOptions) -> int:
         print("Press Ctrl-C to stop.", flush=True)
         while not stop.wait(0.5):
             stack.check_children()
+    except StopRequestedError:
+        print("sigil up: stopped before the stack was ready", file=sys.stderr)
+        return 0
     except EmbeddedError as err:
         print(f"sigil up: {err}", file=sys.stderr)
         return 1
