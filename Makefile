@@ -10,7 +10,7 @@ PACKAGES := -e shared -e services/secrets -e services/renderer -e services/log-r
 MEMBERS := pyproject.toml constraints.txt requirements-dev.txt shared/pyproject.toml \
            $(wildcard services/*/pyproject.toml) cli/pyproject.toml
 
-.PHONY: run test lint typecheck browser bench proof clean
+.PHONY: run test lint typecheck browser wrk bench proof clean
 
 $(STAMP): $(MEMBERS)
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is required")'
@@ -51,7 +51,19 @@ proof: $(STAMP) browser
 	SIGIL_PROOF_SCALE=full $(BIN)/pytest -m "proof or cluster"
 	$(BIN)/python -m tests.proof.summary
 
-bench: $(STAMP)
+# The HTTP benchmark drives the gateway with Debian's wrk. As root, install it when missing;
+# otherwise the gateway benchmark prints that it was skipped and why.
+wrk:
+	@if ! command -v wrk >/dev/null 2>&1; then \
+		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+			echo "installing Debian's wrk for the HTTP benchmark"; \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; \
+		else \
+			echo "wrk not installed and not root: the gateway benchmark will be skipped"; \
+		fi; \
+	fi
+
+bench: $(STAMP) wrk
 	$(BIN)/python -m bench.all
 
 clean:

@@ -1,15 +1,19 @@
-"""Requests/s and p99 through the gateway on the embedded stack, next to a FastAPI hello-world.
+"""HTTP through the gateway under ``wrk``, next to a FastAPI hello-world measured in the same run.
 
-    .venv/bin/python -m bench.gateway_bench [--seconds 5] [--concurrency 16]
+    .venv/bin/python -m bench.gateway_bench [--seconds 10] [--connections 16]
 
-Starts ``sigil up`` (real sockets, loopback) and a hello-world with the same uvicorn, then
-runs a bounded mixed load (1 create : 3 lists) against each for the same time. Asserts nothing.
+Starts ``sigil up`` (real sockets, loopback, every service a process) and a hello-world served
+by uvicorn's automatic loop and parser (uvloop + httptools when installed, as the gateway
+uses), seeds 150 secrets, then runs wrk for each path: ``GET /api/v1/secrets?limit=100``
+(a full page of 100), ``POST /api/v1/secrets`` (a unique key per request), ``GET /healthz``,
+and the hello-world's GET and POST. Reports
+requests/s, p50/p99 latency and CPU ms per request of the gateway and secrets processes
+(``/proc`` deltas: wall-clock rates are noisy on a shared machine). Asserts nothing. Skips
+with a message when ``wrk`` is missing.
 """
 
 import argparse
-import asyncio
 import os
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -18,43 +22,14 @@ from pathlib import Path
 
 import httpx
 
-from tests.helpers import free_port
+from bench.wrk import WrkResult, run_wrk, wrk_missing
+from tests.helpers import descendants, free_port
 
-
-async def _load(
-    base: str, seconds: float, concurrency: int, headers: dict[str, str], *, hello: bool
-) -> tuple[float, float, float]:
-    latencies: list[float] = []
-    errors = 0
-    stop = time.perf_counter() + seconds
-    counter = 0
-
-    async def worker(client: httpx.AsyncClient) -> None:
-        nonlocal errors, counter
-        while time.perf_counter() < stop:
-            counter += 1
-            n = counter
-            start = time.perf_counter()
-            if n % 4 == 0:
-                path = "/hello" if hello else "/api/v1/secrets"
-                resp = await client.post(
-                    path, json={"key": f"K{n}_{os.getpid()}", "value": "v" * 24}
-                )
-            else:
-                resp = await client.get("/hello" if hello else "/api/v1/secrets?limit=100")
-            latencies.append((time.perf_counter() - start) * 1000)
-            if resp.status_code >= 400:
-                errors += 1
-
-    async with httpx.AsyncClient(base_url=base, headers=headers, timeout=30) as client:
-        await asyncio.gather(*(worker(client) for _ in range(concurrency)))
-    latencies.sort()
-    rate = len(latencies) / seconds
-    return rate, statistics.median(latencies), latencies[int(len(latencies) * 0.99) - 1]
+SEED = 150
 
 
 def _wait(url: str) -> None:
-    for _ in range(600):
+    for _ in range(1200):
         try:
             if httpx.get(url, timeout=1).status_code == 200:
                 return
@@ -64,80 +39,121 @@ def _wait(url: str) -> None:
     raise SystemExit(f"{url} did not come up")
 
 
+def _service_pids(root: int) -> dict[str, int]:
+    """The gateway's and the secrets service's process ids below ``sigil up``."""
+    found: dict[str, int] = {}
+    for pid in descendants(root):
+        try:
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        for name in ("gateway", "secrets"):
+            if f"sigil_{name}".encode() in cmdline:
+                found[name] = pid
+    return found
+
+
+def _row(label: str, result: WrkResult, processes: tuple[str, ...]) -> str:
+    cpu = "".join(f"{result.cpu_ms_per_request.get(p, 0):>10.2f}" for p in processes)
+    failed = result.errors + result.non_2xx
+    return (
+        f"{label:<34}{result.rate:>9.0f}{result.p50_ms:>9.1f}{result.p99_ms:>9.1f}{cpu}{failed:>8}"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--seconds", type=float, default=5)
-    parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--seconds", type=float, default=10)
+    parser.add_argument("--connections", type=int, default=16)
     args = parser.parse_args()
+    missing = wrk_missing()
+    if missing:
+        print(f"skipped: {missing}")
+        return
     data = Path(tempfile.mkdtemp(prefix="sigil-gw-bench-"))
     bin_dir = Path(sys.executable).parent
     port, hello_port = free_port(), free_port()
     env = dict(os.environ, SIGIL_LOG_LEVEL="WARNING")
+    sigil = [str(bin_dir / "sigil"), "--data-dir", str(data)]
     stack = subprocess.Popen(
-        [
-            str(bin_dir / "sigil"),
-            "--data-dir",
-            str(data),
-            "up",
-            "--nats-port",
-            "-1",
-            "--port",
-            str(port),
-        ],
+        [*sigil, "up", "--nats-port", "-1", "--port", str(port)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         env=env,
     )
+    uvicorn = [str(bin_dir / "uvicorn"), "bench.hello_app:app", "--port", str(hello_port)]
     hello = subprocess.Popen(
-        [
-            str(bin_dir / "uvicorn"),
-            "bench.hello_app:app",
-            "--port",
-            str(hello_port),
-            "--log-level",
-            "warning",
-            "--no-access-log",
-        ],
+        [*uvicorn, "--loop", "auto", "--http", "auto", "--log-level", "warning"],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
+    base = f"http://127.0.0.1:{port}"
+    hello_base = f"http://127.0.0.1:{hello_port}"
+    load = {"seconds": args.seconds, "connections": args.connections}
     try:
-        _wait(f"http://127.0.0.1:{port}/readyz")
-        _wait(f"http://127.0.0.1:{hello_port}/hello")
+        _wait(f"{base}/readyz")
+        _wait(f"{hello_base}/hello")
         token = subprocess.run(
-            [
-                str(bin_dir / "sigil"),
-                "--data-dir",
-                str(data),
-                "token",
-                "--org",
-                "bench",
-                "--role",
-                "admin",
-            ],
+            [*sigil, "token", "--org", "bench", "--role", "admin"],
             capture_output=True,
             text=True,
             check=True,
         ).stdout.strip()
         auth = {"Authorization": f"Bearer {token}"}
-        sigil = asyncio.run(
-            _load(f"http://127.0.0.1:{port}", args.seconds, args.concurrency, auth, hello=False)
-        )
-        base = asyncio.run(
-            _load(f"http://127.0.0.1:{hello_port}", args.seconds, args.concurrency, {}, hello=True)
-        )
+        with httpx.Client(base_url=base, headers=auth, timeout=30) as client:
+            for n in range(SEED):
+                client.post("/api/v1/secrets", json={"key": f"SEED_{n:04d}", "value": "v" * 24})
+            page = client.get("/api/v1/secrets?limit=100").json()["items"]
+        pids = _service_pids(stack.pid)
+        body = '{"key": "K{n}", "value": "' + "v" * 24 + '"}'
+        results = [
+            (
+                "sigil GET /api/v1/secrets?limit=100",
+                run_wrk(f"{base}/api/v1/secrets?limit=100", headers=auth, processes=pids, **load),
+            ),
+            (
+                "sigil POST /api/v1/secrets",
+                run_wrk(
+                    f"{base}/api/v1/secrets",
+                    headers=auth,
+                    method="POST",
+                    body=body,
+                    processes=pids,
+                    **load,
+                ),
+            ),
+            ("sigil GET /healthz", run_wrk(f"{base}/healthz", processes=pids, **load)),
+            (
+                "hello-world GET /hello",
+                run_wrk(f"{hello_base}/hello", processes={"gateway": hello.pid}, **load),
+            ),
+            (
+                "hello-world POST /hello",
+                run_wrk(
+                    f"{hello_base}/hello",
+                    method="POST",
+                    body='{"key": "K{n}", "value": "v"}',
+                    processes={"gateway": hello.pid},
+                    **load,
+                ),
+            ),
+        ]
     finally:
         for proc in (stack, hello):
             proc.terminate()
+        for proc in (stack, hello):
             proc.wait()
     print(
-        f"gateway, mixed 1 create : 3 list, concurrency {args.concurrency}, {args.seconds:g}s "
-        f"each ({os.cpu_count()} cores, {time.strftime('%Y-%m-%d')})"
+        f"wrk, {args.connections} connections, {args.seconds:g}s per path, list pages of "
+        f"{len(page)} ({os.cpu_count()} cores, {time.strftime('%Y-%m-%d %H:%M')})"
     )
-    print(f"{'':<22}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}")
-    print(f"{'sigil gateway':<22}{sigil[0]:>10.0f}{sigil[1]:>10.1f}{sigil[2]:>10.1f}")
-    print(f"{'FastAPI hello-world':<22}{base[0]:>10.0f}{base[1]:>10.1f}{base[2]:>10.1f}")
-    print(f"{'ratio (hello/sigil)':<22}{base[0] / sigil[0]:>9.1f}x")
+    print("CPU columns: ms per request of the gateway (hello-world: its process) and secrets")
+    print(
+        f"{'path':<34}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}"
+        f"{'gw CPU':>10}{'sec CPU':>10}{'failed':>8}"
+    )
+    for label, result in results:
+        print(_row(label, result, ("gateway", "secrets")))
 
 
 if __name__ == "__main__":

@@ -5,7 +5,7 @@ import logging
 import os
 import sys
 from datetime import UTC, datetime
-from typing import Literal
+from typing import Any, Literal
 
 LogFormat = Literal["text", "json"]
 
@@ -35,6 +35,19 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, ensure_ascii=False, default=str)
 
 
+class TextFormatter(logging.Formatter):
+    """``time level service logger: message``; an exception is named by its type only.
+
+    A traceback carries the exception's text and the source lines around it, either of which
+    may quote a value (e.g. a codec error quoting the character it could not encode).
+    """
+
+    def formatException(self, ei: Any) -> str:  # noqa: N802 - logging's own method name
+        """Only the exception's type."""
+        kind = ei[0].__name__ if ei and ei[0] is not None else "exception"
+        return f"({kind}; traceback withheld: it may quote input)"
+
+
 def _format_from_env() -> LogFormat:
     raw = os.environ.get("SIGIL_LOG_FORMAT", "text").strip().lower()
     if raw not in ("text", "json"):
@@ -58,7 +71,7 @@ def configure_logging(level: str, *, service: str, fmt: LogFormat | None = None)
         handler.setFormatter(JsonFormatter(service))
     else:
         handler.setFormatter(
-            logging.Formatter(f"%(asctime)s %(levelname)s {service} %(name)s: %(message)s")
+            TextFormatter(f"%(asctime)s %(levelname)s {service} %(name)s: %(message)s")
         )
     root = logging.getLogger()
     root.handlers[:] = [handler]

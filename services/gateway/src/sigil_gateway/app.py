@@ -53,7 +53,7 @@ def create_app(settings: GatewaySettings) -> FastAPI:
         RateLimitMiddleware,
         rate=settings.rate_limit,
         anonymous_rate=settings.anonymous_rate_limit,
-        is_verified=lambda authorization: verifier.cached(authorization) is not None,
+        is_valid=verifier.is_valid,
     )
     app.add_middleware(BodyLimitMiddleware, limit=settings.body_limit)
     if tracing_enabled():

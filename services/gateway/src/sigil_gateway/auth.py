@@ -117,6 +117,14 @@ class TokenVerifier:
             return await asyncio.to_thread(self.actor, authorization)
         return self.actor(authorization)
 
+    async def is_valid(self, authorization: str) -> bool:
+        """True when the header carries a valid token (verified once, then cached)."""
+        try:
+            await self.actor_async(authorization)
+        except UnauthenticatedError:
+            return False
+        return True
+
     def actor(self, authorization: str | None) -> Actor:
         """The Actor for an ``Authorization: Bearer ...`` header, or 401."""
         if not authorization:

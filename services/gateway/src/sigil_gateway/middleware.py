@@ -4,7 +4,7 @@ import hashlib
 import json
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from opentelemetry import trace
@@ -127,13 +127,13 @@ _MAX_BUCKETS = 100_000
 
 
 class RateLimitMiddleware:
-    """429 + Retry-After: per verified token, and per client address for everything else.
+    """429 + Retry-After: per valid token, and per client address for everything else.
 
-    A request whose token this replica has already verified (and which has not expired) is
-    counted against that token (``rate``); any other request — no token, an invalid one, or
-    a token not yet seen — against the client address (``anonymous_rate``), so junk tokens
-    cannot dodge the limit. Limits are per gateway replica: with N replicas a caller gets
-    up to N times the rate (documented in the README).
+    A request with a valid token is counted against that token (``rate``); any other — no
+    token or an invalid one — against the client address (``anonymous_rate``), so junk
+    tokens cannot dodge the limit. ``is_valid`` verifies through the token cache, so the
+    route's own authentication then costs a dictionary look-up. Limits are per gateway
+    replica: with N replicas a caller gets up to N times the rate (see the README).
     """
 
     def __init__(
@@ -142,12 +142,12 @@ class RateLimitMiddleware:
         *,
         rate: float,
         anonymous_rate: float,
-        is_verified: Callable[[str], bool],
+        is_valid: Callable[[str], Awaitable[bool]],
     ) -> None:
         self.app = app
         self.tokens = _Limiter(rate) if rate > 0 else None
         self.addresses = _Limiter(anonymous_rate) if anonymous_rate > 0 else None
-        self.is_verified = is_verified
+        self.is_valid = is_valid
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or (self.tokens is None and self.addresses is None):
@@ -157,7 +157,7 @@ class RateLimitMiddleware:
         for name, value in scope.get("headers", []):
             if name == b"authorization":
                 auth = value
-        if auth is not None and self.is_verified(auth.decode("latin-1")):
+        if auth is not None and await self.is_valid(auth.decode("latin-1")):
             limiter, key, what = self.tokens, hashlib.sha256(auth).digest(), "token"
         else:
             client = scope.get("client")

@@ -1,0 +1,68 @@
+"""Operating the gateway: Prometheus /metrics without leaking labels, rate limits per client."""
+
+import re
+from collections.abc import AsyncIterator
+
+import pytest
+
+from tests.helpers import NatsFixture
+from tests.integration.gateway.conftest import TokenFactory
+from tests.integration.stack import Stack, running_stack
+
+CANARY = "canary-Metrics-3131-value"
+
+
+@pytest.fixture
+async def gateway(nats_server: NatsFixture) -> AsyncIterator[Stack]:
+    """The gateway alone: these checks need no bus service."""
+    async with running_stack(nats_server, services=()) as running:
+        yield running
+
+
+async def test_metrics_count_requests_by_route_template_without_ids_or_tokens(
+    gateway: Stack, auth: TokenFactory, org: str
+) -> None:
+    await gateway.http.get("/healthz")
+    await gateway.http.get(f"/no/such/{CANARY}")
+    await gateway.http.get(f"/api/v1/secrets/{CANARY[:20]}", headers=auth(org))
+    await gateway.http.get("/api/v1/secrets", headers={"Authorization": f"Bearer {CANARY}"})
+    resp = await gateway.http.get("/metrics")
+    assert resp.status_code == 200
+    assert resp.headers["content-type"].startswith("text/plain")
+    text = resp.text
+    assert re.search(
+        r'sigil_http_requests_total\{method="GET",route="/healthz",status="200"\} [1-9]', text
+    )
+    assert 'route="unmatched"' in text
+    assert 'route="/api/v1/secrets/{secret_id}"' in text
+    assert 'route="/api/v1/secrets",status="401"' in text
+    assert "sigil_http_request_duration_seconds_bucket" in text
+    assert CANARY not in text
+    assert CANARY[:20] not in text
+    assert org not in text
+    assert "Bearer" not in text
+
+
+async def test_unauthenticated_requests_are_limited_per_client_address(
+    nats_server: NatsFixture, auth: TokenFactory, org: str
+) -> None:
+    overrides = {"gateway": {"anonymous_rate_limit": 1.0, "rate_limit": 1000.0}}
+    async with running_stack(nats_server, services=(), overrides=overrides) as limited:
+        anonymous = [(await limited.http.get("/api/v1/secrets")).status_code for _ in range(3)] + [
+            (
+                await limited.http.get(
+                    "/api/v1/secrets", headers={"Authorization": f"Bearer junk{n}"}
+                )
+            ).status_code
+            for n in range(3)
+        ]
+        refused = await limited.http.get("/api/v1/secrets")
+        # A valid token has its own (higher) budget, untouched by the address's.
+        with_token = await limited.http.get("/api/v1/secrets/" + "0" * 32, headers=auth(org))
+    assert anonymous[:2] == [401, 401]
+    assert anonymous[2:] == [429, 429, 429, 429]
+    assert refused.status_code == 429
+    assert refused.json()["error"]["code"] == "rate_limited"
+    assert "client address" in refused.json()["error"]["message"]
+    assert int(refused.headers["Retry-After"]) >= 1
+    assert with_token.status_code == 503  # no secrets service here: past the limiter
