@@ -379,3 +379,22 @@ async def test_appends_fail_closed_for_every_queued_caller_when_the_stream_refus
     )
     assert all(isinstance(r, Exception) for r in results)
     assert {type(r).__name__ for r in results} == {"AuditUnavailableError"}
+
+
+async def test_an_unreadable_chain_head_refuses_appends_without_hanging(
+    private_nats: NatsFixture, secrets_nc: NatsClient
+) -> None:
+    org = "garbage"
+    log = await _audit_log(private_nats, secrets_nc)
+    await log.append(_event(org, 0))
+    await secrets_nc.jetstream().publish(subjects.audit(org, "create"), b"not an audit event")
+    fresh = await _audit_log(private_nats, secrets_nc)  # a replica that reads the head
+    async with asyncio.timeout(10):
+        results = await asyncio.gather(
+            *(fresh.append(_event(org, n)) for n in range(1, 4)), return_exceptions=True
+        )
+    assert {type(r).__name__ for r in results} == {"AuditUnavailableError"}
+    report = await verify_audit(_settings(private_nats), organization_id=org)
+    (chain,) = report.chains
+    assert [p.kind for p in chain.problems] == ["forged"]
+    assert "not a readable audit event" in chain.problems[0].message

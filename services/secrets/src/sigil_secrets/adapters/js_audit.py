@@ -16,6 +16,7 @@ its change.
 import asyncio
 import contextlib
 import json
+import logging
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -27,6 +28,7 @@ from nats.js import JetStreamContext
 from nats.js.api import ConsumerConfig, DeliverPolicy, PubAck
 from nats.js.errors import BadRequestError, NotFoundError
 from nats.js.errors import Error as JsError
+from pydantic import ValidationError
 
 from sigil_secrets.adapters.keyring_source import KeyringSource
 from sigil_secrets.domain.audit_chain import ChainHead, head_of, seal_events
@@ -34,6 +36,8 @@ from sigil_shared import subjects
 from sigil_shared.audit_stream import audit_stream_config, dropping_problems
 from sigil_shared.contracts import AuditEvent
 from sigil_shared.errors import AuditUnavailableError
+
+log = logging.getLogger("sigil.secrets.audit")
 
 _WRONG_LAST_SEQUENCE = 10071
 _BATCH_DUPLICATE_ID = 10201
@@ -160,10 +164,18 @@ class JetStreamAuditLog:
                 del chain.queue[:MAX_BATCH]
                 try:
                     stored = await self._commit(org, chain, [p.event for p in batch])
-                except AuditUnavailableError as err:
+                except Exception as err:  # noqa: BLE001 - every waiting caller must get an answer
+                    chain.head = None
+                    failure = (
+                        err
+                        if isinstance(err, AuditUnavailableError)
+                        else AuditUnavailableError("audit record could not be written")
+                    )
+                    if failure is not err:
+                        log.error("audit append failed unexpectedly: %s", type(err).__name__)
                     for pending in batch:
                         if not pending.done.done():
-                            pending.done.set_exception(err)
+                            pending.done.set_exception(failure)
                     continue
                 for pending, sealed in zip(batch, stored, strict=True):
                     if not pending.done.done():
@@ -202,7 +214,13 @@ class JetStreamAuditLog:
             msg = await self._js.get_last_msg(self._stream, subjects.audit_org(org))
         except NotFoundError:
             return 0, ChainHead()
-        event = AuditEvent.model_validate_json(msg.data or b"{}")
+        try:
+            event = AuditEvent.model_validate_json(msg.data or b"{}")
+        except ValidationError as err:
+            # Someone wrote a non-event onto the chain: refuse to link to it (fail closed);
+            # ``sigil audit verify`` names it.
+            log.error("audit chain head of %s at sequence %s is not an audit event", org, msg.seq)
+            raise AuditUnavailableError("audit chain head is unreadable") from err
         return msg.seq or 0, head_of(event)
 
     def _headers(self, event: AuditEvent) -> dict[str, str]:
