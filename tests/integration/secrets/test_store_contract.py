@@ -4,6 +4,7 @@ MongoDB cannot be installed on the development machine; set SIGIL_TEST_MONGODB_U
 replica set) to run the same tests against it. A fake would not test the adapter.
 """
 
+import asyncio
 import os
 import uuid
 from collections.abc import AsyncIterator
@@ -16,6 +17,7 @@ import pytest
 from sigil_secrets.adapters.kv_store import KvSecretStore
 from sigil_secrets.adapters.mongo_store import MongoSecretStore
 from sigil_secrets.domain.model import Envelope, SecretRecord, VersionMeta
+from sigil_secrets.domain.record_index import ListScope
 from sigil_secrets.errors import KeyTakenError, StaleRevisionError
 from sigil_secrets.ports import SecretStore
 from tests.helpers import NatsFixture
@@ -137,15 +139,103 @@ async def test_discard_removes_every_trace(store: SecretStore, unique: str) -> N
     await store.insert(_record(record.organization_id))
 
 
+def _next(record: SecretRecord, tag: bytes) -> SecretRecord:
+    version = record.version + 1
+    return replace(
+        record,
+        version=version,
+        envelope=_envelope(tag=tag),
+        versions=(VersionMeta(version, NOW, "bob"), *record.versions),
+    )
+
+
 async def test_versions_are_kept_and_dropped(store: SecretStore, unique: str) -> None:
     record = _record(f"a-{unique}")
-    await store.insert(record)
+    revision = await store.insert(record)
     assert await store.load_version(record.organization_id, record.id, 1) == record.envelope
-    await store.put_version(record, 2, _envelope(tag=b"v2"))
+    second = _next(record, b"v2")
+    await store.commit_version(second, expected_revision=revision)
     assert await store.load_version(record.organization_id, record.id, 2) == _envelope(tag=b"v2")
     assert await store.load_version("elsewhere", record.id, 2) is None
-    await store.drop_versions(record, {1})
+    await store.drop_versions(second, {1})
     assert await store.load_version(record.organization_id, record.id, 1) is None
+
+
+async def test_racing_version_commits_never_touch_the_winners_envelope(
+    store: SecretStore, unique: str
+) -> None:
+    record = _record(f"a-{unique}")
+    revision = await store.insert(record)
+    # Twelve writers read the same revision and race for version 2: exactly one wins.
+    writers = [_next(record, f"w{i}".encode()) for i in range(12)]
+    results = await asyncio.gather(
+        *(store.commit_version(w, expected_revision=revision) for w in writers),
+        return_exceptions=True,
+    )
+    winners = [w for w, r in zip(writers, results, strict=True) if isinstance(r, int)]
+    assert len(winners) == 1
+    assert all(isinstance(r, StaleRevisionError) for r in results if not isinstance(r, int))
+    stored = await store.load_version(record.organization_id, record.id, 2)
+    assert stored == winners[0].envelope
+    loaded = await store.load(record.organization_id, record.id)
+    assert loaded is not None
+    assert loaded[0].envelope == winners[0].envelope
+
+
+async def test_a_writer_that_loses_the_record_race_removes_only_its_own_envelope(
+    store: SecretStore, unique: str
+) -> None:
+    record = _record(f"a-{unique}")
+    revision = await store.insert(record)
+    # Someone else changes the record in between (e.g. a re-wrap): the commit is stale.
+    moved = await store.replace(replace(record, updated_by="rotation"), expected_revision=revision)
+    with pytest.raises(StaleRevisionError):
+        await store.commit_version(_next(record, b"late"), expected_revision=revision)
+    assert await store.load_version(record.organization_id, record.id, 2) is None
+    # The slot is free again for a writer holding the current revision.
+    fresh = replace(_next(record, b"fresh"), updated_by="rotation")
+    await store.commit_version(fresh, expected_revision=moved)
+    assert await store.load_version(record.organization_id, record.id, 2) == fresh.envelope
+
+
+async def test_revert_version_restores_the_record_and_frees_the_slot(
+    store: SecretStore, unique: str
+) -> None:
+    record = _record(f"a-{unique}")
+    revision = await store.insert(record)
+    second = _next(record, b"unaudited")
+    new_revision = await store.commit_version(second, expected_revision=revision)
+    back = await store.revert_version(record, updated=second, revision=new_revision)
+    assert await store.load(record.organization_id, record.id) == (record, back)
+    assert await store.load_version(record.organization_id, record.id, 2) is None
+    again = _next(record, b"again")
+    await store.commit_version(again, expected_revision=back)
+    assert await store.load_version(record.organization_id, record.id, 2) == again.envelope
+
+
+async def test_pages_and_finds_by_scope_and_key(store: SecretStore, unique: str) -> None:
+    org = f"a-{unique}"
+    for key, scope in [("B", None), ("A", "c2"), ("A", None), ("A", "c1"), ("C", "c1")]:
+        await store.insert(_record(org, key=key, scope=scope))
+    every = await store.page(org, ListScope(every=True), after=None, limit=10)
+    assert [(r.key, r.customer_organization_id) for r in every] == [
+        ("A", None),
+        ("A", "c1"),
+        ("A", "c2"),
+        ("B", None),
+        ("C", "c1"),
+    ]
+    rest = await store.page(org, ListScope(every=True), after=("A", "c1"), limit=2)
+    assert [(r.key, r.customer_organization_id) for r in rest] == [("A", "c2"), ("B", None)]
+    c1 = await store.page(org, ListScope(every=False, scope="c1"), after=("A", ""), limit=10)
+    assert [r.key for r in c1] == ["A", "C"]
+    vendor = await store.page(org, ListScope(every=False, scope=None), after=None, limit=10)
+    assert [r.key for r in vendor] == ["A", "B"]
+    found = await store.find(org, "c2", "A")
+    assert found is not None
+    assert found.customer_organization_id == "c2"
+    assert await store.find(org, "c2", "B") is None
+    assert await store.page(f"other-{unique}", ListScope(every=True), after=None, limit=10) == []
 
 
 async def test_rewrap_swaps_envelopes_only_when_unchanged(store: SecretStore, unique: str) -> None:

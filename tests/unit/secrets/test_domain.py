@@ -6,9 +6,10 @@ import pytest
 
 from sigil_secrets.domain import listing
 from sigil_secrets.domain.model import Envelope, SecretRecord
+from sigil_secrets.domain.record_index import ListScope, RecordIndex
 from sigil_secrets.domain.scope import deployment_secrets
-from sigil_shared.contracts import SecretListRequest
-from sigil_shared.errors import InvalidRequestError
+from sigil_shared.contracts import Actor, SecretListRequest
+from sigil_shared.errors import ForbiddenError, InvalidRequestError
 from tests.integration.bus_client import actor
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
@@ -38,31 +39,64 @@ def test_customer_wins_on_the_same_key() -> None:
     assert {k: r.customer_organization_id for k, r in vendor.items()} == {"A": None, "B": None}
 
 
+def _index(records: list[SecretRecord]) -> RecordIndex:
+    index = RecordIndex()
+    for revision, record in enumerate(records, start=1):
+        index.apply(record.organization_id, record.id, revision, record)
+    return index
+
+
 def test_listing_sorts_by_key_then_scope_and_pages() -> None:
-    records = [_record("B"), _record("A", "c2"), _record("A"), _record("A", "c1")]
+    index = _index([_record("B"), _record("A", "c2"), _record("A"), _record("A", "c1")])
     request = SecretListRequest(actor=actor("acme"), request_id="r")
-    chosen = listing.select(actor("acme"), request, records)
-    assert [(r.key, r.customer_organization_id) for r in chosen] == [
+    where = listing.list_scope(actor("acme"), request)
+    assert where == ListScope(every=True)
+    everything = index.page("acme", where, after=None, limit=10)
+    assert [(r.key, r.customer_organization_id) for r in everything] == [
         ("A", None),
         ("A", "c1"),
         ("A", "c2"),
         ("B", None),
     ]
-    first, cursor = listing.page(chosen, cursor=None, limit=3)
+    first, cursor = listing.split_page(index.page("acme", where, after=None, limit=4), 3)
     assert len(first) == 3
     assert cursor is not None
-    rest, end = listing.page(chosen, cursor=cursor, limit=3)
+    after = listing.decode_cursor(cursor)
+    rest, end = listing.split_page(index.page("acme", where, after=after, limit=4), 3)
     assert [(r.key, r.customer_organization_id) for r in rest] == [("B", None)]
     assert end is None
 
 
 def test_listing_never_shows_another_organization() -> None:
-    records = [_record("A"), _record("A", org="globex")]
-    request = SecretListRequest(actor=actor("acme"), request_id="r")
-    assert len(listing.select(actor("acme"), request, records)) == 1
+    index = _index([_record("A"), _record("A", org="globex")])
+    assert len(index.page("acme", ListScope(every=True), after=None, limit=10)) == 1
+
+
+@pytest.mark.parametrize(
+    ("who", "filters", "expected"),
+    [
+        (actor("acme"), {}, ListScope(every=True)),
+        (actor("acme"), {"vendor_only": True}, ListScope(every=False, scope=None)),
+        (actor("acme"), {"customer_organization_id": "c1"}, ListScope(every=False, scope="c1")),
+        (actor("acme", customer="c1"), {}, ListScope(every=False, scope="c1")),
+        (actor("acme", customer="c1"), {"vendor_only": True}, None),
+    ],
+)
+def test_list_scope_follows_the_role_table(
+    who: Actor, filters: dict[str, object], expected: ListScope | None
+) -> None:
+    request = SecretListRequest.model_validate({"actor": who, "request_id": "r", **filters})
+    assert listing.list_scope(who, request) == expected
+
+
+def test_customer_naming_another_customer_is_forbidden() -> None:
+    who = actor("acme", customer="c1")
+    request = SecretListRequest(actor=who, request_id="r", customer_organization_id="c2")
+    with pytest.raises(ForbiddenError):
+        listing.list_scope(who, request)
 
 
 @pytest.mark.parametrize("cursor", ["!!!", "e30", "WzFd"])
 def test_foreign_cursors_are_refused(cursor: str) -> None:
     with pytest.raises(InvalidRequestError):
-        listing.page([_record("A")], cursor=cursor, limit=10)
+        listing.decode_cursor(cursor)

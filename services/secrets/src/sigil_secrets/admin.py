@@ -8,8 +8,10 @@ import nats
 from nats.aio.client import Client as NatsClient
 
 from sigil_secrets.app import build_store, keyring_source
-from sigil_secrets.domain.crypto import new_key_entry, rewrap
+from sigil_secrets.domain.crypto import Keyring, new_key_entry, rewrap
 from sigil_secrets.errors import KeyringError
+from sigil_secrets.ports import SecretStore
+from sigil_shared import subjects
 from sigil_shared.settings import SecretsSettings
 
 Progress = Callable[[int, int], None]
@@ -34,8 +36,33 @@ def add_key(path: Path, key_id: str) -> None:
 async def _connect(settings: SecretsSettings) -> NatsClient:
     password = settings.nats_password.get_secret_value() if settings.nats_password else None
     return await nats.connect(
-        settings.nats_servers, user=settings.nats_user, password=password, name="sigil-admin"
+        settings.nats_servers,
+        user=settings.nats_user,
+        password=password,
+        name="sigil-admin",
+        # Replies may come only to the user's private inbox prefix.
+        inbox_prefix=subjects.inbox_prefix(settings.nats_user) if settings.nats_user else "_INBOX",
     )
+
+
+async def rotate_store(
+    store: SecretStore, keyring: Keyring, *, progress: Progress
+) -> RotationReport:
+    """Re-wrap every data key of an open store that is not under the current KEK.
+
+    Each envelope is swapped only if unchanged since it was read, so running services
+    keep writing meanwhile; interrupt and run again at will.
+    """
+    entries = [entry async for entry in store.envelopes()]
+    rewrapped = skipped = 0
+    for done, (location, envelope) in enumerate(entries, start=1):
+        if envelope.kek_id != keyring.current:
+            if await store.rewrap_at(location, envelope, rewrap(keyring, envelope)):
+                rewrapped += 1
+            else:
+                skipped += 1
+        progress(done, len(entries))
+    return RotationReport(keyring.current, len(entries), rewrapped, skipped)
 
 
 async def rewrap_all(settings: SecretsSettings, *, progress: Progress) -> RotationReport:
@@ -45,19 +72,14 @@ async def rewrap_all(settings: SecretsSettings, *, progress: Progress) -> Rotati
     try:
         store = build_store(settings, nc)
         await store.setup()
-        entries = [entry async for entry in store.envelopes()]
-        await store.close()
-        rewrapped = skipped = 0
-        for done, (location, envelope) in enumerate(entries, start=1):
-            if envelope.kek_id != keyring.current:
-                if await store.rewrap_at(location, envelope, rewrap(keyring, envelope)):
-                    rewrapped += 1
-                else:
-                    skipped += 1
-            progress(done, len(entries))
+        try:
+            # The store stays open until the re-wrap loop is done with it (a MongoDB store
+            # closed early refused every swap).
+            return await rotate_store(store, keyring, progress=progress)
+        finally:
+            await store.close()
     finally:
         await nc.close()
-    return RotationReport(keyring.current, len(entries), rewrapped, skipped)
 
 
 async def keys_in_use(settings: SecretsSettings) -> dict[str, int]:
@@ -67,12 +89,21 @@ async def keys_in_use(settings: SecretsSettings) -> dict[str, int]:
         store = build_store(settings, nc)
         await store.setup()
         counts: dict[str, int] = {}
-        async for _, envelope in store.envelopes():
-            counts[envelope.kek_id] = counts.get(envelope.kek_id, 0) + 1
-        await store.close()
+        try:
+            async for _, envelope in store.envelopes():
+                counts[envelope.kek_id] = counts.get(envelope.kek_id, 0) + 1
+        finally:
+            await store.close()
     finally:
         await nc.close()
     return counts
 
 
-__all__ = ["KeyringError", "RotationReport", "add_key", "keys_in_use", "rewrap_all"]
+__all__ = [
+    "KeyringError",
+    "RotationReport",
+    "add_key",
+    "keys_in_use",
+    "rewrap_all",
+    "rotate_store",
+]

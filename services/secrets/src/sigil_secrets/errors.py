@@ -1,6 +1,6 @@
 """Errors of the secrets service; every leaf is a SigilError so callers get a typed reply."""
 
-from sigil_shared.errors import SigilError, UnavailableError
+from sigil_shared.errors import NotFoundError, SigilError, UnavailableError
 
 
 class KeyringError(SigilError):
@@ -21,3 +21,10 @@ class StaleRevisionError(SigilError):
 
 class KeyTakenError(SigilError):
     """The (organization, scope, key) index entry already exists."""
+
+
+class PinnedVersionGoneError(NotFoundError):
+    """A version a deployment revision was rendered with is no longer kept (forced cleanup).
+
+    A re-render must fail naming the key and version, never fall back to another value.
+    """

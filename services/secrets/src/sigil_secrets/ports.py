@@ -4,6 +4,7 @@ from collections.abc import AsyncIterator
 from typing import Protocol
 
 from sigil_secrets.domain.model import Envelope, SecretRecord
+from sigil_secrets.domain.record_index import ListScope
 from sigil_shared.contracts import AffectedDeployment, AuditEvent, SecretChanged
 
 
@@ -23,11 +24,40 @@ class SecretStore(Protocol):
     async def insert(self, record: SecretRecord) -> int:
         """Store a new record; KeyTakenError if (org, scope, key) exists. Returns its revision."""
 
-    async def load(self, organization_id: str, secret_id: str) -> tuple[SecretRecord, int] | None:
-        """A live record and its revision."""
+    async def load(
+        self, organization_id: str, secret_id: str, *, cached: bool = False
+    ) -> tuple[SecretRecord, int] | None:
+        """A live record and its revision (``cached``: a replica-local copy will do)."""
 
     async def load_all(self, organization_id: str) -> list[SecretRecord]:
         """Every live record of one organization (never another's)."""
+
+    async def find(self, organization_id: str, scope: str | None, key: str) -> SecretRecord | None:
+        """The live record of (scope, key) in one organization."""
+
+    async def page(
+        self,
+        organization_id: str,
+        where: ListScope,
+        *,
+        after: tuple[str, str] | None,
+        limit: int,
+    ) -> list[SecretRecord]:
+        """Up to ``limit`` records after the (key, scope token) position, sorted by key then
+        scope; the cost grows with the page, not with the organization."""
+
+    async def commit_version(self, record: SecretRecord, *, expected_revision: int) -> int:
+        """Commit ``record`` (a new version) as one operation: the version's envelope is
+        created, never overwritten, then the record is compare-and-set.
+
+        StaleRevisionError if another writer committed first; a losing call removes only
+        what it wrote itself. Returns the record's new revision.
+        """
+
+    async def revert_version(
+        self, previous: SecretRecord, *, updated: SecretRecord, revision: int
+    ) -> int:
+        """Undo ``commit_version`` (audit compensation): record back, new envelope removed."""
 
     async def replace(self, record: SecretRecord, *, expected_revision: int) -> int:
         """Overwrite a live record; StaleRevisionError if it changed. Returns the new revision."""
@@ -40,9 +70,6 @@ class SecretStore(Protocol):
 
     async def discard(self, record: SecretRecord) -> None:
         """Undo ``insert`` entirely (compensation): record, index and envelopes."""
-
-    async def put_version(self, record: SecretRecord, version: int, envelope: Envelope) -> None:
-        """Keep one version's envelope."""
 
     async def load_version(
         self, organization_id: str, secret_id: str, version: int
@@ -95,3 +122,14 @@ class ImpactSource(Protocol):
 
     async def affected(self, org: str, customer: str | None, key: str) -> list[AffectedDeployment]:
         """Live revisions that used (key, scope); raises SigilError when unknown."""
+
+
+class GenerationMarker(Protocol):
+    """Contract C2: a per-organization number renderers compare to their cached values."""
+
+    async def advance(self, organization_id: str) -> None:
+        """Return once the generation was raised by a write that began after this call.
+
+        Raise UnavailableError when it cannot be written (the change must then not be
+        acknowledged: a renderer would keep rendering the old value).
+        """

@@ -1,6 +1,8 @@
 """The secrets service: authorization, validation, encryption, storage and audit, in order."""
 
+import asyncio
 import logging
+import random
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
@@ -12,11 +14,17 @@ from opentelemetry import trace
 from sigil_secrets.adapters.keyring_source import KeyringSource
 from sigil_secrets.domain import listing, policy
 from sigil_secrets.domain.crypto import open_envelope, record_aad, seal
-from sigil_secrets.domain.model import SecretRecord, VersionMeta
+from sigil_secrets.domain.model import SecretRecord, VersionMeta, history_full_of_pins
 from sigil_secrets.domain.scope import deployment_secrets
 from sigil_secrets.domain.validation import check_key, check_value, too_short_to_mask
-from sigil_secrets.errors import KeyTakenError, StaleRevisionError
-from sigil_secrets.ports import AuditLog, EventPublisher, ImpactSource, SecretStore
+from sigil_secrets.errors import KeyTakenError, PinnedVersionGoneError, StaleRevisionError
+from sigil_secrets.ports import (
+    AuditLog,
+    EventPublisher,
+    GenerationMarker,
+    ImpactSource,
+    SecretStore,
+)
 from sigil_shared.contracts import (
     Actor,
     AffectedDeployment,
@@ -54,7 +62,9 @@ from sigil_shared.errors import (
 log = logging.getLogger("sigil.secrets")
 _TRACER = trace.get_tracer("sigil.secrets")
 
-_UPDATE_ATTEMPTS = 5
+_UPDATE_ATTEMPTS = 12
+#: Upper bound of the random pause before retrying a lost version race (seconds, grows).
+_RETRY_PAUSE = 0.005
 Undo = Callable[[], Awaitable[None]]
 Change = Literal["created", "updated", "deleted"]
 
@@ -78,6 +88,7 @@ class SecretsService:
         audit: AuditLog,
         events: EventPublisher,
         keyring: KeyringSource,
+        generation: GenerationMarker,
         impact: ImpactSource | None = None,
         history: int = 32,
         min_mask_length: int = 4,
@@ -88,6 +99,7 @@ class SecretsService:
         self._audit = audit
         self._events = events
         self._keyring = keyring
+        self._generation = generation
         self._impact = impact
         self._history = history
         self._min_mask = min_mask_length
@@ -154,20 +166,42 @@ class SecretsService:
             raise audit_err from err
         raise err
 
+    async def _announce(self, organization_id: str, undo: Undo) -> None:
+        """Contract C2: raise the scope generation before the change is acknowledged.
+
+        If it cannot be raised the change is undone: a renderer holding cached values
+        would otherwise keep rendering the old value after the caller was told it changed.
+        """
+        try:
+            with _TRACER.start_as_current_span("secrets.generation.advance"):
+                await self._generation.advance(organization_id)
+        except SigilError as err:
+            await self._undo(undo, "generation", organization_id)
+            msg = "the change could not be announced to renderers, so it was not applied"
+            raise UnavailableError(msg) from err
+
+    async def _undo(self, undo: Undo, why: str, organization_id: str) -> None:
+        try:
+            await undo()
+        except SigilError:
+            log.critical(
+                "%s unavailable AND undo failed: a change in organization %s stays applied",
+                why,
+                organization_id,
+            )
+
     async def _applied(self, event: AuditEvent, undo: Undo) -> None:
         """Record an applied change, or undo it: no change without its audit event."""
         try:
             with _TRACER.start_as_current_span("secrets.audit.append"):
                 await self._audit.append(event)
         except AuditUnavailableError:
+            await self._undo(undo, "audit", event.organization_id)
             try:
-                await undo()
+                # Renderers may have cached the undone value under the raised generation.
+                await self._generation.advance(event.organization_id)
             except SigilError:
-                log.critical(
-                    "audit unavailable AND undo failed: %s of secret %s applied without audit",
-                    event.action,
-                    event.secret_id,
-                )
+                log.warning("scope generation not raised after undoing an unaudited change")
             raise
 
     def _changed(
@@ -219,6 +253,7 @@ class SecretsService:
                 where = f"customer organization {scope}" if scope else "vendor scope"
                 msg = f"a secret with key {key} already exists in the {where}"
                 raise ConflictError(msg, details={"key": key}) from err
+            await self._announce(org, lambda: self._store.discard(record))
         except SigilError as err:
             await self._refuse(req, "create", err, key=key, scope=req.customer_organization_id)
         created = self._event(
@@ -228,72 +263,116 @@ class SecretsService:
         await self._events.publish(self._changed("created", record, actor))
         return record.to_metadata()
 
-    async def _load_visible(self, actor: Actor, secret_id: str) -> tuple[SecretRecord, int]:
-        found = await self._store.load(actor.organization_id, secret_id)
+    async def _load_visible(
+        self, actor: Actor, secret_id: str, *, cached: bool = False
+    ) -> tuple[SecretRecord, int]:
+        found = await self._store.load(actor.organization_id, secret_id, cached=cached)
         record = policy.ensure_visible(actor, found[0] if found else None)
         assert found is not None
         return record, found[1]
 
+    async def _affected_or_none(self, record: SecretRecord) -> list[AffectedDeployment] | None:
+        """Live revisions rendered with this secret, or None when the renderer cannot say."""
+        try:
+            return await self._affected(record)
+        except SigilError:
+            log.debug("could not ask which deployments use secret %s", record.id)
+            return None
+
     async def update(self, req: SecretUpdateRequest) -> SecretUpdateReply:
         """Store a new version; the previous one stays encrypted within the history bound."""
         actor, record = req.actor, None
+        impact: asyncio.Task[list[AffectedDeployment] | None] | None = None
         try:
             # Scope before role: another tenant's id is 404 whatever the caller's role.
-            record, _ = await self._load_visible(actor, req.id)
+            record, revision = await self._load_visible(actor, req.id, cached=True)
             policy.require_write(actor)
             value = check_value(req.value.get_secret_value())
-            for _ in range(_UPDATE_ATTEMPTS):
-                record, revision = await self._load_visible(actor, req.id)
-                if req.expected_version is not None and req.expected_version != record.version:
-                    msg = (
-                        f"secret is at version {record.version}, "
-                        f"not the expected {req.expected_version}"
-                    )
-                    raise VersionConflictError(msg, details={"currentVersion": record.version})
-                version = record.version + 1
-                aad = record_aad(
-                    record.organization_id, record.customer_organization_id, record.key, version
-                )
-                updated = record.with_new_version(
-                    envelope=seal(self._keyring.get(), value, aad),
-                    at=self._clock(),
-                    by=actor.user_id,
-                    too_short=too_short_to_mask(value, self._min_mask),
-                    history=self._history,
-                )
-                await self._store.put_version(updated, version, updated.envelope)
-                try:
-                    new_revision = await self._store.replace(updated, expected_revision=revision)
-                    break
-                except StaleRevisionError:
-                    await self._store.drop_versions(updated, {version})
-                    if req.expected_version is not None:
-                        msg = "secret changed concurrently; reload and retry"
-                        raise VersionConflictError(msg) from None
-            else:
-                raise ConflictError("secret is being changed concurrently; try again")
-        except SigilError as err:
-            await self._refuse(req, "update", err, record=record)
-        previous = record
+            # Which live revisions pin which versions: needed for the reply, and before the
+            # commit whenever this version would evict an older one. Asked in parallel.
+            impact = asyncio.create_task(self._affected_or_none(record))
+            previous, updated, new_revision = await self._commit_update(
+                req, record, revision, value, impact
+            )
 
-        async def undo() -> None:
-            await self._store.replace(previous, expected_revision=new_revision)
-            await self._store.drop_versions(updated, {updated.version})
+            async def undo() -> None:
+                await self._store.revert_version(previous, updated=updated, revision=new_revision)
+
+            await self._announce(actor.organization_id, undo)
+        except SigilError as err:
+            if impact is not None:
+                impact.cancel()
+            await self._refuse(req, "update", err, record=record)
+        except BaseException:
+            if impact is not None:
+                impact.cancel()
+            raise
 
         event = self._event(
             actor, req.request_id, "update", outcome=AuditOutcome.SUCCESS, record=updated
         )
         await self._applied(event, undo)
-        await self._store.drop_versions(updated, previous.kept_versions() - updated.kept_versions())
-        await self._events.publish(self._changed("updated", updated, actor))
-        try:
-            affected: list[AffectedDeployment] | None = await self._affected(updated)
-        except SigilError:
-            log.warning("could not ask which deployments use secret %s", updated.id)
-            affected = None
-        return SecretUpdateReply(
-            **updated.to_metadata().model_dump(), affected_deployments=affected
+        evicted = previous.kept_versions() - updated.kept_versions()
+        affected, _ = await asyncio.gather(
+            impact, self._store.drop_versions(updated, evicted) if evicted else _nothing()
         )
+        await self._events.publish(self._changed("updated", updated, actor))
+        pinned = _pins(affected)
+        return SecretUpdateReply(
+            **updated.to_metadata().model_dump(),
+            affected_deployments=affected,
+            pinned_versions=sorted(pinned, reverse=True) if pinned is not None else None,
+            history_full_of_pins=pinned is not None
+            and history_full_of_pins(updated, pinned, self._history),
+        )
+
+    async def _commit_update(
+        self,
+        req: SecretUpdateRequest,
+        record: SecretRecord,
+        revision: int,
+        value: str,
+        impact: "asyncio.Task[list[AffectedDeployment] | None]",
+    ) -> tuple[SecretRecord, SecretRecord, int]:
+        """Commit the next version as one store operation; on a lost race re-read and retry.
+
+        Returns (the record it replaced, the committed record, its revision).
+        """
+        for attempt in range(_UPDATE_ATTEMPTS):
+            if req.expected_version is not None and req.expected_version != record.version:
+                msg = (
+                    f"secret is at version {record.version}, "
+                    f"not the expected {req.expected_version}"
+                )
+                raise VersionConflictError(msg, details={"currentVersion": record.version})
+            pinned = _pins(await impact) if record.evicts(self._history) else frozenset()
+            version = record.version + 1
+            aad = record_aad(
+                record.organization_id, record.customer_organization_id, record.key, version
+            )
+            updated = record.with_new_version(
+                envelope=seal(self._keyring.get(), value, aad),
+                at=self._clock(),
+                by=req.actor.user_id,
+                too_short=too_short_to_mask(value, self._min_mask),
+                history=self._history,
+                pinned=pinned,
+            )
+            try:
+                with _TRACER.start_as_current_span("secrets.store.commit_version"):
+                    new_revision = await self._store.commit_version(
+                        updated, expected_revision=revision
+                    )
+            except StaleRevisionError:
+                if req.expected_version is not None:
+                    msg = "secret changed concurrently; reload and retry"
+                    raise VersionConflictError(msg) from None
+                # Spread racing writers out so each round has a clear winner.
+                await asyncio.sleep(random.uniform(0, _RETRY_PAUSE * (attempt + 1)))  # noqa: S311 - jitter, not crypto
+                record, revision = await self._load_visible(req.actor, req.id)
+                continue
+            return record, updated, new_revision
+        raise ConflictError("secret is being changed concurrently; try again")
 
     async def _affected(self, record: SecretRecord) -> list[AffectedDeployment]:
         if self._impact is None:
@@ -326,6 +405,8 @@ class SecretsService:
                 await self._store.remove(tomb, expected_revision=revision)
             except StaleRevisionError as err:
                 raise ConflictError("secret changed while deleting; try again") from err
+            removed = record
+            await self._announce(actor.organization_id, lambda: self._store.restore(removed))
         except SigilError as err:
             await self._refuse(req, "delete", err, record=record)
         event = self._event(
@@ -345,11 +426,19 @@ class SecretsService:
         return record.to_detail()
 
     async def list_secrets(self, req: SecretListRequest) -> SecretListReply:
-        """One page of the actor's scope, sorted by key."""
-        records = await self._store.load_all(req.actor.organization_id)
-        chosen = listing.select(req.actor, req, records)
-        items, cursor = listing.page(chosen, cursor=req.cursor, limit=req.limit)
-        return SecretListReply(items=[r.to_metadata() for r in items], next_cursor=cursor)
+        """One page of the actor's scope, sorted by key; costs O(page), not O(organization)."""
+        where = listing.list_scope(req.actor, req)
+        after = listing.decode_cursor(req.cursor) if req.cursor else None
+        if where is None:
+            return SecretListReply(items=[], next_cursor=None)
+        fetched = await self._store.page(
+            req.actor.organization_id, where, after=after, limit=req.limit + 1
+        )
+        items, cursor = listing.split_page(fetched, req.limit)
+        return SecretListReply(
+            items=[r.to_metadata() for r in items if policy.visible(req.actor, r)],
+            next_cursor=cursor,
+        )
 
     async def audit_query(self, req: AuditQueryRequest) -> AuditQueryReply:
         """Admins page their scope's audit events, oldest first, filtered."""
@@ -403,32 +492,75 @@ class SecretsService:
         return [t for t in tombs if t.deleted_at is None or t.deleted_at >= cutoff]
 
     async def _pinned_values(
-        self, pinned: list[PinnedVersion], records: list[SecretRecord]
+        self,
+        org: str,
+        customer: str | None,
+        pinned: list[PinnedVersion],
+        *,
+        strict: bool,
     ) -> list[tuple[PinnedVersion, str]]:
-        """The value of every pinned (key, scope, version) still kept, live or deleted."""
-        by_scope_key: dict[tuple[str, str | None], list[SecretRecord]] = {}
-        for record in records:
-            by_scope_key.setdefault((record.key, record.customer_organization_id), []).append(
-                record
-            )
-        found: list[tuple[PinnedVersion, str]] = []
-        for pin in pinned:
-            for record in by_scope_key.get((pin.key, pin.customer_organization_id), []):
-                if pin.version in record.kept_versions() or pin.version == record.version:
-                    value = await self._value(record, pin.version)
-                    if value is not None:
-                        found.append((pin, value))
-                        break
+        """The value of every pinned (key, scope, version) still kept, live or deleted.
+
+        Each pin is looked up by (scope, key) in the live records first, then among the
+        kept tombstones (read once, only if needed); envelopes load in parallel. ``strict``
+        (a re-render): a pin that is gone is an error naming key and version.
+        """
+        in_scope = [p for p in pinned if p.customer_organization_id in (None, customer)]
+        holders: dict[PinnedVersion, SecretRecord] = {}
+        unresolved: list[PinnedVersion] = []
+        for pin in in_scope:
+            live = await self._store.find(org, pin.customer_organization_id, pin.key)
+            if live is not None and _holds(live, pin.version):
+                holders[pin] = live
+            else:
+                unresolved.append(pin)
+        if unresolved:
+            tombs = self._live_tombstones(await self._store.tombstones(org))
+            for pin in unresolved:
+                tomb = next(
+                    (
+                        t
+                        for t in tombs
+                        if t.key == pin.key
+                        and t.customer_organization_id == pin.customer_organization_id
+                        and _holds(t, pin.version)
+                    ),
+                    None,
+                )
+                if tomb is not None:
+                    holders[pin] = tomb
+        pins = list(holders)
+        values = await asyncio.gather(*(self._value(holders[p], p.version) for p in pins))
+        found = [(pin, value) for pin, value in zip(pins, values, strict=True) if value is not None]
+        if strict:
+            kept = {pin for pin, _ in found}
+            for pin in pinned:
+                if pin not in kept:
+                    raise _pin_gone(pin)
         return found
 
+    async def _current(
+        self, org: str, customer: str | None, keys: list[str] | None
+    ) -> dict[str, SecretRecord]:
+        """Key -> record a deployment of this scope gets (customer-specific wins)."""
+        if keys is None:
+            return deployment_secrets(await self._store.load_all(org), customer)
+        chosen: dict[str, SecretRecord] = {}
+        for key in dict.fromkeys(keys):
+            record = await self._store.find(org, customer, key) if customer else None
+            record = record or await self._store.find(org, None, key)
+            if record is not None:
+                chosen[key] = record
+        return chosen
+
     async def resolve(self, req: SecretResolveRequest) -> SecretResolveReply:
-        """The values a deployment of this scope renders with; pins keep old versions."""
+        """The values a deployment of this scope renders with; pinned versions always win.
+
+        A re-render names the versions its receipt recorded: each comes back exactly, or
+        the reply is an error naming the key and version (never another value).
+        """
         org, customer = req.organization_id, req.customer_organization_id
-        records = await self._store.load_all(org)
-        chosen = deployment_secrets(records, customer)
-        if req.keys is not None:
-            wanted = set(req.keys)
-            chosen = {key: record for key, record in chosen.items() if key in wanted}
+        chosen = await self._current(org, customer, req.keys)
         resolved = {
             key: ResolvedSecret(
                 key=key,
@@ -439,28 +571,22 @@ class SecretsService:
             for key, record in chosen.items()
         }
         if req.pinned:
-            tombs = self._live_tombstones(await self._store.tombstones(org))
-            in_scope = [
-                r for r in records + tombs if r.customer_organization_id in (None, customer)
-            ]
-            for pin, value in await self._pinned_values(req.pinned, in_scope):
-                current = resolved.get(pin.key)
-                if (
-                    current is None
-                    or current.customer_organization_id == pin.customer_organization_id
-                ):
-                    resolved[pin.key] = ResolvedSecret(
-                        key=pin.key,
-                        customer_organization_id=pin.customer_organization_id,
-                        version=pin.version,
-                        value=value,
-                    )
+            wanted = set(req.keys) if req.keys is not None else None
+            pins = [p for p in req.pinned if wanted is None or p.key in wanted]
+            for pin, value in await self._pinned_values(org, customer, pins, strict=True):
+                resolved[pin.key] = ResolvedSecret(
+                    key=pin.key,
+                    customer_organization_id=pin.customer_organization_id,
+                    version=pin.version,
+                    value=value,
+                )
         return SecretResolveReply(secrets=[resolved[k] for k in sorted(resolved)])
 
     async def redaction_values(self, req: RedactionValuesRequest) -> RedactionValuesReply:
         """Every value a deployment of this scope could have seen: current and pinned."""
         org, customer = req.organization_id, req.customer_organization_id
         records = await self._store.load_all(org)
+        # A deployment without receipts (redactor: all_customers) may have seen any of them.
         in_scope = [
             r
             for r in records
@@ -468,13 +594,7 @@ class SecretsService:
         ]
         values = {await self._value(r, r.version) for r in in_scope}
         if req.pinned:
-            tombs = self._live_tombstones(await self._store.tombstones(org))
-            scoped_tombs = [
-                t
-                for t in tombs
-                if req.all_customers or t.customer_organization_id in (None, customer)
-            ]
-            pinned = await self._pinned_values(req.pinned, in_scope + scoped_tombs)
+            pinned = await self._pinned_values(org, customer, req.pinned, strict=False)
             values.update(value for _, value in pinned)
         return RedactionValuesReply(values=sorted(v for v in values if v))
 
@@ -488,3 +608,29 @@ class SecretsService:
             except SigilError as err:
                 checks[name] = err.message
         return checks
+
+
+def _pins(affected: list[AffectedDeployment] | None) -> frozenset[int] | None:
+    """Versions live revisions pin, or None when unknown (then nothing may be evicted)."""
+    return None if affected is None else frozenset(a.version for a in affected)
+
+
+def _holds(record: SecretRecord, version: int) -> bool:
+    return version == record.version or version in record.kept_versions()
+
+
+def _pin_gone(pin: PinnedVersion) -> PinnedVersionGoneError:
+    scope = pin.customer_organization_id
+    where = f"customer organization {scope}" if scope else "vendor scope"
+    msg = (
+        f"version {pin.version} of secret {pin.key} ({where}), which this deployment revision "
+        "was rendered with, is no longer kept; redeploy to render with the current value"
+    )
+    return PinnedVersionGoneError(
+        msg,
+        details={"key": pin.key, "customerOrganizationId": scope, "version": pin.version},
+    )
+
+
+async def _nothing() -> None:
+    return None

@@ -124,9 +124,19 @@ class SecretUpdateReply(SecretMetadata):
     """Metadata after an update, and the live revisions still rendered with older values.
 
     ``affected_deployments`` is null when the renderer could not be asked.
+
+    Pinned versions: a version named by a live deployment revision's render receipt is
+    never evicted by the history bound (``SIGIL_HISTORY``), which counts unpinned versions
+    only. ``pinned_versions`` lists this secret's versions that live revisions pin (newest
+    first); it is null when the renderer could not be asked, and then this update evicted
+    nothing. ``history_full_of_pins`` is true when pinned versions alone fill every slot of
+    the bound: the update still succeeded, and the secret keeps more than ``SIGIL_HISTORY``
+    versions until those deployments are redeployed.
     """
 
     affected_deployments: list[AffectedDeployment] | None = None
+    pinned_versions: list[int] | None = None
+    history_full_of_pins: bool = False
 
 
 class SecretDeleteReply(Contract):

@@ -19,19 +19,20 @@ from nats.js.api import DeliverPolicy
 
 from sigil_secrets.adapters.codec import record_from_doc
 from sigil_secrets.domain.model import SecretRecord
+from sigil_secrets.domain.record_index import ListScope, RecordIndex
 
 log = logging.getLogger("sigil.secrets.cache")
 _KV_DELETED = ("DEL", "PURGE")
 
 
 class RecordCache:
-    """Organization -> id -> (revision, record), kept current by a KV record consumer."""
+    """Organization -> id -> (revision, record) with sorted indexes, fed by a KV consumer."""
 
     def __init__(self, js: JetStreamContext, *, stream: str, subject_prefix: str) -> None:
         self._js = js
         self._stream = stream
         self._prefix = subject_prefix
-        self._orgs: dict[str, dict[str, tuple[int, SecretRecord | None]]] = {}
+        self._index = RecordIndex()
         self._ready = asyncio.Event()
         self._sub: Subscription | None = None
 
@@ -78,17 +79,26 @@ class RecordCache:
 
     def apply(self, org: str, secret_id: str, revision: int, record: SecretRecord | None) -> None:
         """Record a change unless a newer one is already known (deletes kept as markers)."""
-        entries = self._orgs.setdefault(org, {})
-        current = entries.get(secret_id)
-        if current is None or current[0] < revision:
-            entries[secret_id] = (revision, record)
+        self._index.apply(org, secret_id, revision, record)
 
     def forget(self, org: str, secret_id: str) -> None:
         """Mark a record deleted by this replica (the consumer confirms it later)."""
-        current = self._orgs.get(org, {}).get(secret_id)
-        if current is not None:
-            self.apply(org, secret_id, current[0] + 1, None)
+        self._index.forget(org, secret_id)
+
+    def get(self, org: str, secret_id: str) -> tuple[SecretRecord, int] | None:
+        """A live record and its revision as this replica knows it (may be stale)."""
+        return self._index.get(org, secret_id)
 
     def records(self, org: str) -> list[SecretRecord]:
         """Live records of one organization."""
-        return [r for _, r in self._orgs.get(org, {}).values() if r is not None]
+        return self._index.records(org)
+
+    def find(self, org: str, scope: str | None, key: str) -> SecretRecord | None:
+        """The live record of (scope, key)."""
+        return self._index.find(org, scope, key)
+
+    def page(
+        self, org: str, where: ListScope, *, after: tuple[str, str] | None, limit: int
+    ) -> list[SecretRecord]:
+        """One listing page from the sorted index."""
+        return self._index.page(org, where, after=after, limit=limit)

@@ -4,11 +4,18 @@ Keys (all under ``o.<org>.`` so reading one organization never scans another):
 ``r.<id>`` record, ``k.<scope>.<KEY>`` uniqueness index -> id, ``e.<id>.<version>``
 one version's envelope, ``t.<id>`` tombstone of a deleted record. ``<scope>`` is ``_``
 for vendor level (customer ids cannot start with ``_``) or the customer organization id.
+
+A new version is committed in two writes that can only be won once: the version's
+envelope key is *created* (never overwritten), then the record is compare-and-set. Of two
+racing updates only one creates ``e.<id>.<v>``; the other re-reads and tries ``v + 1``.
+A writer that created its envelope but lost the record's compare-and-set deletes that
+envelope by its own revision, so it can never remove anyone else's.
 """
 
 import asyncio
 import json
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from nats.aio.client import Client as NatsClient
@@ -32,6 +39,7 @@ from sigil_secrets.adapters.codec import (
 )
 from sigil_secrets.adapters.kv_cache import RecordCache
 from sigil_secrets.domain.model import Envelope, SecretRecord
+from sigil_secrets.domain.record_index import ListScope, RecordIndex
 from sigil_secrets.errors import KeyTakenError, StaleRevisionError, StoreUnavailableError
 from sigil_shared.jetstream import scan_last_per_subject
 from sigil_shared.subjects import kv_stream
@@ -81,12 +89,21 @@ class KvSecretStore:
     """The SecretStore port on JetStream KV."""
 
     def __init__(
-        self, nc: NatsClient, js: JetStreamContext, *, bucket: str, replicas: int = 1
+        self,
+        nc: NatsClient,
+        js: JetStreamContext,
+        *,
+        bucket: str,
+        replicas: int = 1,
+        orphan_age: timedelta = timedelta(seconds=30),
     ) -> None:
         self._nc = nc
         self._js = js
         self._bucket_name = bucket
         self._replicas = replicas
+        # A version envelope whose record never moved on for this long was left by a writer
+        # that died between its two writes (commands time out after seconds).
+        self._orphan_age = orphan_age
         self._kv: KeyValue | None = None
         self._cache: RecordCache | None = None
 
@@ -131,9 +148,11 @@ class KvSecretStore:
         self._cache = cache
 
     async def close(self) -> None:
-        """Stop the cache consumer."""
+        """Stop the cache consumer; the store is unusable afterwards (like a closed client)."""
         if self._cache is not None:
             await self._cache.stop()
+            self._cache = None
+        self._kv = None
 
     def _remember(self, record: SecretRecord, revision: int) -> None:
         if self._cache is not None:
@@ -174,7 +193,7 @@ class KvSecretStore:
         return [(subject.removeprefix(prefix), seq, data) for subject, seq, data in entries if data]
 
     async def insert(self, record: SecretRecord) -> int:
-        """Claim the index atomically, then write version 1 and the record."""
+        """Claim the index atomically, then write version 1 and the record together."""
         org, idx = (
             record.organization_id,
             index_key(record.organization_id, record.customer_organization_id, record.key),
@@ -184,16 +203,27 @@ class KvSecretStore:
                 await self._take_over_dangling_index(record, idx)
         except (JsError, TimeoutError) as err:
             raise StoreUnavailableError("secret store does not answer") from err
-        try:
-            await self.put_version(record, record.version, record.envelope)
-            revision = await self._create(record_key(org, record.id), _dump(record_to_doc(record)))
-            if revision is None:
-                raise KeyTakenError("record id exists")
-            self._remember(record, revision)
-            return revision
-        except (JsError, TimeoutError) as err:
-            await self._forget(idx)
-            raise StoreUnavailableError("secret store does not answer") from err
+        # Both keys are new (a fresh id), so they cannot clash with anyone: write in parallel.
+        results = await asyncio.gather(
+            self._create(
+                version_key(org, record.id, record.version),
+                _dump(envelope_to_doc(record.envelope)),
+            ),
+            self._create(record_key(org, record.id), _dump(record_to_doc(record))),
+            return_exceptions=True,
+        )
+        version_write, record_write = results
+        if isinstance(version_write, int) and isinstance(record_write, int):
+            self._remember(record, record_write)
+            return record_write
+        await self.discard(record)
+        for result in results:
+            if isinstance(result, BaseException) and not isinstance(result, JsError | TimeoutError):
+                raise result
+        if None in results:
+            raise KeyTakenError("record id exists")
+        cause = next(r for r in results if isinstance(r, BaseException))
+        raise StoreUnavailableError("secret store does not answer") from cause
 
     async def _create(self, key: str, value: bytes) -> int | None:
         """Atomic create that also succeeds over a deleted key; None if the key is live."""
@@ -234,8 +264,18 @@ class KvSecretStore:
         except (JsError, TimeoutError):
             return  # best effort; a dangling index is taken over by the next create
 
-    async def load(self, organization_id: str, secret_id: str) -> tuple[SecretRecord, int] | None:
-        """A live record of this organization and its revision."""
+    async def load(
+        self, organization_id: str, secret_id: str, *, cached: bool = False
+    ) -> tuple[SecretRecord, int] | None:
+        """A live record of this organization and its revision.
+
+        ``cached`` answers from this replica's copy when it knows the record (saving a
+        round trip before a compare-and-set, which catches a stale copy anyway).
+        """
+        if cached and self._cache is not None:
+            known = self._cache.get(organization_id, secret_id)
+            if known is not None:
+                return known
         found = await self._get(record_key(organization_id, secret_id))
         if found is None:
             return None
@@ -248,6 +288,111 @@ class KvSecretStore:
             return self._cache.records(organization_id)
         entries = await self._watch(f"o.{organization_id}.r.*")
         return [record_from_doc(json.loads(value)) for _, _, value in entries]
+
+    async def _uncached_index(self, organization_id: str) -> RecordIndex:
+        index = RecordIndex()
+        for revision, record in enumerate(await self.load_all(organization_id), start=1):
+            index.apply(organization_id, record.id, revision, record)
+        return index
+
+    async def page(
+        self,
+        organization_id: str,
+        where: ListScope,
+        *,
+        after: tuple[str, str] | None,
+        limit: int,
+    ) -> list[SecretRecord]:
+        """Up to ``limit`` records after ``after`` in listing order, from the sorted index."""
+        if self._cache is not None:
+            return self._cache.page(organization_id, where, after=after, limit=limit)
+        index = await self._uncached_index(organization_id)
+        return index.page(organization_id, where, after=after, limit=limit)
+
+    async def find(self, organization_id: str, scope: str | None, key: str) -> SecretRecord | None:
+        """The live record of (scope, key)."""
+        if self._cache is not None:
+            return self._cache.find(organization_id, scope, key)
+        return (await self._uncached_index(organization_id)).find(organization_id, scope, key)
+
+    async def commit_version(self, record: SecretRecord, *, expected_revision: int) -> int:
+        """Create the new version's envelope key, then compare-and-set the record.
+
+        StaleRevisionError when another writer got there first; nothing of theirs is
+        touched, and this call's own envelope is removed by its revision.
+        """
+        org = record.organization_id
+        slot = version_key(org, record.id, record.version)
+        try:
+            slot_revision = await self._claim_slot(slot, record, expected_revision)
+            try:
+                revision = await self.kv.update(
+                    record_key(org, record.id),
+                    _dump(record_to_doc(record)),
+                    last=expected_revision,
+                )
+            except KeyWrongLastSequenceError as err:
+                await self._delete_own(slot, slot_revision)
+                raise StaleRevisionError("record changed") from err
+        except (JsError, TimeoutError) as err:
+            raise StoreUnavailableError("secret store does not answer") from err
+        self._remember(record, revision)
+        return revision
+
+    async def _claim_slot(self, slot: str, record: SecretRecord, expected_revision: int) -> int:
+        """Create the envelope key of a new version; StaleRevisionError if it is taken."""
+        envelope = _dump(envelope_to_doc(record.envelope))
+        try:
+            return await self.kv.create(slot, envelope)
+        except KeyWrongLastSequenceError:
+            pass
+        # Taken: by a racing writer (which wins or cleans up after itself), or left by a
+        # writer that died between its two writes. Only the latter may be taken over, and
+        # only by compare-and-set on the slot's own revision.
+        current = await self._get(record_key(record.organization_id, record.id))
+        if current is None or current[1] != expected_revision:
+            raise StaleRevisionError("record changed")
+        try:
+            held = await self._js.get_last_msg(
+                kv_stream(self._bucket_name), f"$KV.{self._bucket_name}.{slot}"
+            )
+        except NotFoundError as err:
+            raise StaleRevisionError("version slot changed; retry") from err
+        written = held.time or datetime.now(UTC)
+        if datetime.now(UTC) - written < self._orphan_age or held.seq is None:
+            raise StaleRevisionError("version is being written concurrently")
+        try:
+            return await self.kv.update(slot, envelope, last=held.seq)
+        except KeyWrongLastSequenceError as err:
+            raise StaleRevisionError("version slot changed; retry") from err
+
+    async def _delete_own(self, key: str, revision: int) -> None:
+        """Delete ``key`` only if it is still at ``revision`` (the write this call made)."""
+        try:
+            await self.kv.delete(key, last=revision)
+        except (KeyWrongLastSequenceError, BadRequestError) as err:
+            if not _wrong_last_sequence(err):
+                raise
+        except (JsError, TimeoutError):
+            return  # best effort: an orphan is taken over once it is old enough
+
+    async def revert_version(
+        self, previous: SecretRecord, *, updated: SecretRecord, revision: int
+    ) -> int:
+        """Undo ``commit_version`` (audit compensation): the record back, the envelope gone."""
+        org = previous.organization_id
+        try:
+            restored = await self.kv.update(
+                record_key(org, previous.id), _dump(record_to_doc(previous)), last=revision
+            )
+        except KeyWrongLastSequenceError as err:
+            raise StaleRevisionError("record changed") from err
+        except (JsError, TimeoutError) as err:
+            raise StoreUnavailableError("secret store does not answer") from err
+        self._remember(previous, restored)
+        # Nobody else can hold this version: its slot stays taken until this delete.
+        await self._forget(version_key(org, updated.id, updated.version))
+        return restored
 
     async def replace(self, record: SecretRecord, *, expected_revision: int) -> int:
         """Compare-and-set the record."""
@@ -303,19 +448,13 @@ class KvSecretStore:
         org = record.organization_id
         await self._forget(record_key(org, record.id))
         self._forget_cached(record)
-        await self._forget(index_key(org, record.customer_organization_id, record.key))
-        for version in record.kept_versions() | {record.version}:
-            await self._forget(version_key(org, record.id, version))
-
-    async def put_version(self, record: SecretRecord, version: int, envelope: Envelope) -> None:
-        """Keep one version's envelope."""
-        try:
-            await self.kv.put(
-                version_key(record.organization_id, record.id, version),
-                _dump(envelope_to_doc(envelope)),
-            )
-        except (JsError, TimeoutError) as err:
-            raise StoreUnavailableError("secret store does not answer") from err
+        await asyncio.gather(
+            self._forget(index_key(org, record.customer_organization_id, record.key)),
+            *(
+                self._forget(version_key(org, record.id, version))
+                for version in record.kept_versions() | {record.version}
+            ),
+        )
 
     async def load_version(
         self, organization_id: str, secret_id: str, version: int

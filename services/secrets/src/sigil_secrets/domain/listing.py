@@ -1,24 +1,23 @@
-"""Filtering, ordering and cursor paging of metadata listings."""
+"""Which scopes a listing covers, its order and its cursors (pages come from a sorted index)."""
 
 import base64
 import binascii
 import json
-from collections.abc import Iterable
 
 from sigil_secrets.domain.model import SecretRecord
-from sigil_secrets.domain.policy import visible
+from sigil_secrets.domain.record_index import ListScope, scope_token
 from sigil_shared.contracts import Actor, SecretListRequest
 from sigil_shared.errors import ForbiddenError, InvalidRequestError
 
 
-def _sort_key(record: SecretRecord) -> tuple[str, str]:
-    # Vendor-level first on the same key: "" sorts before any customer id.
-    return (record.key, record.customer_organization_id or "")
+def sort_key(record: SecretRecord) -> tuple[str, str]:
+    """Listing order: key, then scope (vendor level first: "" sorts before any customer id)."""
+    return (record.key, scope_token(record.customer_organization_id))
 
 
 def encode_cursor(record: SecretRecord) -> str:
     """Opaque cursor after ``record``."""
-    raw = json.dumps(list(_sort_key(record)), separators=(",", ":")).encode()
+    raw = json.dumps(list(sort_key(record)), separators=(",", ":")).encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
@@ -34,38 +33,28 @@ def decode_cursor(cursor: str) -> tuple[str, str]:
     return key, scope
 
 
-def select(
-    actor: Actor, request: SecretListRequest, records: Iterable[SecretRecord]
-) -> list[SecretRecord]:
-    """The records this request may see, sorted by key then scope."""
+def list_scope(actor: Actor, request: SecretListRequest) -> ListScope | None:
+    """The scopes this request lists, or None when its filters leave nothing visible.
+
+    Vendors see every scope of their organization and may filter to one; customer users
+    see only their own customer organization and may not name another.
+    """
     wanted = request.customer_organization_id
-    if actor.customer_organization_id is not None and wanted not in (
-        None,
-        actor.customer_organization_id,
-    ):
-        msg = "customer users may only list their own customer organization's secrets"
-        raise ForbiddenError(msg, details={"field": "customerOrganizationId"})
-    chosen = []
-    for record in records:
-        if not visible(actor, record):
-            continue
-        if request.vendor_only and record.customer_organization_id is not None:
-            continue
-        if wanted is not None and record.customer_organization_id != wanted:
-            continue
-        chosen.append(record)
-    chosen.sort(key=_sort_key)
-    return chosen
+    own = actor.customer_organization_id
+    if own is not None:
+        if wanted not in (None, own):
+            msg = "customer users may only list their own customer organization's secrets"
+            raise ForbiddenError(msg, details={"field": "customerOrganizationId"})
+        return None if request.vendor_only else ListScope(every=False, scope=own)
+    if wanted is not None:
+        return None if request.vendor_only else ListScope(every=False, scope=wanted)
+    if request.vendor_only:
+        return ListScope(every=False, scope=None)
+    return ListScope(every=True)
 
 
-def page(
-    records: list[SecretRecord], *, cursor: str | None, limit: int
-) -> tuple[list[SecretRecord], str | None]:
-    """One page after ``cursor`` and the cursor of the next page, if any."""
-    start = 0
-    if cursor is not None:
-        after = decode_cursor(cursor)
-        start = next((i for i, r in enumerate(records) if _sort_key(r) > after), len(records))
-    items = records[start : start + limit]
-    more = start + limit < len(records)
+def split_page(fetched: list[SecretRecord], limit: int) -> tuple[list[SecretRecord], str | None]:
+    """A page from ``limit + 1`` fetched records, and the cursor of the next page if any."""
+    items = fetched[:limit]
+    more = len(fetched) > limit
     return items, encode_cursor(items[-1]) if more and items else None

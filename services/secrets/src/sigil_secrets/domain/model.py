@@ -26,6 +26,33 @@ class VersionMeta:
     created_by: str
 
 
+def bounded_history(
+    versions: tuple[VersionMeta, ...], *, history: int, pinned: frozenset[int] | None
+) -> tuple[VersionMeta, ...]:
+    """The versions to keep, newest first: every pinned one, and the newest ``history``
+    unpinned ones (the bound counts unpinned versions only).
+
+    ``pinned`` None means the pins are unknown (the renderer did not answer): then nothing
+    is evicted, because an evicted version a live deployment still uses cannot come back.
+    """
+    if pinned is None:
+        return versions
+    kept: list[VersionMeta] = []
+    unpinned = 0
+    for meta in versions:
+        if meta.version in pinned:
+            kept.append(meta)
+        elif unpinned < history:
+            kept.append(meta)
+            unpinned += 1
+    return tuple(kept)
+
+
+def history_full_of_pins(record: "SecretRecord", pinned: frozenset[int], history: int) -> bool:
+    """True when pinned versions alone take every slot of the history bound."""
+    return len(record.kept_versions() & pinned) >= history
+
+
 @dataclass(frozen=True)
 class SecretRecord:
     """A secret's metadata, bounded version history and its current envelope."""
@@ -46,11 +73,20 @@ class SecretRecord:
     deleted_by: str | None = None
 
     def with_new_version(
-        self, *, envelope: Envelope, at: datetime, by: str, too_short: bool, history: int
+        self,
+        *,
+        envelope: Envelope,
+        at: datetime,
+        by: str,
+        too_short: bool,
+        history: int,
+        pinned: frozenset[int] | None,
     ) -> "SecretRecord":
-        """The record after an update: version + 1, history trimmed to ``history`` entries."""
+        """The record after an update: version + 1, history bounded (see ``bounded_history``)."""
         version = self.version + 1
-        versions = (VersionMeta(version, at, by), *self.versions)[:history]
+        versions = bounded_history(
+            (VersionMeta(version, at, by), *self.versions), history=history, pinned=pinned
+        )
         return replace(
             self,
             version=version,
@@ -60,6 +96,10 @@ class SecretRecord:
             too_short_to_mask=too_short,
             versions=versions,
         )
+
+    def evicts(self, history: int) -> bool:
+        """Whether the next version would push an unpinned one past the history bound."""
+        return len(self.versions) + 1 > history
 
     def kept_versions(self) -> set[int]:
         """Versions whose envelopes are still kept."""
