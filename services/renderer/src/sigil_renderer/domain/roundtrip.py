@@ -14,6 +14,7 @@ Findings name the secret, the file and the line, and the fix; never the value.
 
 import re
 import time
+from bisect import bisect_left
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from itertools import zip_longest
@@ -73,6 +74,8 @@ class Item:
     plain: bool = False
     style: str = ""
     implicit: object = None
+    #: Characters of the output this item was read from (start, end).
+    span: tuple[int, int] = (0, 0)
 
 
 # -- readers ------------------------------------------------------------------------------
@@ -95,6 +98,8 @@ def _yaml_items(text: str, budget: _Budget) -> Iterator[Item]:
     for event in yaml.parse(text, Loader=_YAML_LOADER):
         budget.tick()
         line = event.start_mark.line + 1 if event.start_mark else 0
+        start, end = event.start_mark, event.end_mark
+        span = (start.index, end.index) if start is not None and end is not None else (0, 0)
         is_node = isinstance(event, yaml.NodeEvent)
         key_position = False
         if is_node and stack and stack[-1]:
@@ -111,6 +116,7 @@ def _yaml_items(text: str, budget: _Budget) -> Iterator[Item]:
                 plain,
                 event.style or "",
                 event.implicit,
+                span,
             )
         elif isinstance(event, yaml.AliasEvent):
             yield Item("alias", line, None, (event.anchor,), key_position)
@@ -196,8 +202,9 @@ def _env_items(text: str, budget: _Budget) -> Iterator[Item]:
             yield Item("inherit", line)
             i = end
             continue
-        value, quote, i = _env_value(text, eq + 1, end, line)
-        yield Item("value", line, value, style=quote)
+        start = eq + 1
+        value, quote, i = _env_value(text, start, end, line)
+        yield Item("value", line, value, style=quote, span=(start, i))
 
 
 def _items(file: TemplateFile, text: str, budget: _Budget) -> Iterator[Item]:
@@ -232,20 +239,63 @@ def _type(item: Item) -> str | None:
     return str(_RESOLVER.resolve(yaml.ScalarNode, item.value, (True, False)))  # type: ignore[no-untyped-call]
 
 
+class _Swap:
+    """Turns a scalar read from the stand-in output into the ones intended with the values:
+    each stand-in by its value (verbatim prints, and ``printf "%q"`` read back by a quoted
+    scalar), or each chunk printed inside the scalar by the chunk printed in its place
+    (escapers such as ``html``/``js``/``urlquery`` print a transformed value, read as is)."""
+
+    def __init__(
+        self,
+        values: Mapping[str, str],
+        expected_prints: list[tuple[int, str]],
+        actual_prints: list[tuple[int, str]],
+    ) -> None:
+        self.values = values
+        self._values = _alternation(values)
+        self._prints = expected_prints
+        self._offsets = [offset for offset, _ in expected_prints]
+        self._actual = actual_prints
+
+    def keys(self, text: str) -> set[str]:
+        return {_key_of(s) for s in self._values.findall(text)} if self._values else set()
+
+    def intended(self, item: Item) -> tuple[str, ...]:
+        assert item.value is not None
+        out = []
+        if self._values:
+            out.append(self._values.sub(lambda m: self.values[m[0]], item.value))
+        first = bisect_left(self._offsets, item.span[0])
+        last = bisect_left(self._offsets, item.span[1])
+        text, cursor = item.value, 0
+        for (_, want), (_, got) in zip(
+            self._prints[first:last], self._actual[first:last], strict=False
+        ):
+            at = text.find(want, cursor)
+            if at < 0:
+                break
+            text = text[:at] + got + text[at + len(want) :]
+            cursor = at + len(got)
+        else:
+            out.append(text)
+        return tuple(out)
+
+
+def _alternation(mapping: Mapping[str, str]) -> "re.Pattern[str] | None":
+    if not mapping:
+        return None
+    return re.compile("|".join(re.escape(s) for s in sorted(mapping, key=len, reverse=True)))
+
+
 def _compare(
-    file: TemplateFile, expected_text: str, actual_text: str, swap: Mapping[str, str]
+    file: TemplateFile, expected_text: str, actual_text: str, swap: _Swap
 ) -> list[Mismatch]:
-    """Read both outputs back and compare; ``swap`` maps each stand-in to the value checked.
+    """Read both outputs back and compare item by item.
 
     Raises YAMLError/EnvSyntaxError when the *stand-in* output cannot be read (a broken
     template), StructureLimitError past a bound.
     """
     budget = _Budget()
-    pattern = (
-        re.compile("|".join(re.escape(s) for s in sorted(swap, key=len, reverse=True)))
-        if swap
-        else None
-    )
     found: list[Mismatch] = []
     expected_items = list(_items(file, expected_text, budget))
     try:
@@ -257,23 +307,15 @@ def _compare(
                 return found
             if want.value is None or got.value is None:
                 continue
-            used = set(pattern.findall(want.value)) if pattern else set()
-            keys = {_key_of(s) for s in used}
-            if used:
-                assert pattern is not None
-                intended = pattern.sub(lambda m: swap[m[0]], want.value)
-                if got.value != intended or (got.style, got.implicit) != (
-                    want.style,
-                    want.implicit,
-                ):
-                    found.append(Mismatch(want.line, "value", keys, want))
-                elif _type(got) != _type(want):
-                    found.append(Mismatch(want.line, "type", keys, want))
-            elif (got.style, got.implicit) != (want.style, want.implicit) or (
-                got.value != want.value and _type(got) != _type(want)
-            ):
-                # No stand-in here, yet it differs: a transformed secret (slice, len, ...)
-                # that changed how the scalar reads.
+            keys = swap.keys(want.value)
+            same_style = (got.style, got.implicit) == (want.style, want.implicit)
+            if not keys and got.value == want.value and same_style:
+                continue
+            if not same_style or (keys and got.value not in swap.intended(want)):
+                found.append(Mismatch(want.line, "value", keys, want))
+            elif _type(got) != _type(want):
+                # Also a scalar with no stand-in that differs: a transformed secret (slice,
+                # len, ...) must not change how the scalar reads.
                 found.append(Mismatch(want.line, "type", keys, want))
     except (yaml.YAMLError, EnvSyntaxError) as err:
         line = getattr(getattr(err, "problem_mark", None), "line", None)
@@ -376,7 +418,7 @@ def _lint_issue(
     file: TemplateFile, key: str, item: Item | None, risk: str, line: int | None = None
 ) -> TemplateIssue:
     line = item.line if item is not None else line
-    where = _position(file, item) or " here"
+    where = _position(file, item) or " in quotes the template wrote"
     return TemplateIssue(
         file=file,
         phase="structure",
@@ -396,15 +438,16 @@ def check(
     *,
     checked: str,
     decisions: Decisions,
-    baseline: str | None = None,
+    baseline: tuple[str, Decisions] | None = None,
     limits: Limits | None = None,
 ) -> list[TemplateIssue]:
-    """Structure findings for ``checked``, the output rendered with ``values``.
+    """Structure findings for ``checked``, the output rendered with ``values`` (``decisions``
+    recorded its branches and prints).
 
-    Render time: ``decisions`` were recorded by that render; the baseline is rendered here
-    on stand-ins padded to each value's length, replaying them. Validation (``baseline``
-    given): ``values`` are probes, ``baseline`` the output on plain stand-ins whose
-    decisions the probe render replayed; findings then say where a reference sits.
+    Render time: the baseline is rendered here on stand-ins padded to each value's length,
+    replaying those branches. Validation: ``values`` are probes and ``baseline`` is the
+    output (and decisions) on plain stand-ins that the probe render replayed; findings then
+    say where a reference sits.
     """
     if not values:
         return []
@@ -413,16 +456,18 @@ def check(
         k: stand_in(k, 0 if probing else len(v.encode("utf-8", "surrogateescape")))
         for k, v in values.items()
     }
-    swap = {stand_ins[k]: v for k, v in values.items()}
     if baseline is None:
+        replayed = Decisions(replay=decisions.taken)
         try:
-            baseline = template.render(
-                stand_ins, limits=limits, decisions=Decisions(replay=decisions.taken)
-            )
+            baseline = (template.render(stand_ins, limits=limits, decisions=replayed), replayed)
         except TemplateError:
             return [unverifiable(file)]
+    text, base_decisions = baseline
+    swap = _Swap(
+        {stand_ins[k]: v for k, v in values.items()}, base_decisions.prints, decisions.prints
+    )
     try:
-        mismatches = _compare(file, baseline, checked, swap)
+        mismatches = _compare(file, text, checked, swap)
     except StructureLimitError as err:
         return [TemplateIssue(file=file, phase="structure", message=f"{_what(file)}: {err}")]
     except (yaml.YAMLError, EnvSyntaxError) as err:
@@ -435,7 +480,7 @@ def check(
         issues.extend(_issue(file, key, mismatch, probing=probing) for key in sorted(keys))
         if not keys:
             issues.append(unverifiable(file))
-    return _dedupe(issues)
+    return _dedupe(issues, by_line=probing)
 
 
 def _isolate(
@@ -444,16 +489,19 @@ def _isolate(
     values: Mapping[str, str],
     stand_ins: Mapping[str, str],
     *,
-    baseline: str,
+    baseline: tuple[str, Decisions],
     decisions: Decisions,
 ) -> set[str]:
     """Which secrets break the output on their own (each rendered alone among stand-ins)."""
     culprits: set[str] = set()
+    text, base_decisions = baseline
     for key in sorted(values)[:MAX_ISOLATED]:
         alone = {**stand_ins, key: values[key]}
+        replayed = Decisions(replay=decisions.taken)
         try:
-            output = template.render(alone, decisions=Decisions(replay=decisions.taken))
-            if _compare(file, baseline, output, {stand_ins[key]: values[key]}):
+            output = template.render(alone, decisions=replayed)
+            swap = _Swap({stand_ins[key]: values[key]}, base_decisions.prints, replayed.prints)
+            if _compare(file, text, output, swap):
                 culprits.add(key)
         except (TemplateError, StructureLimitError, yaml.YAMLError, EnvSyntaxError):
             culprits.add(key)
@@ -499,12 +547,15 @@ def _unreadable(file: TemplateFile, err: Exception) -> TemplateIssue:
     )
 
 
-def _dedupe(issues: list[TemplateIssue]) -> list[TemplateIssue]:
-    seen: set[tuple[str | None, str]] = set()
+def _dedupe(issues: list[TemplateIssue], *, by_line: bool = False) -> list[TemplateIssue]:
+    """One finding per (key, message), or per (key, line) for lint (a probe that breaks a
+    quoted scalar may break the rest of the file too: the first finding says it)."""
+    seen: set[tuple[str | None, object]] = set()
     out: list[TemplateIssue] = []
     for issue in issues:
-        if (issue.key, issue.message) not in seen:
-            seen.add((issue.key, issue.message))
+        mark = (issue.key, issue.line if by_line and issue.key else issue.message)
+        if mark not in seen:
+            seen.add(mark)
             out.append(issue)
     return out
 

@@ -142,31 +142,56 @@ def validate_blind(
         return result
     named = {k: stand_ins[k] for k in result.references if k in stand_ins}
     if named:
-        result.issues.extend(roundtrip.position_findings(file, baseline, named))
-        result.issues.extend(_probe(file, template, stand_ins, named, baseline, decisions))
+        result.issues.extend(_lint(file, template, stand_ins, named, (baseline, decisions)))
     return result
 
 
-def _probe(  # noqa: PLR0917 - one private step of validate_blind
+def _lint(
     file: TemplateFile,
     template: CompiledTemplate,
     stand_ins: Mapping[str, str],
     named: Mapping[str, str],
-    baseline: str,
-    decisions: Decisions,
+    recorded: tuple[str, Decisions],
 ) -> list[TemplateIssue]:
-    """References inside quotes the template wrote: render again with quote-breaking probes
-    in place of the stand-ins (same branches) and read the output back."""
+    """Where references sit, on the branches stand-ins take and, as far as they run, with
+    every if/with forced true and forced false: by position in the output, and by rendering
+    again with quote-breaking probes in place of the stand-ins (same branches)."""
+    runs = [recorded]
+    for force in (True, False):
+        forced = Decisions(force=force)
+        try:
+            runs.append((template.render(stand_ins, decisions=forced), forced))
+        except TemplateError:
+            continue  # a forced branch that cannot run says nothing about structure
     probes = {k: roundtrip.probe(k) for k in named}
-    try:
-        checked = template.render(
-            {**stand_ins, **probes}, decisions=Decisions(replay=decisions.taken)
+    issues: list[TemplateIssue] = []
+    for n, (text, decisions) in enumerate(runs):
+        if n and roundtrip.readable_issue(file, text) is not None:
+            continue
+        issues.extend(roundtrip.position_findings(file, text, named))
+        replayed = Decisions(replay=decisions.taken)
+        try:
+            checked = template.render({**stand_ins, **probes}, decisions=replayed)
+        except TemplateError:
+            issues.append(roundtrip.unverifiable(file))
+            continue
+        issues.extend(
+            roundtrip.check(
+                file,
+                template,
+                probes,
+                checked=checked,
+                decisions=replayed,
+                baseline=(text, decisions),
+            )
         )
-    except TemplateError:
-        return [roundtrip.unverifiable(file)]
-    return roundtrip.check(
-        file, template, probes, checked=checked, decisions=decisions, baseline=baseline
-    )
+    seen: set[tuple[str | None, int | None, str]] = set()
+    unique = []
+    for issue in issues:
+        if (issue.key, issue.line, issue.message) not in seen:
+            seen.add((issue.key, issue.line, issue.message))
+            unique.append(issue)
+    return unique
 
 
 # -- render time: real values ----------------------------------------------------------------

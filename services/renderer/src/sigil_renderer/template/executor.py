@@ -58,10 +58,17 @@ class Decisions:
 
     taken: list[tuple[str, int]] = field(default_factory=list)
     replay: list[tuple[str, int]] | None = None
+    #: Instead of replaying: take every if/with branch this way (to lint untaken branches).
+    force: bool | None = None
+    #: What each action printed and where (characters into the output), in order: pairs up
+    #: the outputs of two executions that took the same branches.
+    prints: list[tuple[int, str]] = field(default_factory=list)
 
     def branch(self, truth: bool) -> bool:
         """The truth to act on for the next if/with."""
-        if self.replay is not None:
+        if self.force is not None:
+            truth = self.force
+        elif self.replay is not None:
             recorded = self._next("if")
             truth = bool(recorded)
         self.taken.append(("if", int(truth)))
@@ -69,7 +76,7 @@ class Decisions:
 
     def ranged(self, count: int) -> None:
         """A range ran ``count`` times; a replay must run it the same number of times."""
-        if self.replay is not None and self._next("range") != count:
+        if self.force is None and self.replay is not None and self._next("range") != count:
             raise ReplayMismatchError("range length differs from the recorded execution")
         self.taken.append(("range", count))
 
@@ -572,10 +579,10 @@ class State:
 
     def print_value(self, node: n.Node, value: object) -> None:
         self.at(node)
-        if value is NO_VALUE:
-            self.write("<no value>")
-            return
-        self.write(sprint(value))
+        text = "<no value>" if value is NO_VALUE else sprint(value)
+        if self.decisions is not None:
+            self.decisions.prints.append((self.size[0], text))
+        self.write(text)
 
 
 def missing_key_error(trees: Mapping[str, Tree], tree: str, node: n.Node, key: str) -> ExecError:

@@ -165,3 +165,27 @@ def reference_sites(trees: Mapping[str, Tree]) -> list[ReferenceSite]:
         _sites(tree.root, name, frozenset(), out)
     out.sort(key=lambda site: site.node.pos)
     return out
+
+
+def names_secrets_dynamically(trees: Mapping[str, Tree]) -> bool:
+    """True when some use of ``.Secrets`` does not name its key in the text (``range``,
+    ``with``, ``template "x" .Secrets``, ``index .Secrets $k``, printing the map)."""
+    for tree in trees.values():
+        for node in _walk(tree.root):
+            if isinstance(node, n.CommandNode):
+                args = node.args
+                for i, arg in enumerate(args):
+                    if not _is_secrets(arg):
+                        continue
+                    static_index = (
+                        i >= 1
+                        and isinstance(args[i - 1], n.IdentifierNode)
+                        and args[i - 1].ident == "index"  # type: ignore[attr-defined]
+                        and i + 1 < len(args)
+                        and isinstance(args[i + 1], n.StringNode)
+                    )
+                    if not static_index:
+                        return True
+            elif isinstance(node, n.ChainNode) and _is_secrets(node.node):
+                return True
+    return False
