@@ -3,6 +3,7 @@
 import argparse
 import asyncio
 import os
+import secrets
 import sys
 import time
 from dataclasses import dataclass
@@ -43,6 +44,11 @@ def _progress(done: int, total: int) -> None:
     sys.stderr.flush()
 
 
+def _new_key_id(prefix: str) -> str:
+    """A key id that cannot collide with one made in the same second (ids must be unique)."""
+    return f"{prefix}{int(time.time())}-{secrets.token_hex(3)}"
+
+
 def keys_rotate(args: argparse.Namespace) -> int:
     """Add a new current KEK (unless --rewrap-only) and re-wrap every data key under it.
 
@@ -54,7 +60,7 @@ def keys_rotate(args: argparse.Namespace) -> int:
 
     settings = _secrets_settings(args.data_dir)
     if getattr(args, "audit_key", False):
-        return _rotate_audit_key(settings, f"audit-{int(time.time())}")
+        return _rotate_audit_key(settings, _new_key_id("audit-"))
     rewrap_only = bool(getattr(args, "rewrap_only", False))
     kek_file = getattr(settings, "kek_file", None)
     if not rewrap_only and (getattr(settings, "kek", None) is not None or kek_file is None):
@@ -64,7 +70,7 @@ def keys_rotate(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
-    new_id = f"k{int(time.time())}"
+    new_id = _new_key_id("k")
     details = {"key": "kek", "mode": "rewrap-only" if rewrap_only else "rotate"}
     if not rewrap_only:
         details["new_key_id"] = new_id

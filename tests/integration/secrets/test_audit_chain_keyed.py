@@ -5,6 +5,7 @@ Runs on its own nats-server: several tests loosen the audit stream with the ``bo
 ``sigil audit verify`` then fails naming the problem.
 """
 
+import argparse
 import asyncio
 import hashlib
 import json
@@ -20,7 +21,7 @@ from nats.aio.msg import Msg
 from nats.js.api import DiscardPolicy
 from pydantic import SecretStr
 
-from sigil_cli.admin import verify_audit_chains
+from sigil_cli.admin import keys_rotate, verify_audit_chains
 from sigil_secrets.adapters.audit_intake import AuditIntakeConsumer
 from sigil_secrets.adapters.js_audit import JetStreamAuditLog
 from sigil_secrets.adapters.keyring_source import KeyringSource
@@ -398,3 +399,52 @@ async def test_an_unreadable_chain_head_refuses_appends_without_hanging(
     (chain,) = report.chains
     assert [p.kind for p in chain.problems] == ["forged"]
     assert "not a readable audit event" in chain.problems[0].message
+
+
+def _operator_env(fx: NatsFixture, monkeypatch: pytest.MonkeyPatch) -> None:
+    for name, value in {
+        "SIGIL_NATS_URL": fx.url,
+        "SIGIL_NATS_USER": "secrets",
+        "SIGIL_NATS_PASSWORD": fx.data.passwords()["secrets"],
+        "SIGIL_KEK_FILE": str(fx.data.kek_file),
+        "SIGIL_AUDIT_KEY_FILE": str(fx.data.audit_key_file),
+    }.items():
+        monkeypatch.setenv(name, value)
+
+
+async def test_keys_rotate_is_audited_first_and_refused_when_it_cannot_be(
+    private_nats: NatsFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _operator_env(private_nats, monkeypatch)
+    root = private_nats.data.root
+    audit_keys = private_nats.data.audit_key_file.read_text()
+    rotated = await asyncio.to_thread(
+        keys_rotate, argparse.Namespace(data_dir=root, rewrap_only=False, audit_key=True)
+    )
+    assert rotated == 0
+    new_first = private_nats.data.audit_key_file.read_text().splitlines()[0]
+    assert private_nats.data.audit_key_file.read_text().endswith(audit_keys)
+    report = await verify_audit(_settings(private_nats), organization_id=OPERATOR_CHAIN)
+    assert report.ok, report.lines()
+    nc = await _connect(private_nats, "secrets")
+    try:
+        log = await _audit_log(private_nats, nc)
+        (event,) = [e async for _, e in log.events(OPERATOR_CHAIN, after=0)]
+        assert event.action == "keys.rotate"
+        assert event.details == {
+            "key": "audit",
+            "mode": "rotate",
+            "new_key_id": new_first.split(":")[0],
+        }
+        assert new_first.split(":")[1] not in event.model_dump_json()  # never key material
+        info = await nc.jetstream().stream_info(subjects.AUDIT_STREAM)
+    finally:
+        await nc.close()
+    # The audit stream refuses writes (full, discard new): the rotation must not happen.
+    await _loosen(private_nats, max_msgs=info.state.messages)
+    kek_before = private_nats.data.kek_file.read_text()
+    refused = await asyncio.to_thread(
+        keys_rotate, argparse.Namespace(data_dir=root, rewrap_only=False, audit_key=False)
+    )
+    assert refused == 6
+    assert private_nats.data.kek_file.read_text() == kek_before
