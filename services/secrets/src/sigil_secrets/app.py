@@ -11,6 +11,7 @@ from sigil_secrets.adapters.audit_intake import AuditIntakeConsumer
 from sigil_secrets.adapters.impact import BusImpactSource
 from sigil_secrets.adapters.js_audit import JetStreamAuditLog
 from sigil_secrets.adapters.keyring_source import KeyringSource
+from sigil_secrets.adapters.kv_generation import KvGenerationMarker
 from sigil_secrets.adapters.kv_store import KvSecretStore
 from sigil_secrets.adapters.mongo_store import MongoSecretStore
 from sigil_secrets.adapters.nats_events import NatsEventPublisher
@@ -65,13 +66,16 @@ def create_app(settings: SecretsSettings) -> FastStream:
         audit_log = JetStreamAuditLog(
             nc, js, stream=subjects.AUDIT_STREAM, keyring=audit_keys, replicas=settings.js_replicas
         )
+        generation = KvGenerationMarker(js, bucket=subjects.SECRETS_BUCKET)
         await store.setup()
         await audit_log.setup()
+        await generation.setup()
         service = SecretsService(
             store=store,
             audit=audit_log,
             events=NatsEventPublisher(nc),
             keyring=keyring,
+            generation=generation,
             impact=BusImpactSource(broker, timeout=settings.request_timeout),
             history=settings.history,
             min_mask_length=settings.min_mask_length,
