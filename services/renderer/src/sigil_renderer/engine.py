@@ -22,8 +22,8 @@ from sigil_renderer.template.values import Root
 MAX_TEMPLATE_BYTES = 1024 * 1024
 # Parsing is bounded like execution: a megabyte of "{{ 1 }}" is ~150,000 actions and
 # half a million tokens, seconds of CPU in pure Python; real Helm values have hundreds.
-MAX_ACTIONS = 20_000
-MAX_TOKENS = 200_000
+MAX_ACTIONS = 10_000
+MAX_TOKENS = 100_000
 PARSE_TIMEOUT = 2.0
 _LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 Phase = Literal["parse", "exec"]

@@ -233,10 +233,21 @@ def _key_of(stand_in_text: str) -> str:
     return stand_in_text[start : stand_in_text.index("-", start)]
 
 
+#: Plain scalars Helm's YAML reader (go-yaml) takes as numbers though PyYAML's 1.1
+#: resolver reads them as strings: read them as numbers too, so the check is never laxer.
+_GO_YAML_NUMBER = re.compile(
+    r"[-+]?(\.[0-9]+|[0-9][0-9_]*(\.[0-9_]*)?)([eE][-+]?[0-9]+)?|0o[0-7_]+|0x[0-9a-fA-F_]+"
+    r"|[-+]?\.(inf|Inf|INF)|\.(nan|NaN|NAN)"
+)
+
+
 def _type(item: Item) -> str | None:
     if not item.plain or item.value is None:
         return None
-    return str(_RESOLVER.resolve(yaml.ScalarNode, item.value, (True, False)))  # type: ignore[no-untyped-call]
+    tag = str(_RESOLVER.resolve(yaml.ScalarNode, item.value, (True, False)))  # type: ignore[no-untyped-call]
+    if tag == "tag:yaml.org,2002:str" and _GO_YAML_NUMBER.fullmatch(item.value):
+        return "number"
+    return tag
 
 
 class _Swap:

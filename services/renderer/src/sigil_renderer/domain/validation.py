@@ -140,6 +140,7 @@ def validate_blind(
     if unreadable is not None:
         result.issues.append(unreadable)
         return result
+    stand_ins = {k: roundtrip.stand_in(k) for k in keys | result.missing}  # + found at run time
     named = {k: stand_ins[k] for k in result.references if k in stand_ins}
     if named:
         result.issues.extend(_lint(file, template, stand_ins, named, (baseline, decisions)))
