@@ -54,7 +54,6 @@ async def scan(
         policy, opt_start_seq = DeliverPolicy.ALL, None
     inbox = nc.new_inbox()
     sub = await nc.subscribe(inbox, cb=on_msg, pending_msgs_limit=-1, pending_bytes_limit=-1)
-    name = None
     try:
         info = await js.add_consumer(
             stream,
@@ -64,18 +63,17 @@ async def scan(
                 opt_start_seq=opt_start_seq,
                 ack_policy=AckPolicy.NONE,
                 filter_subject=subject,
-                inactive_threshold=30.0,
+                inactive_threshold=5.0,
                 mem_storage=True,
                 num_replicas=1,
             ),
         )
-        name = info.name
         if info.num_pending:
             await asyncio.wait_for(done.wait(), _SCAN_TIMEOUT)
     finally:
+        # No consumer delete: runtime users hold no such right (sigil_shared.permissions);
+        # the server removes the idle consumer after its inactive threshold.
         await sub.unsubscribe()
-        if name is not None:
-            await js.delete_consumer(stream, name)
     return found
 
 
