@@ -26,7 +26,7 @@ def test_sigil_up_serves_ready_and_leaves_no_process(tmp_path: Path) -> None:
         assert resp.status_code == 200
         children = descendants(proc.pid)
         assert len(children) >= 5, "nats-server and four services run as children"
-        for name in ("jwt.key", "kek.keys", "nats-users.json", "nats.conf"):
+        for name in ("jwt.key", "kek.keys", "audit.keys", "nats-users.json", "nats.conf"):
             mode = (tmp_path / "data" / name).stat().st_mode & 0o777
             assert mode == 0o600, f"{name} is {oct(mode)}"
     finally:

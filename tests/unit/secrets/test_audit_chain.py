@@ -4,7 +4,9 @@ import base64
 import hashlib
 import json
 from datetime import UTC, datetime
+from pathlib import Path
 
+from sigil_cli.embedded import DataDir
 from sigil_secrets.domain.audit_chain import (
     ChainHead,
     ChainReport,
@@ -153,3 +155,17 @@ def test_value_use_becomes_a_chain_event_without_values() -> None:
     assert event.keys == use.keys
     (sealed,) = seal_events([event], head=ChainHead(), keyring=Keyring.parse(KEY_A))
     assert _verify(_stored([sealed])).intact
+
+
+def test_data_dir_creates_a_private_audit_keyring_once(tmp_path: Path) -> None:
+    data = DataDir(tmp_path / "data")
+    data.prepare()
+    assert data.audit_key_file.stat().st_mode & 0o777 == 0o600
+    first = data.audit_key_file.read_text()
+    keyring = Keyring.parse(first)
+    assert keyring.current.startswith("audit-")
+    assert (
+        keyring.keys[keyring.current] not in Keyring.parse(data.kek_file.read_text()).keys.values()
+    )
+    data.prepare()
+    assert data.audit_key_file.read_text() == first
