@@ -1,24 +1,30 @@
-"""Kill -9 a redactor replica mid-stream: no line lost, none stored twice, none leaked raw."""
+"""Kill -9 a redactor replica mid-batch: no record lost, none stored twice, none leaked raw."""
 
 import asyncio
 import os
 import signal
 import subprocess
 import sys
-from datetime import UTC, datetime
 
 import pytest
 from nats.aio.client import Client as NatsClient
+from nats.aio.msg import Msg
 
+from sigil_redactor.adapters.scan import scan
 from sigil_shared import subjects
 from sigil_shared.contracts import LogRecord
+from sigil_shared.contracts.logs import stored_records
+from sigil_shared.log_publisher import LogPublisher
 from tests.helpers import NatsFixture
 from tests.integration.bus_client import SecretsClient, actor, bus_as
 from tests.integration.stack import running_stack
 
 pytestmark = pytest.mark.slow
 SECRET = "redelivery-secret-4815"
-LINES = 3000
+BATCHES = 60
+PER_BATCH = 100
+SINGLES = 200
+LINES = BATCHES * PER_BATCH + SINGLES
 
 
 async def test_killed_replica_loses_and_duplicates_nothing(
@@ -32,7 +38,10 @@ async def test_killed_replica_loses_and_duplicates_nothing(
         SIGIL_NATS_USER="redactor",
         SIGIL_NATS_PASSWORD=creds["nats_password"],
         SIGIL_LOG_LEVEL="ERROR",
+        # Small fetches so the kill lands between a fetch and its acks.
+        SIGIL_BATCH_SIZE="4",
     )
+    subject = subjects.logs_redacted(org, "d")
     async with (
         running_stack(nats_server, services=("secrets",)),
         bus_as(nats_server, "gateway") as gateway,
@@ -42,28 +51,25 @@ async def test_killed_replica_loses_and_duplicates_nothing(
         observer = await _observer(nats_server)
         try:
             await _wait_for_consumer(observer)
+            # Batches (JSON arrays of 100 records) and single records, interleaved.
             js = platform_nc.jetstream()
-            now = datetime.now(UTC)
-            for i in range(0, LINES, 500):
-                await asyncio.gather(
-                    *(
-                        js.publish(
-                            subjects.logs_raw(org, "d"),
-                            LogRecord(
-                                deployment_id="d",
-                                timestamp=now,
-                                body=f"{n} {SECRET}",
-                            )
-                            .model_dump_json()
-                            .encode(),
+            async with LogPublisher(js, org, "d", max_records=PER_BATCH) as logs:
+                for n in range(BATCHES * PER_BATCH):
+                    await logs.add_line(f"{n} {SECRET}")
+                    if n % 30 == 0 and n // 30 < SINGLES:
+                        single = LogRecord.model_validate(
+                            {
+                                "deploymentId": "d",
+                                "timestamp": "2026-12-01T00:00:00Z",
+                                "body": f"{LINES - 1 - n // 30} {SECRET}",
+                            }
                         )
-                        for n in range(i, min(i + 500, LINES))
-                    )
-                )
-            subject = subjects.logs_redacted(org, "d")
-            for _ in range(400):  # kill once some, not all, lines are through
-                done = await _count(observer, subject)
-                if done >= 200:
+                        await js.publish(
+                            subjects.logs_raw(org, "d"), single.model_dump_json().encode()
+                        )
+            for _ in range(600):  # kill once some, not all, records are through
+                done = len(await _bodies(observer, subject))
+                if done >= 500:
                     break
                 await asyncio.sleep(0.01)
             victim.send_signal(signal.SIGKILL)
@@ -75,14 +81,14 @@ async def test_killed_replica_loses_and_duplicates_nothing(
         assert done < LINES, "the replica finished before it could be killed"
         async with running_stack(nats_server, services=("redactor",)):
             for _ in range(600):
-                if await _count(observer, subject) >= LINES:
+                if len(await _bodies(observer, subject)) >= LINES:
                     break
                 await asyncio.sleep(0.1)
             await asyncio.sleep(0.5)  # anything redelivered late would show up now
             bodies = await _bodies(observer, subject)
         await observer.close()
     numbers = sorted(int(b.split()[0]) for b in bodies)
-    assert numbers == list(range(LINES)), "every line exactly once"
+    assert numbers == list(range(LINES)), "every record exactly once"
     assert not [b for b in bodies if SECRET in b]
 
 
@@ -110,13 +116,13 @@ async def _wait_for_consumer(nc: NatsClient) -> None:
     pytest.fail("the redactor replica never bound its consumer")
 
 
-async def _count(nc: NatsClient, subject: str) -> int:
-    info = await nc.jetstream().stream_info(subjects.LOGS_REDACTED_STREAM, subjects_filter=subject)
-    return int((info.state.subjects or {}).get(subject, 0))
-
-
 async def _bodies(nc: NatsClient, subject: str) -> list[str]:
-    from sigil_shared.jetstream import scan
+    bodies: list[str] = []
 
-    rows = await scan(nc, nc.jetstream(), subjects.LOGS_REDACTED_STREAM, subject)
-    return [LogRecord.model_validate_json(data).body for _, _, data in rows]
+    def on_row(seq: int, msg: Msg) -> bool:
+        del seq
+        bodies.extend(r.body for r in stored_records(msg.data))
+        return True
+
+    await scan(nc, nc.jetstream(), subjects.LOGS_REDACTED_STREAM, subject, on_row=on_row)
+    return bodies
