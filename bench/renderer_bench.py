@@ -5,7 +5,10 @@
 In-process: renders/s of a compiled 40-line env file (20 references) and a 300-line Helm
 values file (50 references), with the template cache. Go: the oracle times the same
 templates (needs Debian's golang-go; the row says so when Go is missing). Over NATS: the
-renderer and secrets services as separate processes, each render a new revision.
+renderer and secrets services as separate processes, each render a new revision (so a new
+receipt and a value-use audit record each); p50/p99 latency and the CPU milliseconds per
+render of every process (/proc deltas; wall clock is noisy on a shared machine), and the
+cost of the freshness read (contract C2) alone.
 """
 
 import argparse
@@ -17,19 +20,19 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 from bench.stack import BenchStack
 from sigil_renderer import TemplateCache
 from sigil_renderer.domain.validation import validate_file
+from sigil_shared import operations as ops
 from sigil_shared import subjects
 from sigil_shared.bus import request
 from sigil_shared.contracts import (
     Actor,
     Role,
     SecretCreateRequest,
-    SecretMetadata,
-    TemplateRenderReply,
     TemplateRenderRequest,
 )
 
@@ -94,39 +97,106 @@ def go_renders_per_second(templates: dict[str, str]) -> dict[str, float | None]:
     return {name: 1e9 / r["nsPerOp"] for name, r in zip(templates, results, strict=True)}
 
 
-async def over_nats(count: int, concurrency: int, templates: dict[str, str]) -> float:
+_TICK = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU of one process so far (fields 14 and 15 of /proc/<pid>/stat)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / _TICK
+
+
+@dataclass
+class NatsFigures:
+    """Renders over NATS: rate, latency percentiles, CPU ms per render per process."""
+
+    rate: float
+    p50_ms: float
+    p99_ms: float
+    cpu_ms: dict[str, float]
+    generation_read_us: float
+    generation_read_cpu_ms: dict[str, float]
+
+
+def _percentile(samples: list[float], q: float) -> float:
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+async def over_nats(count: int, concurrency: int, templates: dict[str, str]) -> NatsFigures:
     async with BenchStack(services=("secrets", "renderer")) as stack:
         admin = Actor(user_id="bench", organization_id="bench", role=Role.ADMIN)
         gateway = await stack.broker("gateway")
         for key, value in SECRETS.items():
             await request(
                 gateway,
-                subjects.SECRET_CREATE,
+                ops.SECRET_CREATE,
                 SecretCreateRequest(actor=admin, request_id=key, key=key, value=value),
-                SecretMetadata,
                 timeout=10,
             )
         platform = await stack.broker("platform")
         sem = asyncio.Semaphore(concurrency)
+        latencies: list[float] = []
 
         async def render(i: int) -> None:
             async with sem:
+                start = time.perf_counter()
                 await request(
                     platform,
-                    subjects.TEMPLATE_RENDER,
+                    ops.TEMPLATE_RENDER,
                     TemplateRenderRequest(
                         organization_id="bench",
                         deployment_id=f"d{i % 50}",
                         revision=i + 1,
                         env_file=templates["envFile"],
                     ),
-                    TemplateRenderReply,
                     timeout=30,
                 )
+                latencies.append(time.perf_counter() - start)
 
+        # Warm-up: compiled template, cached values, connections.
+        await asyncio.gather(*(render(count + i) for i in range(concurrency)))
+        latencies.clear()
+        pids = {
+            "renderer": stack.procs[stack.services.index("renderer")].pid,
+            "secrets": stack.procs[stack.services.index("secrets")].pid,
+            "nats-server": stack.server.pid if stack.server and stack.server.pid else 0,
+            "bench client": os.getpid(),
+        }
+        before = {name: cpu_seconds(pid) for name, pid in pids.items() if pid}
         start = time.perf_counter()
         await asyncio.gather(*(render(i) for i in range(count)))
-        return count / (time.perf_counter() - start)
+        elapsed = time.perf_counter() - start
+        cpu = {name: (cpu_seconds(pids[name]) - t) * 1000 / count for name, t in before.items()}
+        read_us, read_cpu = await generation_read_cost(stack, rounds=2000)
+        return NatsFigures(
+            rate=count / elapsed,
+            p50_ms=_percentile(latencies, 0.50) * 1000,
+            p99_ms=_percentile(latencies, 0.99) * 1000,
+            cpu_ms=cpu,
+            generation_read_us=read_us,
+            generation_read_cpu_ms=read_cpu,
+        )
+
+
+async def generation_read_cost(stack: BenchStack, *, rounds: int) -> tuple[float, dict[str, float]]:
+    """The freshness check alone (contract C2): one direct get of ``g.<org>``, as the
+    renderer user, sequentially; wall microseconds per read and CPU ms per read."""
+    renderer = await stack.broker("renderer")
+    nc = renderer.connection
+    subject = (
+        f"$JS.API.DIRECT.GET.{subjects.kv_stream(subjects.SECRETS_BUCKET)}"
+        f".$KV.{subjects.SECRETS_BUCKET}.{subjects.generation_key('bench')}"
+    )
+    server_pid = stack.server.pid if stack.server and stack.server.pid else 0
+    pids = {"nats-server": server_pid, "reader": os.getpid()}
+    before = {name: cpu_seconds(pid) for name, pid in pids.items() if pid}
+    start = time.perf_counter()
+    for _ in range(rounds):
+        await nc.request(subject, b"", timeout=5)
+    elapsed = time.perf_counter() - start
+    cpu = {name: (cpu_seconds(pids[name]) - t) * 1000 / rounds for name, t in before.items()}
+    return elapsed * 1e6 / rounds, cpu
 
 
 def main() -> None:
@@ -154,8 +224,18 @@ def main() -> None:
         go_text = f"{g:>12.0f}{g / engine:>9.1f}x" if g else f"{'(no Go)':>12}"
         print(f"{name + ': engine, cached template':<44}{engine:>10.0f}{go_text}")
         print(f"{name + ': render + structure check':<44}{full:>10.0f}")
-    nats_rate = asyncio.run(over_nats(args.count, args.concurrency, templates))
-    print(f"{'envFile over NATS (new revision each)':<44}{nats_rate:>10.0f}")
+    nats = asyncio.run(over_nats(args.count, args.concurrency, templates))
+    print(f"{'envFile over NATS (new revision each)':<44}{nats.rate:>10.0f}")
+    print(
+        f"  {args.count} renders, {args.concurrency} in flight: p50 {nats.p50_ms:.1f} ms,"
+        f" p99 {nats.p99_ms:.1f} ms"
+    )
+    print("  CPU ms per render: " + ", ".join(f"{k} {v:.3f}" for k, v in nats.cpu_ms.items()))
+    print(
+        f"  freshness read alone (direct get of g.<org>, sequential):"
+        f" {nats.generation_read_us:.0f} us wall, CPU ms per read: "
+        + ", ".join(f"{k} {v:.3f}" for k, v in nats.generation_read_cpu_ms.items())
+    )
 
 
 if __name__ == "__main__":

@@ -4,10 +4,13 @@ import logging
 
 from faststream import FastStream
 
+from sigil_renderer.adapters.audit_intake import JsAuditIntake
+from sigil_renderer.adapters.cached_secrets import CachedSecretsSource, ValueCache
 from sigil_renderer.adapters.events import NatsReceiptPublisher
+from sigil_renderer.adapters.generations import NatsGenerationSource
 from sigil_renderer.adapters.receipts import KvReceiptStore
 from sigil_renderer.adapters.secrets_source import BusSecretsSource
-from sigil_renderer.handlers import templates
+from sigil_renderer.handlers import changes, templates
 from sigil_renderer.service import RendererService
 from sigil_shared import subjects
 from sigil_shared.bus import Deferred, bus_check, create_broker, document_events, register_health
@@ -20,6 +23,7 @@ def create_app(settings: RendererSettings) -> FastStream:
     broker = create_broker(settings, service="renderer")
     app = FastStream(broker, logger=logging.getLogger("sigil.renderer"))
     service_ref: Deferred[RendererService] = Deferred("renderer service")
+    values = ValueCache()
 
     @app.on_startup
     async def connect() -> None:
@@ -32,9 +36,14 @@ def create_app(settings: RendererSettings) -> FastStream:
         )
         await receipts.setup()
         service = RendererService(
-            secrets=BusSecretsSource(broker, timeout=settings.request_timeout),
+            secrets=CachedSecretsSource(
+                BusSecretsSource(broker, timeout=settings.request_timeout),
+                NatsGenerationSource(nc, timeout=settings.request_timeout),
+                values,
+            ),
             receipts=receipts,
             events=NatsReceiptPublisher(nc),
+            audit=JsAuditIntake(nc.jetstream(), timeout=settings.request_timeout),
         )
         service_ref.set(service)
 
@@ -48,4 +57,5 @@ def create_app(settings: RendererSettings) -> FastStream:
     register_health(broker, "renderer", check)
     document_events(broker, "renderer")
     templates.register(broker, service_ref)
+    changes.register(broker, values)
     return app

@@ -1,15 +1,27 @@
 """The renderer service: validate for the gateway, render for the platform, impact queries."""
 
+import asyncio
 import time
-from collections.abc import Callable
+import uuid
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
 from opentelemetry import metrics, trace
+from pydantic import TypeAdapter
 
-from sigil_renderer.domain.validation import FileResult, validate_file
+from sigil_renderer.adapters.scope_keys import ValuelessScopeKeys
+from sigil_renderer.domain.validation import FileResult, validate_blind, validate_file
 from sigil_renderer.engine import TemplateCache, TemplateError
-from sigil_renderer.errors import TemplateRejectedError
-from sigil_renderer.ports import ReceiptPublisher, ReceiptStore, SecretsSource
+from sigil_renderer.errors import PinnedVersionGoneError, TemplateRejectedError
+from sigil_renderer.ports import (
+    AuditIntake,
+    ReceiptPublisher,
+    ReceiptStore,
+    RenderValues,
+    ScopeKeySource,
+    StoredReceipt,
+)
+from sigil_renderer.template.references import names_secrets_dynamically
 from sigil_shared.contracts import (
     Actor,
     AffectedDeployment,
@@ -18,15 +30,23 @@ from sigil_shared.contracts import (
     ReceiptImpactReply,
     ReceiptImpactRequest,
     RenderReceipt,
+    ResolvedSecret,
+    Role,
     TemplateFile,
     TemplateRenderReply,
     TemplateRenderRequest,
     TemplateValidateReply,
     TemplateValidateRequest,
+    ValueUseEvent,
 )
-from sigil_shared.errors import ForbiddenError, InvalidRequestError
+from sigil_shared.contracts.audit import MAX_VALUE_USE_KEYS
+from sigil_shared.errors import ForbiddenError, InvalidRequestError, SigilError, UnavailableError
 
 _TRACER = trace.get_tracer("sigil.renderer")
+#: Longest key name a value-use event carries (ValueUseKey); longer names are not keys.
+_AUDIT_KEY_MAX = 1024
+#: A lost race for a new revision's receipt is retried (as a re-render) this often.
+_RENDER_ATTEMPTS = 3
 _RENDER_SECONDS = metrics.get_meter("sigil.renderer").create_histogram(
     "sigil.render.duration", unit="s", description="Time to render a deployment revision"
 )
@@ -57,20 +77,65 @@ def _files(env_file: str | None, values_yaml: str | None) -> dict[TemplateFile, 
     return files
 
 
+def _same_version(secret: ResolvedSecret, pin: PinnedVersion) -> bool:
+    return (
+        secret.version == pin.version
+        and secret.customer_organization_id == pin.customer_organization_id
+    )
+
+
+#: One validation call for a whole list (per-item models cost more with 20 references).
+_ENTRIES = TypeAdapter(list[ReceiptEntry])
+
+
+def _entries(secrets: list[ResolvedSecret]) -> list[ReceiptEntry]:
+    return _ENTRIES.validate_python(
+        [
+            {
+                "key": s.key,
+                "customer_organization_id": s.customer_organization_id,
+                "version": s.version,
+            }
+            for s in secrets
+        ]
+    )
+
+
+async def _unchanged() -> bool:
+    return True
+
+
+def _platform_actor(org: str) -> Actor:
+    """Who renders when the platform names no user: its own service identity, which holds
+    no secret-management role (read_only is the least there is)."""
+    return Actor(user_id="platform", organization_id=org, role=Role.READ_ONLY)
+
+
+def _trace_id() -> str | None:
+    context = trace.get_current_span().get_span_context()
+    return format(context.trace_id, "032x") if context.is_valid else None
+
+
 class RendererService:
     """Every command of the renderer; handlers only translate messages to calls."""
 
     def __init__(
         self,
         *,
-        secrets: SecretsSource,
+        secrets: RenderValues,
         receipts: ReceiptStore,
         events: ReceiptPublisher,
+        audit: AuditIntake,
+        scope_keys: ScopeKeySource | None = None,
         clock: Callable[[], datetime] = _utcnow,
     ) -> None:
+        # Validation learns key names only: by default from the values source, with the
+        # values dropped in the adapter.
+        self._scope_keys = scope_keys or ValuelessScopeKeys(secrets)
         self._secrets = secrets
         self._receipts = receipts
         self._events = events
+        self._audit_intake = audit
         self._clock = clock
         self._templates = TemplateCache()
 
@@ -90,68 +155,138 @@ class RendererService:
             return await self._validate(req)
 
     async def _validate(self, req: TemplateValidateRequest) -> TemplateValidateReply:
-        scope = deployment_scope(req.actor, req.customer_organization_id)
-        files = _files(req.env_file, req.values_yaml)
-        resolved = await self._secrets.resolve(
-            req.actor.organization_id, scope, keys=self._referenced(files)
+        """Value-blind: the answer depends on the text and on which keys exist, nothing else.
+
+        The scope's key names are all it learns (values are dropped in the adapter); every
+        validation, answered or refused, is audited before the reply.
+        """
+        try:
+            scope = deployment_scope(req.actor, req.customer_organization_id)
+            files = _files(req.env_file, req.values_yaml)
+        except SigilError as err:
+            await self._audit_validation(req, req.customer_organization_id, [], err.code)
+            raise
+        keys = await self._scope_keys.keys(
+            req.actor.organization_id, scope, self._names_needed(files)
         )
-        values = {key: s.value.get_secret_value() for key, s in resolved.items()}
         results = [
-            validate_file(name, text, values, compile_template=self._templates.parse)
+            validate_blind(name, text, keys, compile_template=self._templates.parse)
             for name, text in files.items()
         ]
+        references = sorted(set().union(*(r.references for r in results)))
         errors = [issue for r in results for issue in r.issues]
-        return TemplateValidateReply(
+        reply = TemplateValidateReply(
             valid=not errors,
             errors=errors,
-            references=sorted(set().union(*(r.references for r in results))),
+            references=references,
             missing=sorted(set().union(*(r.missing for r in results))),
         )
+        await self._audit_validation(req, scope, references, "success")
+        return reply
+
+    def _names_needed(self, files: dict[TemplateFile, str]) -> set[str] | None:
+        """The key names validation must know exist: those the text names, or every key of
+        the scope (None) when the text uses ``.Secrets`` without naming the key."""
+        names: set[str] = set()
+        for name, text in files.items():
+            try:
+                compiled = self._templates.parse(text, name)
+            except TemplateError:
+                continue
+            if names_secrets_dynamically(compiled.trees):
+                return None
+            names |= compiled.secret_keys
+        return names
+
+    async def _audit_validation(
+        self,
+        req: TemplateValidateRequest,
+        scope: str | None,
+        references: list[str],
+        outcome: str,
+    ) -> None:
+        """A ``template.validate`` value-use event (contract C1): the keys referenced, never
+        text or values; raises (nothing is answered) when it cannot be recorded."""
+        keys = [{"key": k} for k in references if len(k) <= _AUDIT_KEY_MAX][:MAX_VALUE_USE_KEYS]
+        event = ValueUseEvent.model_validate(
+            {
+                "event_id": uuid.uuid4().hex,
+                "action": "template.validate",
+                "actor": req.actor,
+                "organization_id": req.actor.organization_id,
+                "customer_organization_id": scope,
+                "keys": keys,
+                "outcome": outcome,
+                "request_id": req.request_id,
+                "trace_id": _trace_id(),
+                "at": self._clock(),
+            }
+        )
+        await self._audit_intake.record(event)
 
     async def render(self, req: TemplateRenderRequest) -> TemplateRenderReply:
         """Render a revision; an existing revision re-renders with the versions it pinned."""
         start = time.perf_counter()
         with _TRACER.start_as_current_span("renderer.render"):
             try:
-                return await self._render(req)
+                for _ in range(_RENDER_ATTEMPTS):
+                    reply = await self._render(req)
+                    if reply is not None:
+                        return reply
+                raise UnavailableError("the receipt of this revision keeps changing; try again")
             finally:
                 _RENDER_SECONDS.record(time.perf_counter() - start)
 
-    async def _render(self, req: TemplateRenderRequest) -> TemplateRenderReply:
+    async def _render(self, req: TemplateRenderRequest) -> TemplateRenderReply | None:
+        """One attempt; None when another render wrote this revision's receipt meanwhile."""
         org, scope = req.organization_id, req.customer_organization_id
+        if req.actor is not None and req.actor.organization_id != org:
+            msg = "the actor belongs to another organization"
+            raise InvalidRequestError(msg, details={"field": "actor"})
         files = _files(req.env_file, req.values_yaml)
-        existing = await self._receipts.get(org, req.deployment_id, req.revision)
-        pinned: list[PinnedVersion] | None = list(existing.secrets) if existing else None
-        resolved = await self._secrets.resolve(org, scope, pinned, keys=self._referenced(files))
-        values = {key: s.value.get_secret_value() for key, s in resolved.items()}
+        referenced = self._referenced(files)
+        # Both reads go out together: one round trip to the KV, none to the secrets service
+        # when the values are cached.
+        stored, current = await asyncio.gather(
+            self._receipts.get(org, req.deployment_id, req.revision),
+            self._secrets.current(org, scope, referenced),
+        )
+        try:
+            used = await self._values(req, stored, current, referenced)
+        except PinnedVersionGoneError as err:
+            await self._audit(req, [], err.code)
+            raise
+        values = {key: s.value.get_secret_value() for key, s in used.items()}
         results: dict[TemplateFile, FileResult] = {
             name: validate_file(name, text, values, compile_template=self._templates.parse)
             for name, text in files.items()
         }
+        del values
         issues = [issue for r in results.values() for issue in r.issues]
+        rendered = sorted(
+            key for key in set().union(*(r.references for r in results.values())) if key in used
+        )
+        entries = _entries([used[key] for key in rendered])
         if issues:
-            raise TemplateRejectedError(
+            rejected = TemplateRejectedError(
                 "templates cannot be rendered: " + issues[0].message,
                 details={"errors": [i.model_dump(mode="json") for i in issues]},
             )
-        receipt = existing or RenderReceipt(
-            organization_id=org,
-            customer_organization_id=scope,
-            deployment_id=req.deployment_id,
-            revision=req.revision,
-            secrets=[
-                ReceiptEntry(
-                    key=key,
-                    customer_organization_id=resolved[key].customer_organization_id,
-                    version=resolved[key].version,
-                )
-                for key in sorted(set().union(*(r.references for r in results.values())))
-                if key in resolved
-            ],
-            rendered_at=self._clock(),
+            await self._audit(req, entries, rejected.code)
+            raise rejected
+        receipt, write = self._receipt(req, stored, entries)
+        # The receipt and the audit record are written together, both before the reply.
+        audit, written = await asyncio.gather(
+            self._audit(req, entries, "success"), write, return_exceptions=True
         )
-        if existing is None:
-            await self._receipts.put(receipt)
+        for outcome in (audit, written):
+            if isinstance(outcome, BaseException):
+                raise outcome
+        if written is False:
+            # Another render stored this revision's receipt first: render again from it (the
+            # audit record of this attempt stays: the values were read).
+            return None
+        if stored is None or receipt is not stored.receipt:
             await self._events.published(receipt)
         env = results.get("envFile")
         values_out = results.get("valuesYaml")
@@ -159,8 +294,104 @@ class RendererService:
             env_file=env.output if env else None,
             values_yaml=values_out.output if values_out else None,
             receipt=receipt,
-            reused_receipt=existing is not None,
+            reused_receipt=stored is not None,
         )
+
+    async def _values(
+        self,
+        req: TemplateRenderRequest,
+        stored: StoredReceipt | None,
+        current: dict[str, ResolvedSecret],
+        referenced: set[str],
+    ) -> dict[str, ResolvedSecret]:
+        """The value of every referenced key: pinned versions for a rendered revision.
+
+        A key the receipt names is rendered with exactly that (key, scope, version) or not
+        at all; a key it does not name uses the current value (and joins the receipt).
+        """
+        if stored is None:
+            return current
+        pins = {e.key: e for e in stored.receipt.secrets}
+        used: dict[str, ResolvedSecret] = {}
+        fetch: list[PinnedVersion] = []
+        for key in sorted(referenced):
+            pin = pins.get(key)
+            now = current.get(key)
+            if pin is None:
+                if now is not None:
+                    used[key] = now
+            elif now is not None and _same_version(now, pin):
+                used[key] = now
+            else:
+                fetch.append(pin)
+        if fetch:
+            kept = await self._secrets.pinned(
+                req.organization_id, req.customer_organization_id, fetch
+            )
+            for wanted in fetch:
+                found = kept.get(wanted.key)
+                if found is None or not _same_version(found, wanted):
+                    raise PinnedVersionGoneError(
+                        wanted, deployment=req.deployment_id, revision=req.revision
+                    )
+                used[wanted.key] = found
+        return used
+
+    def _receipt(
+        self,
+        req: TemplateRenderRequest,
+        stored: StoredReceipt | None,
+        entries: list[ReceiptEntry],
+    ) -> tuple[RenderReceipt, Awaitable[bool]]:
+        """The revision's receipt and its write: new, grown by keys it lacked, or as is."""
+        if stored is None:
+            receipt = RenderReceipt(
+                organization_id=req.organization_id,
+                customer_organization_id=req.customer_organization_id,
+                deployment_id=req.deployment_id,
+                revision=req.revision,
+                secrets=entries,
+                rendered_at=self._clock(),
+            )
+            return receipt, self._receipts.create(receipt)
+        known = {e.key for e in stored.receipt.secrets}
+        added = [e for e in entries if e.key not in known]
+        if not added:
+            return stored.receipt, _unchanged()
+        receipt = stored.receipt.model_copy(
+            update={"secrets": sorted([*stored.receipt.secrets, *added], key=lambda e: e.key)}
+        )
+        return receipt, self._receipts.update(receipt, last=stored.revision)
+
+    async def _audit(
+        self, req: TemplateRenderRequest, entries: list[ReceiptEntry], outcome: str
+    ) -> None:
+        """Durably record this use of values (contract C1); raises when it cannot."""
+        org = req.organization_id
+        event = ValueUseEvent.model_validate(
+            {
+                "event_id": uuid.uuid4().hex,
+                "action": "template.render",
+                "actor": req.actor or _platform_actor(org),
+                "organization_id": org,
+                "customer_organization_id": req.customer_organization_id,
+                "deployment_id": req.deployment_id,
+                "revision": str(req.revision),
+                "keys": [
+                    {
+                        "key": e.key,
+                        "customer_organization_id": e.customer_organization_id,
+                        "version": e.version,
+                    }
+                    for e in entries
+                ],
+                "outcome": outcome,
+                "request_id": req.request_id or uuid.uuid4().hex,
+                "trace_id": _trace_id(),
+                "at": self._clock(),
+            }
+        )
+        await self._audit_intake.record(event)
 
     async def impact(self, req: ReceiptImpactRequest) -> ReceiptImpactReply:
         """Live revisions (newest per deployment) rendered with this key in this scope."""

@@ -3,10 +3,11 @@
 from nats.aio.client import Client as NatsClient
 from nats.js import JetStreamContext
 from nats.js.api import KeyValueConfig, StorageType
-from nats.js.errors import BucketNotFoundError, KeyNotFoundError
+from nats.js.errors import BucketNotFoundError, KeyNotFoundError, KeyWrongLastSequenceError
 from nats.js.errors import Error as JsError
 from nats.js.kv import KeyValue
 
+from sigil_renderer.ports import StoredReceipt
 from sigil_shared.contracts import RenderReceipt
 from sigil_shared.errors import UnavailableError
 from sigil_shared.jetstream import scan_last_per_subject
@@ -55,7 +56,7 @@ class KvReceiptStore:
             raise UnavailableError("receipt store is not set up")
         return self._kv
 
-    async def get(self, org: str, deployment: str, revision: int) -> RenderReceipt | None:
+    async def get(self, org: str, deployment: str, revision: int) -> StoredReceipt | None:
         """The receipt of one revision, if it was rendered before."""
         try:
             entry = await self.kv.get(receipt_key(org, deployment, revision))
@@ -63,15 +64,30 @@ class KvReceiptStore:
             return None
         except (JsError, TimeoutError) as err:
             raise UnavailableError("receipt store does not answer") from err
-        return RenderReceipt.model_validate_json(entry.value or b"{}")
+        receipt = RenderReceipt.model_validate_json(entry.value or b"{}")
+        return StoredReceipt(receipt=receipt, revision=entry.revision or 0)
 
-    async def put(self, receipt: RenderReceipt) -> None:
-        """Store (or keep) a revision's receipt."""
+    async def create(self, receipt: RenderReceipt) -> bool:
+        """Store a new revision's receipt; False if another render stored it first."""
         key = receipt_key(receipt.organization_id, receipt.deployment_id, receipt.revision)
         try:
-            await self.kv.put(key, receipt.model_dump_json().encode())
+            await self.kv.create(key, receipt.model_dump_json().encode())
+        except KeyWrongLastSequenceError:
+            return False
         except (JsError, TimeoutError) as err:
             raise UnavailableError("receipt store does not answer") from err
+        return True
+
+    async def update(self, receipt: RenderReceipt, *, last: int) -> bool:
+        """Replace a receipt (it grew) unless another render changed it since ``last``."""
+        key = receipt_key(receipt.organization_id, receipt.deployment_id, receipt.revision)
+        try:
+            await self.kv.update(key, receipt.model_dump_json().encode(), last=last)
+        except KeyWrongLastSequenceError:
+            return False
+        except (JsError, TimeoutError) as err:
+            raise UnavailableError("receipt store does not answer") from err
+        return True
 
     async def organization(self, org: str) -> list[RenderReceipt]:
         """Every receipt of one organization."""
