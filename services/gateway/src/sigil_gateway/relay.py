@@ -7,7 +7,7 @@ re-encoding them (a third of a listing's gateway CPU). Anything else — an erro
 envelope not in that exact form — is decoded and checked as before.
 """
 
-from typing import Any
+from typing import Any, TypeVar
 
 from fastapi import Response
 from fastapi.exceptions import RequestValidationError
@@ -19,6 +19,10 @@ from pydantic_core import PydanticSerializationError
 
 from sigil_shared.contracts import Reply
 from sigil_shared.errors import UnavailableError, error_from_code
+from sigil_shared.operations import Command
+
+RequestT = TypeVar("RequestT", bound=BaseModel)
+ReplyT = TypeVar("ReplyT", bound=BaseModel)
 
 _OK_PREFIX = b'{"ok":true,"data":'
 _OK_SUFFIX = b',"error":null}'
@@ -43,8 +47,11 @@ def encode(message: BaseModel) -> bytes:
         ) from err
 
 
-async def send(broker: NatsBroker, subject: str, message: BaseModel, *, timeout: float) -> bytes:
-    """Send a command and return the raw reply envelope, or raise ``unavailable``."""
+async def send(
+    broker: NatsBroker, op: Command[RequestT, ReplyT], message: RequestT, *, timeout: float
+) -> bytes:
+    """Send a declared command and return the raw reply envelope, or raise ``unavailable``."""
+    subject = op.subject
     payload = encode(message)
     try:
         raw = await broker.request(payload, subject, headers=_JSON, timeout=timeout)
@@ -56,32 +63,29 @@ async def send(broker: NatsBroker, subject: str, message: BaseModel, *, timeout:
     return body
 
 
-def data_bytes(body: bytes, reply_type: type[BaseModel], subject: str) -> bytes:
+def data_bytes(body: bytes, op: Command[Any, Any]) -> bytes:
     """The JSON of the reply's ``data``, or the remote error raised as a Sigil error."""
     if body.startswith(_OK_PREFIX) and body.endswith(_OK_SUFFIX):
         data = body[len(_OK_PREFIX) : -len(_OK_SUFFIX)]
         if data.startswith(b"{"):
             return data
-    reply: Reply[Any] = Reply[reply_type].model_validate_json(body)  # type: ignore[valid-type]
+    reply: Reply[Any] = Reply[op.reply].model_validate_json(body)  # type: ignore[name-defined]
     if reply.error is not None:
         raise error_from_code(reply.error.code, reply.error.message, reply.error.details)
     if reply.data is None:
-        raise UnavailableError(f"empty reply on {subject}")
+        raise UnavailableError(f"empty reply on {op.subject}")
     model: BaseModel = reply.data
     return model.model_dump_json().encode()
 
 
 async def relay(
     broker: NatsBroker,
-    subject: str,
-    message: BaseModel,
-    reply_type: type[BaseModel],
+    op: Command[RequestT, ReplyT],
+    message: RequestT,
     *,
     timeout: float,
     status: int = 200,
 ) -> Response:
-    """Send a command and answer HTTP with its reply data as JSON."""
-    body = await send(broker, subject, message, timeout=timeout)
-    return Response(
-        data_bytes(body, reply_type, subject), status_code=status, media_type="application/json"
-    )
+    """Send a declared command and answer HTTP with its reply data as JSON."""
+    body = await send(broker, op, message, timeout=timeout)
+    return Response(data_bytes(body, op), status_code=status, media_type="application/json")

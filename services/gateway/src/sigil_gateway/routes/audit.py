@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query, Response
 from sigil_gateway.deps import ActorDep, BusDep, RequestIdDep, SettingsDep
 from sigil_gateway.errors import API_ERRORS
 from sigil_gateway.relay import relay
-from sigil_shared import subjects
+from sigil_shared import operations as ops
 from sigil_shared.contracts import AuditQueryReply, AuditQueryRequest
 
 router = APIRouter(prefix="/api/v1/audit", tags=["audit"], responses=API_ERRORS)
@@ -32,7 +32,7 @@ async def audit_events(
     """Oldest first; filter by key, actor, action and time range; page with ``cursor``."""
     return await relay(
         bus,
-        subjects.AUDIT_QUERY,
+        ops.AUDIT_QUERY,
         AuditQueryRequest(
             actor=actor,
             request_id=request_id,
@@ -44,6 +44,5 @@ async def audit_events(
             cursor=cursor,
             limit=limit,
         ),
-        AuditQueryReply,
         timeout=settings.request_timeout,
     )

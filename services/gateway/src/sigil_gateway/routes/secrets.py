@@ -7,11 +7,10 @@ from fastapi import APIRouter, Path, Query, Response
 from sigil_gateway.deps import ActorDep, BusDep, RequestIdDep, SettingsDep
 from sigil_gateway.errors import API_ERRORS
 from sigil_gateway.relay import data_bytes, relay, send
-from sigil_shared import subjects
+from sigil_shared import operations as ops
 from sigil_shared.contracts import (
     SecretCreateBody,
     SecretCreateRequest,
-    SecretDeleteReply,
     SecretDeleteRequest,
     SecretDetail,
     SecretGetRequest,
@@ -48,7 +47,7 @@ async def list_secrets(
     """Metadata sorted by key; vendors may filter by customer organization."""
     return await relay(
         bus,
-        subjects.SECRET_LIST,
+        ops.SECRET_LIST,
         SecretListRequest(
             actor=actor,
             request_id=request_id,
@@ -57,7 +56,6 @@ async def list_secrets(
             cursor=cursor,
             limit=limit,
         ),
-        SecretListReply,
         timeout=settings.request_timeout,
     )
 
@@ -73,7 +71,7 @@ async def create_secret(
     """read_write and admin; 409 when the key exists in the scope."""
     return await relay(
         bus,
-        subjects.SECRET_CREATE,
+        ops.SECRET_CREATE,
         SecretCreateRequest(
             actor=actor,
             request_id=request_id,
@@ -81,7 +79,6 @@ async def create_secret(
             value=body.value,
             customer_organization_id=body.customer_organization_id,
         ),
-        SecretMetadata,
         timeout=settings.request_timeout,
         status=201,
     )
@@ -98,9 +95,8 @@ async def get_secret(
     """Never the value; 404 outside your scope."""
     return await relay(
         bus,
-        subjects.SECRET_GET,
+        ops.SECRET_GET,
         SecretGetRequest(actor=actor, request_id=request_id, id=secret_id),
-        SecretDetail,
         timeout=settings.request_timeout,
     )
 
@@ -117,7 +113,7 @@ async def update_secret(
     """Version + 1; lists the live deployments still rendered with older values."""
     return await relay(
         bus,
-        subjects.SECRET_UPDATE,
+        ops.SECRET_UPDATE,
         SecretUpdateRequest(
             actor=actor,
             request_id=request_id,
@@ -125,7 +121,6 @@ async def update_secret(
             value=body.value,
             expected_version=body.expected_version,
         ),
-        SecretUpdateReply,
         timeout=settings.request_timeout,
     )
 
@@ -148,9 +143,9 @@ async def delete_secret(
     """409 while a live deployment revision uses it, unless ``?force=true``."""
     reply = await send(
         bus,
-        subjects.SECRET_DELETE,
+        ops.SECRET_DELETE,
         SecretDeleteRequest(actor=actor, request_id=request_id, id=secret_id, force=force),
         timeout=settings.request_timeout,
     )
-    data_bytes(reply, SecretDeleteReply, subjects.SECRET_DELETE)  # raises the remote error
+    data_bytes(reply, ops.SECRET_DELETE)  # raises the remote error
     return Response(status_code=204)

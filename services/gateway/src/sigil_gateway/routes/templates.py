@@ -6,7 +6,7 @@ from fastapi.exceptions import RequestValidationError
 from sigil_gateway.deps import ActorDep, BusDep, RequestIdDep, SettingsDep
 from sigil_gateway.errors import API_ERRORS
 from sigil_gateway.relay import relay
-from sigil_shared import subjects
+from sigil_shared import operations as ops
 from sigil_shared.contracts import (
     TemplateValidateBody,
     TemplateValidateReply,
@@ -31,7 +31,7 @@ async def validate_templates(
         )
     return await relay(
         bus,
-        subjects.TEMPLATE_VALIDATE,
+        ops.TEMPLATE_VALIDATE,
         TemplateValidateRequest(
             actor=actor,
             request_id=request_id,
@@ -39,6 +39,5 @@ async def validate_templates(
             values_yaml=body.values_yaml,
             customer_organization_id=body.customer_organization_id,
         ),
-        TemplateValidateReply,
         timeout=settings.request_timeout,
     )
