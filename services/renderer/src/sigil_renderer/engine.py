@@ -4,7 +4,7 @@ import hashlib
 import re
 from collections import OrderedDict
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Literal
 
@@ -72,6 +72,8 @@ class CompiledTemplate:
 
     name: str
     trees: Mapping[str, Tree]
+    #: Per-template memo of the structure check (stand-in outputs read back, by branches).
+    memo: dict[object, object] = field(default_factory=dict, compare=False, repr=False)
 
     @cached_property
     def secret_keys(self) -> frozenset[str]:

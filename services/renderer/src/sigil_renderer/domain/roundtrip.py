@@ -299,7 +299,7 @@ def _alternation(mapping: Mapping[str, str]) -> "re.Pattern[str] | None":
 
 
 def _compare(
-    file: TemplateFile, expected_text: str, actual_text: str, swap: _Swap
+    file: TemplateFile, expected: str | list[Item], actual_text: str, swap: _Swap
 ) -> list[Mismatch]:
     """Read both outputs back and compare item by item.
 
@@ -308,7 +308,9 @@ def _compare(
     """
     budget = _Budget()
     found: list[Mismatch] = []
-    expected_items = list(_items(file, expected_text, budget))
+    expected_items = (
+        expected if isinstance(expected, list) else list(_items(file, expected, budget))
+    )
     try:
         for want, got in zip_longest(expected_items, _items(file, actual_text, budget)):
             if want is None or got is None or (want.kind, want.attrs) != (got.kind, got.attrs):
@@ -455,30 +457,26 @@ def check(
     """Structure findings for ``checked``, the output rendered with ``values`` (``decisions``
     recorded its branches and prints).
 
-    Render time: the baseline is rendered here on stand-ins padded to each value's length,
-    replaying those branches. Validation: ``values`` are probes and ``baseline`` is the
+    Render time: the baseline is the output on stand-ins replaying those branches
+    (memoised per template and branches). Validation: ``values`` are probes and ``baseline`` is the
     output (and decisions) on plain stand-ins that the probe render replayed; findings then
     say where a reference sits.
     """
     if not values:
         return []
     probing = baseline is not None
-    stand_ins = {
-        k: stand_in(k, 0 if probing else len(v.encode("utf-8", "surrogateescape")))
-        for k, v in values.items()
-    }
-    if baseline is None:
-        replayed = Decisions(replay=decisions.taken)
-        try:
-            baseline = (template.render(stand_ins, limits=limits, decisions=replayed), replayed)
-        except TemplateError:
-            return [unverifiable(file)]
-    text, base_decisions = baseline
-    swap = _Swap(
-        {stand_ins[k]: v for k, v in values.items()}, base_decisions.prints, decisions.prints
-    )
+    stand_ins = {k: stand_in(k) for k in values}
+    expected: list[Item] | None = None
     try:
-        mismatches = _compare(file, text, checked, swap)
+        if baseline is None:
+            stand_ins, baseline, expected = _baseline(file, template, values, decisions, limits)
+        text, base_decisions = baseline
+        swap = _Swap(
+            {stand_ins[k]: v for k, v in values.items()}, base_decisions.prints, decisions.prints
+        )
+        mismatches = _compare(file, expected if expected is not None else text, checked, swap)
+    except TemplateError:
+        return [unverifiable(file)]
     except StructureLimitError as err:
         return [TemplateIssue(file=file, phase="structure", message=f"{_what(file)}: {err}")]
     except (yaml.YAMLError, EnvSyntaxError) as err:
@@ -492,6 +490,44 @@ def check(
         if not keys:
             issues.append(unverifiable(file))
     return _dedupe(issues, by_line=probing)
+
+
+_MEMO_SIZE = 16
+
+
+def _baseline(
+    file: TemplateFile,
+    template: CompiledTemplate,
+    values: Mapping[str, str],
+    decisions: Decisions,
+    limits: Limits | None,
+) -> tuple[dict[str, str], tuple[str, Decisions], list[Item]]:
+    """The stand-in output for the branches ``decisions`` took, read back; memoised on the
+    template (it depends on the branches and the keys only). When plain stand-ins cannot
+    take those branches (a slice or index past their end), stand-ins padded to each
+    value's length are used, unmemoised."""
+    key = (file, tuple(decisions.taken), frozenset(values))
+    memo = template.memo.get(key)
+    if memo is not None:
+        return memo  # type: ignore[return-value]
+    stand_ins = {k: stand_in(k) for k in values}
+    replayed = Decisions(replay=decisions.taken)
+    try:
+        text = template.render(stand_ins, limits=limits, decisions=replayed)
+        padded = False
+    except TemplateError:
+        stand_ins = {
+            k: stand_in(k, len(v.encode("utf-8", "surrogateescape"))) for k, v in values.items()
+        }
+        replayed = Decisions(replay=decisions.taken)
+        text = template.render(stand_ins, limits=limits, decisions=replayed)
+        padded = True
+    result = (stand_ins, (text, replayed), list(_items(file, text, _Budget())))
+    if not padded:
+        if len(template.memo) >= _MEMO_SIZE:
+            template.memo.pop(next(iter(template.memo)))
+        template.memo[key] = result
+    return result
 
 
 def _isolate(

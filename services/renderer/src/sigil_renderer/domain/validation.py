@@ -1,6 +1,7 @@
 """Template checks: value-blind validation, and the render-time checks with real values."""
 
-from collections.abc import Callable, Iterator, Mapping
+import re
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 
 from sigil_renderer.domain import roundtrip
@@ -16,6 +17,26 @@ from sigil_renderer.template.executor import Decisions
 from sigil_shared.contracts import TemplateFile, TemplateIssue
 
 MAX_MISSING_PASSES = 64
+#: Values Docker Compose reads back exactly wherever they sit in an env file (unquoted or
+#: in either quotes): no whitespace, quote, backslash, "$" or "#"; "=" is inert too unless
+#: the value sits in a variable name.
+_ENV_INERT = re.compile(r"[A-Za-z0-9_.,:/@%+^~*!?&()\[\]{}<>|;=-]+")
+
+
+def _env_inert(output: str, values: Iterable[str]) -> bool:
+    """Whether every value is inert where it appears in ``output`` (the render fast path)."""
+    for value in values:
+        if not _ENV_INERT.fullmatch(value):
+            return False
+        if "=" not in value:
+            continue
+        at = output.find(value)
+        while at >= 0:
+            line_start = output.rfind("\n", 0, at) + 1
+            if output.find("=", line_start) >= at:  # the name ends at the first "="
+                return False
+            at = output.find(value, at + 1)
+    return True
 
 
 @dataclass
@@ -224,6 +245,8 @@ def validate_file(
     if result.issues or decisions is None or result.output is None:
         return result
     used = {k: secrets[k] for k in result.references if k in secrets}
+    if file == "envFile" and _env_inert(result.output, used.values()):
+        return result  # such values read back exactly where they sit: nothing to check
     if used:
         result.issues.extend(
             roundtrip.check(file, template, used, checked=result.output, decisions=decisions)
