@@ -209,7 +209,7 @@ def test_import_creates_or_updates_each_key_and_never_prints_values(
 
 
 def _drain(fd: int, until: bytes, timeout: float = 30) -> bytes:
-    """Read the terminal until ``until`` appears (or EOF); fail with what was seen."""
+    """Read the terminal until ``until`` appears (or EOF)."""
     seen = b""
     deadline = time.monotonic() + timeout
     while until not in seen and time.monotonic() < deadline:
@@ -226,21 +226,41 @@ def _drain(fd: int, until: bytes, timeout: float = 30) -> bytes:
     return seen
 
 
+def _wait_child(pid: int, timeout: float = 30) -> int | None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            return os.waitstatus_to_exitcode(status)
+        time.sleep(0.05)
+    return None
+
+
 def test_interactive_prompt_hides_the_value(stack: CliStack) -> None:
     env = api_env(stack, stack.token("cliprompt"))
     secret = "prompted-value-13579"
     pid, fd = pty.fork()
     if pid == 0:  # the child: sigil on a real terminal (stdin is a tty)
         os.execve(SIGIL, [SIGIL, "secrets", "create", "PROMPTED"], env)
-    transcript = _drain(fd, b"(hidden)")
-    os.write(fd, secret.encode() + b"\n")
-    transcript += _drain(fd, b"epeat")
-    os.write(fd, secret.encode() + b"\n")
-    transcript += _drain(fd, b"\x00never\x00")  # until the child exits
-    _, status = os.waitpid(pid, 0)
-    os.close(fd)
+    status: int | None = None
+    try:
+        # Click prints the prompt, then getpass turns echo off and writes the final space:
+        # type only after that space, as a person does (typeahead would echo anywhere).
+        transcript = _drain(fd, b"(hidden): ")
+        assert b"(hidden): " in transcript, transcript
+        os.write(fd, secret.encode() + b"\n")
+        transcript += _drain(fd, b"confirmation: ")
+        assert b"confirmation: " in transcript, transcript
+        os.write(fd, secret.encode() + b"\n")
+        transcript += _drain(fd, b"\x00never\x00")  # until the child closes the terminal
+        status = _wait_child(pid)
+    finally:
+        if status is None:
+            os.kill(pid, 9)
+            os.waitpid(pid, 0)
+        os.close(fd)
     text = transcript.decode(errors="replace")
-    assert os.waitstatus_to_exitcode(status) == 0, text
+    assert status == 0, text
     assert "created PROMPTED" in text
     assert secret not in text  # the terminal never echoed it
     assert "PROMPTED" in {item["key"] for item in listing(stack, env["SIGIL_TOKEN"])}
@@ -350,26 +370,32 @@ def test_validate_positions_are_one_based_and_json_names_the_files(
     stack: CliStack, tmp_path: Path
 ) -> None:
     env = api_env(stack, stack.token("clipos"))
-    values = tmp_path / "values.yaml"
-    values.write_text('a: 1\nb: {{ .Secrets.NOPE }}\nc: "é{{ .Secrets.ALSO_NOPE }}"\n')
+    dotenv = tmp_path / "app.env"
+    dotenv.write_text("X={{ .Secrets.NOPE }}\nY=é{{ .Secrets.ALSO_NOPE }}\n")
     broken = tmp_path / "broken.env"
     broken.write_text("X={{ .Secrets.A }\n")
-    text = sigil("render", "validate", str(values), str(broken), env=env)
+    values = tmp_path / "values.yaml"
+    values.write_text("a: 1\nb: {{ .Secrets.NOPE }}\n")
+    text = sigil("render", "validate", str(dotenv), str(broken), str(values), env=env)
     assert text.returncode == 1
     lines = text.stdout.splitlines()
-    # Go's 0-based byte column 14 is the 15th character; "é" is two bytes, one character.
-    assert lines[0].startswith(f"{values}:2:15: template execution error: ")
-    assert lines[1].startswith(f"{values}:3:17: template execution error: ")
+    # Go's 0-based byte column 13 is the 14th character; "é" is two bytes, one character.
+    assert lines[0].startswith(f"{dotenv}:1:14: template execution error: ")
+    assert lines[1].startswith(f"{dotenv}:2:15: template execution error: ")
     # A parse error has a line but no column: nothing is invented, never ":0".
     assert lines[2].startswith(f"{broken}:1: template parsing error: ")
+    assert any(line.startswith(f"{values}:2:") for line in lines)
     assert ":0:" not in text.stdout
-    as_json = sigil("render", "validate", str(values), str(broken), "--json", env=env)
+    assert ":0: " not in text.stdout
+    as_json = sigil("render", "validate", str(dotenv), str(broken), str(values), "--json", env=env)
     assert as_json.returncode == 1
     results = json.loads(as_json.stdout)
-    assert [r["file"] for r in results] == [str(values), str(broken)]
-    assert {e["file"] for r in results for e in r["errors"]} == {str(values), str(broken)}
-    assert [(e["line"], e["column"]) for e in results[0]["errors"]] == [(2, 15), (3, 17)]
+    assert [r["file"] for r in results] == [str(dotenv), str(broken), str(values)]
+    for result in results:
+        assert {e["file"] for e in result["errors"]} == {result["file"]}
+    assert [(e["line"], e["column"]) for e in results[0]["errors"]] == [(1, 14), (2, 15)]
     assert results[1]["errors"][0]["column"] is None
+    assert "envFile" not in json.dumps([e["file"] for r in results for e in r["errors"]])
 
 
 def test_global_options_anywhere_and_from_the_environment(stack: CliStack) -> None:
@@ -420,7 +446,12 @@ def _render(stack: CliStack, org: str, deployment: str, env_file: str) -> None:
     ).model_dump_json(by_alias=True)
 
     async def go() -> None:
-        nc = await nats.connect(url, user="platform", password=passwords["platform"])
+        nc = await nats.connect(
+            url,
+            user="platform",
+            password=passwords["platform"],
+            inbox_prefix=subjects.inbox_prefix("platform"),
+        )
         try:
             reply = await nc.request(subjects.TEMPLATE_RENDER, body.encode(), timeout=15)
         finally:
@@ -472,21 +503,25 @@ def test_banner_prints_the_exact_token_and_url_commands(stack: CliStack) -> None
     assert json.loads(result.stdout) == []
 
 
-def test_logs_tail_streams_redacted_lines(stack: CliStack) -> None:
+def test_logs_publish_and_tail_show_only_redacted_lines(stack: CliStack) -> None:
     token = stack.token("clilogs")
-    sigil("secrets", "create", "TOKEN", env=api_env(stack, token), stdin=VALUE)
+    env = api_env(stack, token)
+    assert sigil("secrets", "create", "TOKEN", env=env, stdin=VALUE).returncode == 0
     proc = subprocess.Popen(
         [SIGIL, "logs", "tail", "web"],
-        env=api_env(stack, token),
+        env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
     )
     try:
         time.sleep(1.0)  # the tail subscribes before the line is published
-        platform = json.loads((stack.data_dir / "nats-users.json").read_text())["platform"]
-        nats_url = (stack.data_dir / "nats.url").read_text().strip()
-        _publish_line(nats_url, platform, "clilogs", "web", f"hello {VALUE}")
+        published = sigil(
+            "logs", "publish", "web", "--org", "clilogs", "--json", env=env,
+            stdin=f"hello {VALUE}\n",
+        )  # fmt: skip
+        assert published.returncode == 0, published.stderr
+        assert json.loads(published.stdout) == {"published": 1, "refused": 0}
         assert proc.stdout is not None
         line = proc.stdout.readline()
     finally:
@@ -497,22 +532,4 @@ def test_logs_tail_streams_redacted_lines(stack: CliStack) -> None:
         proc.stdout.close()
         proc.stderr.close()
     assert line.rstrip().endswith("hello ********")
-
-
-def _publish_line(url: str, password: str, org: str, deployment: str, body: str) -> None:
-    import asyncio
-    from datetime import UTC, datetime
-
-    import nats
-
-    from sigil_shared.contracts import LogRecord
-
-    async def go() -> None:
-        nc = await nats.connect(url, user="platform", password=password)
-        record = LogRecord(deployment_id=deployment, timestamp=datetime.now(UTC), body=body)
-        await nc.jetstream().publish(
-            subjects.logs_raw(org, deployment), record.model_dump_json().encode()
-        )
-        await nc.close()
-
-    asyncio.run(go())
+    assert_no_leak(published)

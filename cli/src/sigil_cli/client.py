@@ -8,26 +8,12 @@ from typing import Any
 
 import httpx
 
-from sigil_cli.exitcodes import CliError, ExitCode
+from sigil_cli.exitcodes import CliError, ExitCode, exit_for_status
 
 DEFAULT_URL = "http://127.0.0.1:8080"
 #: An unreachable gateway must fail within seconds, not hang a CI job.
 CONNECT_TIMEOUT = 5.0
 READ_TIMEOUT = 30.0
-
-_STATUS_EXIT = {
-    400: ExitCode.USAGE,
-    401: ExitCode.PERMISSION,
-    403: ExitCode.PERMISSION,
-    404: ExitCode.NOT_FOUND,
-    409: ExitCode.CONFLICT,
-    413: ExitCode.USAGE,
-    422: ExitCode.USAGE,
-    429: ExitCode.UNAVAILABLE,
-    502: ExitCode.UNAVAILABLE,
-    503: ExitCode.UNAVAILABLE,
-    504: ExitCode.UNAVAILABLE,
-}
 
 
 class ApiError(CliError):
@@ -44,7 +30,7 @@ class ApiError(CliError):
     ) -> None:
         text = f"{message} ({code}, HTTP {status})" if status else message
         if exit_code is None:
-            exit_code = _STATUS_EXIT.get(status, ExitCode.OTHER)
+            exit_code = exit_for_status(status)
         payload: dict[str, Any] = {"error": {"code": code, "message": message, "details": details}}
         if status:
             payload["status"] = status

@@ -24,6 +24,26 @@ EXIT_CODES_HELP = (
 )
 
 
+_STATUS_EXIT = {
+    400: ExitCode.USAGE,
+    401: ExitCode.PERMISSION,
+    403: ExitCode.PERMISSION,
+    404: ExitCode.NOT_FOUND,
+    409: ExitCode.CONFLICT,
+    413: ExitCode.USAGE,
+    422: ExitCode.USAGE,
+    429: ExitCode.UNAVAILABLE,
+    502: ExitCode.UNAVAILABLE,
+    503: ExitCode.UNAVAILABLE,
+    504: ExitCode.UNAVAILABLE,
+}
+
+
+def exit_for_status(status: int) -> ExitCode:
+    """The exit code of an HTTP status (a Sigil error's status, from its code)."""
+    return _STATUS_EXIT.get(status, ExitCode.OTHER)
+
+
 class CliError(Exception):
     """A failure the user is told about in one line on stderr, with its exit code.
 

@@ -12,6 +12,7 @@ from typing import BinaryIO
 
 import nats
 
+from sigil_shared import subjects
 from sigil_shared.log_publisher import BATCH_MAX_BYTES, LogPublisher, RecordTooLargeError
 
 _CHUNK = 256 * 1024
@@ -58,7 +59,9 @@ async def publish_stdin(
     """
     stream = source if source is not None else sys.stdin.buffer
     summary = PublishSummary()
-    nc = await nats.connect(servers=servers, user=user, password=password)
+    # Private inboxes: a user may subscribe only under its own prefix (JetStream acks too).
+    inbox = subjects.inbox_prefix(user) if user else "_INBOX"
+    nc = await nats.connect(servers=servers, user=user, password=password, inbox_prefix=inbox)
     queue: asyncio.Queue[bytes] = asyncio.Queue(maxsize=8)
     reader = asyncio.create_task(_chunks(stream, queue))
     try:

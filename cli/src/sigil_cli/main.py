@@ -506,6 +506,19 @@ def _run(args: list[str]) -> int:
     return int(result) if isinstance(result, int) else ExitCode.OK
 
 
+def _sigil_error(err: Exception) -> tuple[str, int] | None:
+    """Message and exit code of a Sigil error raised by a service package we called.
+
+    Their messages never carry a value (an ARCHITECTURE rule), so they can be shown.
+    """
+    errors = sys.modules.get("sigil_shared.errors")  # loaded if one was raised
+    if errors is None or not isinstance(err, errors.SigilError):
+        return None
+    from sigil_cli.exitcodes import exit_for_status  # noqa: PLC0415
+
+    return err.message, int(exit_for_status(errors.HTTP_STATUS.get(err.code, 500)))
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run one ``sigil`` command; returns its exit status (see ``EXIT_CODES_HELP``)."""
     args = hoist_global_options(list(sys.argv[1:] if argv is None else argv))
@@ -522,6 +535,10 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as err:
         if os.environ.get("SIGIL_DEBUG"):
             raise
+        known = _sigil_error(err)
+        if known is not None:
+            sys.stderr.write(f"sigil: {known[0]}\n")
+            return known[1]
         # Only the type: an unexpected exception's text is not known to be value-free.
         sys.stderr.write(
             f"sigil: unexpected error ({type(err).__name__}); "

@@ -58,8 +58,60 @@ def probe(url: str) -> None:
     raise CliError(msg, ExitCode.UNAVAILABLE)
 
 
-def _ready(data_dir: Path) -> None:
-    probe(nats_url(data_dir))
+def _quiet_nats_logs() -> None:
+    """nats-py logs every failed attempt with a traceback; the command says it in one line."""
+    import logging  # noqa: PLC0415
+
+    logging.getLogger("nats").setLevel(logging.CRITICAL + 1)
+
+
+def check_login(url: str, user: str | None, password: str | None) -> None:
+    """One connection attempt, no retries: a wrong password is one line, not a long hang."""
+    import asyncio  # noqa: PLC0415
+
+    import nats  # noqa: PLC0415
+    import nats.errors  # noqa: PLC0415
+
+    async def attempt() -> None:
+        nc = await nats.connect(
+            servers=[s.strip() for s in url.split(",")],
+            user=user,
+            password=password,
+            allow_reconnect=False,
+            max_reconnect_attempts=0,
+            connect_timeout=PROBE_TIMEOUT,
+            name="sigil-cli-check",
+        )
+        await nc.close()
+
+    try:
+        asyncio.run(attempt())
+    except (nats.errors.Error, OSError, TimeoutError) as err:
+        who = f"as {user}" if user else "without a user"
+        msg = f"NATS at {url} refused the connection {who}: {err}"
+        raise CliError(msg, ExitCode.PERMISSION) from err
+
+
+def _credentials(data_dir: Path, default_user: str) -> tuple[str | None, str | None]:
+    """``SIGIL_NATS_USER``/``SIGIL_NATS_PASSWORD``, else the data dir's ``default_user``."""
+    user = os.environ.get("SIGIL_NATS_USER")
+    if user:
+        return user, os.environ.get("SIGIL_NATS_PASSWORD")
+    users_file = data_dir / "nats-users.json"
+    if not users_file.is_file():
+        return None, None
+    passwords: dict[str, str] = json.loads(users_file.read_text(encoding="utf-8"))
+    return default_user, passwords.get(default_user)
+
+
+def _ready(data_dir: Path, *, user: str = "secrets") -> tuple[str, str | None, str | None]:
+    """Fail fast unless NATS answers and lets ``user`` in; the URL and credentials."""
+    _quiet_nats_logs()
+    url = nats_url(data_dir)
+    probe(url)
+    name, password = _credentials(data_dir, user)
+    check_login(url, name, password)
+    return url, name, password
 
 
 def keys_status(data_dir: Path, *, as_json: bool) -> int:
@@ -106,18 +158,6 @@ def audit_verify(data_dir: Path, *, org: str | None, as_json: bool) -> int:
     return outcome.exit_code
 
 
-def _platform_credentials(data_dir: Path) -> tuple[str | None, str | None]:
-    """``SIGIL_NATS_USER``/``SIGIL_NATS_PASSWORD``, else the data dir's platform user."""
-    user = os.environ.get("SIGIL_NATS_USER")
-    if user:
-        return user, os.environ.get("SIGIL_NATS_PASSWORD")
-    users_file = data_dir / "nats-users.json"
-    if not users_file.is_file():
-        return None, None
-    passwords: dict[str, str] = json.loads(users_file.read_text(encoding="utf-8"))
-    return "platform", passwords.get("platform")
-
-
 def logs_publish(
     data_dir: Path,
     deployment: str,
@@ -139,9 +179,7 @@ def logs_publish(
     ):
         if value is not None and (problem := id_problem(value)):
             raise CliError(f"{flag} {problem}", ExitCode.USAGE)
-    url = nats_url(data_dir)
-    probe(url)
-    user, password = _platform_credentials(data_dir)
+    url, user, password = _ready(data_dir, user="platform")
     import asyncio  # noqa: PLC0415
 
     import nats.errors  # noqa: PLC0415
