@@ -33,7 +33,7 @@ from pydantic import ValidationError
 from sigil_secrets.adapters.keyring_source import KeyringSource
 from sigil_secrets.domain.audit_chain import ChainHead, head_of, seal_events
 from sigil_shared import subjects
-from sigil_shared.audit_stream import audit_stream_config, dropping_problems
+from sigil_shared.audit_stream import dropping_problems
 from sigil_shared.contracts import AuditEvent
 from sigil_shared.errors import AuditUnavailableError
 
@@ -111,14 +111,11 @@ class JetStreamAuditLog:
         self._batch_rtt = 0.02
 
     async def setup(self) -> None:
-        """Create the stream on first start; learn whether it takes atomic batches."""
+        """Learn whether the stream takes atomic batches; it is the setup step's to create."""
         try:
-            try:
-                info = await self._js.stream_info(self._stream)
-            except NotFoundError:
-                info = await self._js.add_stream(
-                    audit_stream_config(name=self._stream, replicas=self._replicas)
-                )
+            info = await self._js.stream_info(self._stream)
+        except NotFoundError as err:
+            raise AuditUnavailableError("audit stream is missing: run the setup step") from err
         except (JsError, TimeoutError) as err:
             raise AuditUnavailableError("audit stream is unavailable") from err
         self._atomic = bool(info.config.allow_atomic)
