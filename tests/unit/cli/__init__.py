@@ -1,0 +1,1 @@
+"""Unit tests of the sigil command's pure parts."""
