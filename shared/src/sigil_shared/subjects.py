@@ -113,6 +113,11 @@ def generation_key(org: str) -> str:
     return f"g.{org}"
 
 
+def audit_anchor_key(org: str) -> str:
+    """KV key (secrets bucket) of an organization's audit head anchor (last position, link)."""
+    return f"a.{org}"
+
+
 def inbox_prefix(user: str) -> str:
     """The private reply-inbox prefix of one NATS user (it may subscribe only below it)."""
     return f"_INBOX.{user}"
