@@ -6,6 +6,7 @@ import nats
 import pytest
 
 from sigil_shared import subjects
+from sigil_shared.operations import RUNTIME_USERS
 from tests.helpers import NatsFixture
 from tests.proof.conftest import Record
 
@@ -38,6 +39,18 @@ FORBIDDEN = [
     ("secrets", "publish", subjects.TEMPLATE_RENDER),
     ("secrets", "publish", subjects.logs_redacted("o", "d")),
     ("secrets", "subscribe", subjects.LOGS_RAW_ALL),
+    # Private inboxes (issue 11 B): nobody reads another user's replies.
+    *[(user, "subscribe", "_INBOX.>") for user in RUNTIME_USERS],
+    *[(user, "subscribe", ">") for user in RUNTIME_USERS],
+    ("gateway", "subscribe", "_INBOX.renderer.>"),
+    ("gateway", "subscribe", "_INBOX.redactor.>"),
+    ("platform", "subscribe", "_INBOX.secrets.>"),
+    # Least-privilege JetStream (issue 11 C): no runtime user manages the audit stream.
+    *[
+        (user, "publish", f"$JS.API.STREAM.{verb}.{subjects.AUDIT_STREAM}")
+        for user in RUNTIME_USERS
+        for verb in ("UPDATE", "DELETE", "PURGE", "MSG.DELETE")
+    ],
 ]
 
 
@@ -48,7 +61,11 @@ async def _refused(nats_server: NatsFixture, user: str, action: str, subject: st
         errors.append(err)
 
     nc = await nats.connect(
-        nats_server.url, user=user, password=nats_server.data.passwords()[user], error_cb=on_error
+        nats_server.url,
+        user=user,
+        password=nats_server.data.passwords()[user],
+        error_cb=on_error,
+        inbox_prefix=subjects.inbox_prefix(user),
     )
     try:
         if action == "publish":
