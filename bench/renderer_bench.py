@@ -25,6 +25,7 @@ from pathlib import Path
 
 from bench.stack import BenchStack
 from sigil_renderer import TemplateCache
+from sigil_renderer.adapters.generations import parse_generation
 from sigil_renderer.domain.validation import validate_file
 from sigil_shared import operations as ops
 from sigil_shared import subjects
@@ -193,9 +194,12 @@ async def generation_read_cost(stack: BenchStack, *, rounds: int) -> tuple[float
     before = {name: cpu_seconds(pid) for name, pid in pids.items() if pid}
     start = time.perf_counter()
     for _ in range(rounds):
-        await nc.request(subject, b"", timeout=5)
+        reply = await nc.request(subject, b"", timeout=5)
     elapsed = time.perf_counter() - start
     cpu = {name: (cpu_seconds(pids[name]) - t) * 1000 / rounds for name, t in before.items()}
+    # A missing key would mean no caching at all (every render resolving): say so.
+    if parse_generation(reply.headers, reply.data) is None:
+        print("  WARNING: g.<org> is missing: the renderer cannot cache values")
     return elapsed * 1e6 / rounds, cpu
 
 

@@ -15,7 +15,8 @@ from sigil_shared import operations as ops
 from sigil_shared.bus import create_broker, request
 from sigil_shared.contracts import HealthRequest
 from sigil_shared.errors import SigilError
-from sigil_shared.settings import BusSettings
+from sigil_shared.settings import BusSettings, SetupSettings
+from sigil_shared.setup import setup_streams
 
 
 class BenchStack:
@@ -36,6 +37,14 @@ class BenchStack:
         )
         self.server = NatsServer(self.data.nats_conf)
         self.url = self.server.start()
+        # The setup step creates every stream and bucket (services only check them).
+        await setup_streams(
+            SetupSettings(
+                nats_url=self.url,
+                nats_user="bootstrap",
+                nats_password=self.data.passwords()["bootstrap"],
+            )
+        )
         modules = dict(SERVICE_MODULES)
         for service in self.services:
             env = dict(
@@ -44,6 +53,7 @@ class BenchStack:
                 SIGIL_NATS_USER=service,
                 SIGIL_NATS_PASSWORD=self.data.passwords()[service],
                 SIGIL_KEK_FILE=str(self.data.kek_file),
+                SIGIL_AUDIT_KEY_FILE=str(self.data.audit_key_file),
                 SIGIL_LOG_LEVEL="WARNING",
             )
             self.procs.append(subprocess.Popen([sys.executable, "-m", modules[service]], env=env))  # noqa: ASYNC220

@@ -1,5 +1,6 @@
 """The FastStream/NATS plumbing: broker factory, error replies, typed requests, health."""
 
+import functools
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -93,14 +94,21 @@ class CommandMetricsMiddleware(BaseMiddleware):
         subject = getattr(msg.raw_message, "subject", "unknown")
         if isinstance(result, Reply):
             outcome = "ok" if result.ok else (result.error.code if result.error else "error")
-            meter = metrics.get_meter("sigil.bus")
-            meter.create_counter("sigil.commands", unit="{command}").add(
-                1, {"subject": _command_label(subject), "outcome": outcome}
-            )
-            meter.create_histogram("sigil.command.duration", unit="s").record(
-                time.perf_counter() - start, {"subject": _command_label(subject)}
-            )
+            commands, duration = _command_instruments()
+            commands.add(1, {"subject": _command_label(subject), "outcome": outcome})
+            duration.record(time.perf_counter() - start, {"subject": _command_label(subject)})
         return result
+
+
+@functools.cache
+def _command_instruments() -> tuple[metrics.Counter, metrics.Histogram]:
+    """Created once per process: FastStream builds the middleware per message, and without
+    a meter provider each ``create_*`` call appends a proxy instrument to a list forever."""
+    meter = metrics.get_meter("sigil.bus")
+    return (
+        meter.create_counter("sigil.commands", unit="{command}"),
+        meter.create_histogram("sigil.command.duration", unit="s"),
+    )
 
 
 def _command_label(subject: str) -> str:
@@ -190,11 +198,15 @@ def serve(
     broker: NatsBroker,
     op: Command[RequestT, ReplyT],
     handler: Callable[[RequestT], Awaitable[ReplyT]],
+    *,
+    max_workers: int = 1,
 ) -> None:
     """Answer a declared command in its owner's queue group with ``handler``.
 
     The subscriber's only parameter is the request contract: no ``Context()`` or
     ``Depends`` parameter, which FastStream would resolve through a thread pool per message.
+    ``max_workers`` > 1 handles that many messages at once (a handler that awaits the bus
+    would otherwise serve one request per round trip).
     """
 
     async def answer(request: Any) -> Reply[Any]:
@@ -202,9 +214,10 @@ def serve(
 
     answer.__annotations__ = {"request": op.request, "return": Reply[op.reply]}  # type: ignore[name-defined]
     answer.__name__ = answer.__qualname__ = op.subject.replace(".", "_")
-    broker.subscriber(op.subject, queue=op.queue, title=op.subject, description=op.description)(
-        answer
-    )
+    options: dict[str, Any] = {"max_workers": max_workers} if max_workers > 1 else {}
+    broker.subscriber(
+        op.subject, queue=op.queue, title=op.subject, description=op.description, **options
+    )(answer)
 
 
 def listen(broker: NatsBroker, event: Event, handler: Callable[[Any], Awaitable[None]]) -> None:
