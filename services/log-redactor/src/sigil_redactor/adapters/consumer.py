@@ -80,23 +80,33 @@ class RawLogConsumer:
         self._task = asyncio.create_task(self._run(), name="raw-log-consumer")
 
     async def _run(self) -> None:
+        # A pull for more messages than are waiting is held by the server until it expires,
+        # so each fetch asks for what the last one said is pending (batches are up to 1 MiB:
+        # a few messages can be thousands of records); when idle, one message, waited for.
+        pending = 0
         while True:
             assert self._sub is not None
+            want = min(self._batch, pending) if pending > 0 else 1
             try:
-                messages = await self._sub.fetch(batch=self._batch, timeout=1.0)
+                messages = await self._sub.fetch(batch=want, timeout=0.25 if pending else 1.0)
             except (TimeoutError, NatsTimeoutError):
+                pending = 0
                 continue
             except JsError as err:
                 log.warning("fetch failed: %s", type(err).__name__)
+                pending = 0
                 await asyncio.sleep(0.5)
                 continue
+            if not messages:
+                pending = 0
+                continue
+            pending = int(messages[-1].metadata.num_pending)
+            self.backlog = pending
+            self._service.backlog = pending
             try:
                 await self._service.process([_Raw(m) for m in messages])
             except Exception as err:  # noqa: BLE001 - the loop must survive; records redeliver
                 log.error("batch failed, records will be redelivered: %s", type(err).__name__)
-            if messages:
-                self.backlog = int(messages[-1].metadata.num_pending)
-                self._service.backlog = self.backlog
 
     async def stop(self) -> None:
         """Stop fetching and release the subscription (so the connection drains at once)."""

@@ -96,7 +96,45 @@ class RedactedLogStore:
     async def _before(
         self, subject: str, before: int | None, limit: int, max_bytes: int
     ) -> StoredPage:
-        stop_seq = None if before is None else before >> SEQUENCE_SHIFT
+        """The newest records before ``before``: read backwards in growing windows of stream
+        sequences (the server filters by subject), never the deployment's whole history."""
+        if before is None:
+            last = await self._js.get_last_msg(subjects.LOGS_REDACTED_STREAM, subject)
+            upper = int(last.seq or 0)
+        else:
+            upper = before >> SEQUENCE_SHIFT
+        window = 256
+        while True:
+            lower = max(1, upper - window + 1)
+            kept, dropped = await self._window(
+                subject, lower=lower, upper=upper, before=before, limit=limit, max_bytes=max_bytes
+            )
+            records = sum(count for _, _, count in kept)
+            size = sum(len(data) for _, data, _ in kept)
+            if dropped or lower == 1 or records >= limit or size >= max_bytes:
+                break
+            window *= 8
+        entries = [
+            LogEntry(sequence=entry_sequence(seq, index), record=record)
+            for seq, data, _ in kept
+            for index, record in enumerate(stored_records(data))
+            if before is None or entry_sequence(seq, index) < before
+        ]
+        more = dropped or len(entries) > limit or lower > 1
+        return StoredPage(entries=entries[-limit:], more=more)
+
+    async def _window(
+        self,
+        subject: str,
+        *,
+        lower: int,
+        upper: int,
+        before: int | None,
+        limit: int,
+        max_bytes: int,
+    ) -> tuple[deque[tuple[int, bytes, int]], bool]:
+        """Messages of ``subject`` in ``[lower, upper]``, trimmed to the newest that hold
+        ``limit`` records or ``max_bytes``; and whether older ones were dropped."""
         kept: deque[tuple[int, bytes, int]] = deque()
         records = 0
         size = 0
@@ -104,14 +142,13 @@ class RedactedLogStore:
 
         def on_row(seq: int, data: bytes, count: int) -> bool:
             nonlocal records, size, dropped
-            if stop_seq is not None and seq > stop_seq:
+            if seq > upper:
                 return False
-            if stop_seq is not None and seq == stop_seq:
-                count = min(count, before & _INDEX_MASK)  # type: ignore[operator]
+            if before is not None and seq == upper:
+                count = min(count, before & _INDEX_MASK)
             kept.append((seq, data, count))
             records += count
             size += len(data)
-            # Keep the fewest newest messages that hold ``limit`` records or the budget.
             while len(kept) > 1 and (
                 records - kept[0][2] >= limit or size - len(kept[0][1]) >= max_bytes
             ):
@@ -119,17 +156,10 @@ class RedactedLogStore:
                 records -= old_count
                 size -= len(old)
                 dropped = True
-            return stop_seq is None or seq < stop_seq
+            return seq < upper
 
-        await _scan(self._nc, self._js, subject, start_seq=None, on_row=on_row)
-        entries = [
-            LogEntry(sequence=entry_sequence(seq, index), record=record)
-            for seq, data, _ in kept
-            for index, record in enumerate(stored_records(data))
-            if before is None or entry_sequence(seq, index) < before
-        ]
-        more = dropped or len(entries) > limit
-        return StoredPage(entries=entries[-limit:], more=more)
+        await _scan(self._nc, self._js, subject, start_seq=lower, on_row=on_row)
+        return kept, dropped
 
 
 async def _scan(
