@@ -100,30 +100,31 @@ async def _ask_all(http: httpx.AsyncClient, who: list[dict[str, str]]) -> list[b
     return answers
 
 
-async def _seed(stack: Stack, nats: NatsFixture, org: str, value: str) -> list[dict[str, str]]:
-    """K (vendor level) and KC (customer c1) holding ``value``; the three askers."""
-    admin = _auth(nats, org, "admin")
-    for body in (
-        {"key": "K", "value": value},
-        {"key": "KC", "value": value + "-c1", "customerOrganizationId": "c1"},
-    ):
-        created = await stack.http.post("/api/v1/secrets", headers=admin, json=body)
-        assert created.status_code == 201, created.text
-    return [
-        _auth(nats, org, "read_only"),
-        admin,
-        _auth(nats, org, "read_only", customer="c1"),
-    ]
-
-
 async def test_validate_answers_do_not_depend_on_values(
     stack: Stack, nats_server: NatsFixture, org: str
 ) -> None:
-    # The same keys hold another value in each organization (another length, other
-    # characters, a newline and ": "): the answers must not change by a byte.
-    first = await _ask_all(stack.http, await _seed(stack, nats_server, org, VALUES[0]))
-    for n, value in enumerate(VALUES[1:]):
-        who = await _seed(stack, nats_server, f"{org}-{n}", value)
+    admin = _auth(nats_server, org, "admin")
+    who = [
+        _auth(nats_server, org, "read_only"),
+        admin,
+        _auth(nats_server, org, "read_only", customer="c1"),
+    ]
+    ids = []
+    for body in (
+        {"key": "K", "value": VALUES[0]},
+        {"key": "KC", "value": VALUES[0] + "-c1", "customerOrganizationId": "c1"},
+    ):
+        created = await stack.http.post("/api/v1/secrets", headers=admin, json=body)
+        assert created.status_code == 201, created.text
+        ids.append(created.json()["id"])
+    first = await _ask_all(stack.http, who)
+    # Another length, other characters, then a newline and ": ": not a byte may change.
+    for value in VALUES[1:]:
+        for secret_id, suffix in zip(ids, ("", "-c1"), strict=True):
+            updated = await stack.http.put(
+                f"/api/v1/secrets/{secret_id}", headers=admin, json={"value": value + suffix}
+            )
+            assert updated.status_code == 200, updated.text
         again = await _ask_all(stack.http, who)
         for i, (before, after) in enumerate(zip(first, again, strict=True)):
             assert before == after, (i, before, after)
