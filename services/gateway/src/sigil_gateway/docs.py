@@ -13,6 +13,14 @@ from sigil_shared.ids import KEY_MAX_LENGTH, KEY_PATTERN, VALUE_MAX_BYTES
 SECURITY_SCHEME = "bearerAuth"
 _ASSETS = ("swagger-ui-bundle.js", "swagger-ui.css", "favicon-32x32.png")
 _STREAM_PATH = "/api/v1/deployments/{deployment_id}/logs/stream"
+_REQUEST_ID = {
+    "name": "X-Request-Id",
+    "in": "header",
+    "required": False,
+    "description": "Your id for this request (printable, at most 128 characters); it is "
+    "recorded in the audit trail. A new one is made when absent.",
+    "schema": {"type": "string", "maxLength": 128},
+}
 
 # Swagger UI from the swagger-ui-py wheel's static folder: no CDN, so the page works on an
 # air-gapped install. Only the page and the two assets it loads are served.
@@ -85,6 +93,10 @@ def describe(app: FastAPI) -> dict[str, Any]:
         if path.startswith("/api/"):
             for operation in operations.values():
                 operation["security"] = [{SECURITY_SCHEME: []}]
+                # Read by the route's one dependency, not a declared parameter: say so here.
+                parameters = operation.setdefault("parameters", [])
+                if not any(p.get("name", "").lower() == "x-request-id" for p in parameters):
+                    parameters.append(_REQUEST_ID)
     schemas = components.get("schemas", {})
     key_facts = {
         "minLength": 1,

@@ -20,6 +20,7 @@ from pydantic_core import PydanticSerializationError
 from sigil_shared.contracts import Reply
 from sigil_shared.errors import UnavailableError, error_from_code
 from sigil_shared.operations import Command
+from sigil_shared.telemetry import tracing_enabled
 
 RequestT = TypeVar("RequestT", bound=BaseModel)
 ReplyT = TypeVar("ReplyT", bound=BaseModel)
@@ -54,12 +55,19 @@ async def send(
     subject = op.subject
     payload = encode(message)
     try:
-        raw = await broker.request(payload, subject, headers=_JSON, timeout=timeout)
+        if tracing_enabled():
+            # FastStream's publish path carries the span context in the message headers.
+            traced = await broker.request(payload, subject, headers=_JSON, timeout=timeout)
+            body: bytes = traced.body
+        else:
+            # Untraced, the NATS client's own request (same connection, same private inbox)
+            # skips FastStream's publish command and message wrapping on the hot path.
+            raw = await broker.connection.request(subject, payload, timeout=timeout, headers=_JSON)
+            body = raw.data
     except (TimeoutError, NatsTimeoutError) as err:
         raise UnavailableError(f"no reply on {subject} within {timeout:g}s") from err
     except NoRespondersError as err:
         raise UnavailableError(f"no service answers on {subject}") from err
-    body: bytes = raw.body
     return body
 
 

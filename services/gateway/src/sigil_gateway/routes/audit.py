@@ -5,7 +5,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
 
-from sigil_gateway.deps import ActorDep, BusDep, RequestIdDep, SettingsDep
+from sigil_gateway.deps import CallDep
 from sigil_gateway.errors import API_ERRORS
 from sigil_gateway.relay import relay
 from sigil_shared import operations as ops
@@ -16,10 +16,7 @@ router = APIRouter(prefix="/api/v1/audit", tags=["audit"], responses=API_ERRORS)
 
 @router.get("", response_model=AuditQueryReply, summary="Audit events (admins)")
 async def audit_events(
-    actor: ActorDep,
-    bus: BusDep,
-    settings: SettingsDep,
-    request_id: RequestIdDep,
+    call: CallDep,
     key: Annotated[str | None, Query(max_length=1024)] = None,
     actor_id: Annotated[str | None, Query(alias="actor", max_length=256)] = None,
     action: Annotated[str | None, Query(max_length=64)] = None,
@@ -31,11 +28,11 @@ async def audit_events(
 ) -> Response:
     """Oldest first; filter by key, actor, action and time range; page with ``cursor``."""
     return await relay(
-        bus,
+        call.bus,
         ops.AUDIT_QUERY,
         AuditQueryRequest(
-            actor=actor,
-            request_id=request_id,
+            actor=call.actor,
+            request_id=call.request_id,
             key=key,
             actor_id=actor_id,
             action=action,
@@ -44,5 +41,5 @@ async def audit_events(
             cursor=cursor,
             limit=limit,
         ),
-        timeout=settings.request_timeout,
+        timeout=call.settings.request_timeout,
     )

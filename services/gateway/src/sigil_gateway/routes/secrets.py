@@ -4,7 +4,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Response
 
-from sigil_gateway.deps import ActorDep, BusDep, RequestIdDep, SettingsDep
+from sigil_gateway.deps import CallDep
 from sigil_gateway.errors import API_ERRORS
 from sigil_gateway.relay import data_bytes, relay, send
 from sigil_shared import operations as ops
@@ -35,10 +35,7 @@ CustomerFilter = Annotated[
 
 @router.get("", response_model=SecretListReply, summary="List secrets of your scope")
 async def list_secrets(
-    actor: ActorDep,
-    bus: BusDep,
-    settings: SettingsDep,
-    request_id: RequestIdDep,
+    call: CallDep,
     customer_organization_id: CustomerFilter = None,
     vendor_only: Annotated[bool, Query(alias="vendorOnly")] = False,
     cursor: Cursor = None,
@@ -46,40 +43,37 @@ async def list_secrets(
 ) -> Response:
     """Metadata sorted by key; vendors may filter by customer organization."""
     return await relay(
-        bus,
+        call.bus,
         ops.SECRET_LIST,
         SecretListRequest(
-            actor=actor,
-            request_id=request_id,
+            actor=call.actor,
+            request_id=call.request_id,
             customer_organization_id=customer_organization_id,
             vendor_only=vendor_only,
             cursor=cursor,
             limit=limit,
         ),
-        timeout=settings.request_timeout,
+        timeout=call.settings.request_timeout,
     )
 
 
 @router.post("", status_code=201, response_model=SecretMetadata, summary="Create a secret")
 async def create_secret(
     body: SecretCreateBody,
-    actor: ActorDep,
-    bus: BusDep,
-    settings: SettingsDep,
-    request_id: RequestIdDep,
+    call: CallDep,
 ) -> Response:
     """read_write and admin; 409 when the key exists in the scope."""
     return await relay(
-        bus,
+        call.bus,
         ops.SECRET_CREATE,
         SecretCreateRequest(
-            actor=actor,
-            request_id=request_id,
+            actor=call.actor,
+            request_id=call.request_id,
             key=body.key,
             value=body.value,
             customer_organization_id=body.customer_organization_id,
         ),
-        timeout=settings.request_timeout,
+        timeout=call.settings.request_timeout,
         status=201,
     )
 
@@ -87,17 +81,14 @@ async def create_secret(
 @router.get("/{secret_id}", response_model=SecretDetail, summary="Metadata and versions")
 async def get_secret(
     secret_id: SecretId,
-    actor: ActorDep,
-    bus: BusDep,
-    settings: SettingsDep,
-    request_id: RequestIdDep,
+    call: CallDep,
 ) -> Response:
     """Never the value; 404 outside your scope."""
     return await relay(
-        bus,
+        call.bus,
         ops.SECRET_GET,
-        SecretGetRequest(actor=actor, request_id=request_id, id=secret_id),
-        timeout=settings.request_timeout,
+        SecretGetRequest(actor=call.actor, request_id=call.request_id, id=secret_id),
+        timeout=call.settings.request_timeout,
     )
 
 
@@ -105,23 +96,20 @@ async def get_secret(
 async def update_secret(
     secret_id: SecretId,
     body: SecretUpdateBody,
-    actor: ActorDep,
-    bus: BusDep,
-    settings: SettingsDep,
-    request_id: RequestIdDep,
+    call: CallDep,
 ) -> Response:
     """Version + 1; lists the live deployments still rendered with older values."""
     return await relay(
-        bus,
+        call.bus,
         ops.SECRET_UPDATE,
         SecretUpdateRequest(
-            actor=actor,
-            request_id=request_id,
+            actor=call.actor,
+            request_id=call.request_id,
             id=secret_id,
             value=body.value,
             expected_version=body.expected_version,
         ),
-        timeout=settings.request_timeout,
+        timeout=call.settings.request_timeout,
     )
 
 
@@ -134,18 +122,17 @@ async def update_secret(
 )
 async def delete_secret(
     secret_id: SecretId,
-    actor: ActorDep,
-    bus: BusDep,
-    settings: SettingsDep,
-    request_id: RequestIdDep,
+    call: CallDep,
     force: bool = False,
 ) -> Response:
     """409 while a live deployment revision uses it, unless ``?force=true``."""
     reply = await send(
-        bus,
+        call.bus,
         ops.SECRET_DELETE,
-        SecretDeleteRequest(actor=actor, request_id=request_id, id=secret_id, force=force),
-        timeout=settings.request_timeout,
+        SecretDeleteRequest(
+            actor=call.actor, request_id=call.request_id, id=secret_id, force=force
+        ),
+        timeout=call.settings.request_timeout,
     )
     data_bytes(reply, ops.SECRET_DELETE)  # raises the remote error
     return Response(status_code=204)

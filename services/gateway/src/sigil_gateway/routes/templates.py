@@ -3,7 +3,7 @@
 from fastapi import APIRouter, Response
 from fastapi.exceptions import RequestValidationError
 
-from sigil_gateway.deps import ActorDep, BusDep, RequestIdDep, SettingsDep
+from sigil_gateway.deps import CallDep
 from sigil_gateway.errors import API_ERRORS
 from sigil_gateway.relay import relay
 from sigil_shared import operations as ops
@@ -19,10 +19,7 @@ router = APIRouter(prefix="/api/v1/templates", tags=["templates"], responses=API
 @router.post("/validate", response_model=TemplateValidateReply, summary="Check templates")
 async def validate_templates(
     body: TemplateValidateBody,
-    actor: ActorDep,
-    bus: BusDep,
-    settings: SettingsDep,
-    request_id: RequestIdDep,
+    call: CallDep,
 ) -> Response:
     """Errors with file, line and column, referenced and missing keys; never a value."""
     if body.env_file is None and body.values_yaml is None:
@@ -30,14 +27,14 @@ async def validate_templates(
             [{"loc": ("body",), "type": "missing", "msg": "give envFile, valuesYaml or both"}]
         )
     return await relay(
-        bus,
+        call.bus,
         ops.TEMPLATE_VALIDATE,
         TemplateValidateRequest(
-            actor=actor,
-            request_id=request_id,
+            actor=call.actor,
+            request_id=call.request_id,
             env_file=body.env_file,
             values_yaml=body.values_yaml,
             customer_organization_id=body.customer_organization_id,
         ),
-        timeout=settings.request_timeout,
+        timeout=call.settings.request_timeout,
     )
