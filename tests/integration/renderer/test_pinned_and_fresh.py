@@ -2,11 +2,14 @@
 
 import asyncio
 import contextlib
+import logging
 
+import nats
 import pytest
 from faststream.nats import NatsBroker
 
 from sigil_shared import operations as ops
+from sigil_shared import subjects
 from sigil_shared.bus import request
 from sigil_shared.contracts import TemplateRenderReply, TemplateRenderRequest
 from sigil_shared.errors import NotFoundError
@@ -36,8 +39,9 @@ def _text(reply: TemplateRenderReply) -> str:
 
 
 async def test_rerender_after_40_updates_gives_the_version_1_value(
-    client: SecretsClient, platform: NatsBroker, org: str
+    client: SecretsClient, platform: NatsBroker, org: str, caplog: pytest.LogCaptureFixture
 ) -> None:
+    caplog.set_level(logging.DEBUG)
     admin = actor(org)
     meta = await client.create(admin, "DB_PASSWORD", f"{CANARY}-v1")
     env = "PW={{ .Secrets.DB_PASSWORD }}\n"
@@ -50,6 +54,7 @@ async def test_rerender_after_40_updates_gives_the_version_1_value(
     assert _text(again) == f"PW={CANARY}-v1\n"
     fresh = await _render(platform, org, "web", 2, env)
     assert _text(fresh) == f"PW={CANARY}-v41\n"
+    assert CANARY not in caplog.text
 
 
 async def test_rerender_with_a_key_its_receipt_lacks_records_it(
@@ -161,3 +166,30 @@ async def test_render_is_audited_with_keys_scopes_and_versions(
         ("SHARED", "c1", 1)
     ]
     assert CANARY not in event.model_dump_json()
+
+
+async def test_renders_create_no_jetstream_consumers(
+    nats_server: NatsFixture, client: SecretsClient, platform: NatsBroker, org: str
+) -> None:
+    admin = actor(org)
+    meta = await client.create(admin, "K", "value-1")
+    nc = await nats.connect(
+        nats_server.url,
+        user="bootstrap",
+        password=nats_server.data.passwords()["bootstrap"],
+        inbox_prefix=subjects.inbox_prefix("bootstrap"),
+    )
+    try:
+        js = nc.jetstream()
+        await _render(platform, org, "web", 1, "K={{ .Secrets.K }}\n")
+        # An update asks the renderer for its impact (a receipt scan with a short-lived
+        # consumer): done before counting, so only renders are counted.
+        await client.update(admin, meta.id, "value-2")
+        before = {s.config.name: s.state.consumer_count for s in await js.streams_info()}
+        for revision in range(1, 21):  # new revisions, and revision 1 re-rendered (pinned)
+            await _render(platform, org, "web", revision, "K={{ .Secrets.K }}\n")
+        after = {s.config.name: s.state.consumer_count for s in await js.streams_info()}
+    finally:
+        await nc.close()
+    # Idle scan consumers may expire meanwhile; none may appear.
+    assert all(after[name] <= count for name, count in before.items()), (before, after)

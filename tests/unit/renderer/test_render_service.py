@@ -17,7 +17,7 @@ from sigil_shared.contracts import (
     TemplateRenderRequest,
     ValueUseEvent,
 )
-from sigil_shared.errors import InvalidRequestError, UnavailableError
+from sigil_shared.errors import ConflictError, InvalidRequestError, UnavailableError
 
 CANARY = "canary-Unit-7781-value"
 ORG = "acme"
@@ -261,6 +261,22 @@ async def test_lost_receipt_race_re_renders_from_the_winner(h: Harness) -> None:
     )
     assert reply.reused_receipt is True
     assert len(h.audit.events) == 2
+
+
+async def test_rerender_for_another_scope_is_refused(h: Harness) -> None:
+    h.secrets.put("K", "vendor")
+    h.secrets.put("K", "customer", customer="c1")
+    await h.render("K={{ .Secrets.K }}")
+    with pytest.raises(ConflictError):
+        await h.service.render(
+            TemplateRenderRequest(
+                organization_id=ORG,
+                customer_organization_id="c1",
+                deployment_id="web",
+                revision=1,
+                env_file="K={{ .Secrets.K }}",
+            )
+        )
 
 
 def test_cache_is_bounded_by_scopes_and_bytes() -> None:

@@ -40,7 +40,13 @@ from sigil_shared.contracts import (
     ValueUseEvent,
 )
 from sigil_shared.contracts.audit import MAX_VALUE_USE_KEYS
-from sigil_shared.errors import ForbiddenError, InvalidRequestError, SigilError, UnavailableError
+from sigil_shared.errors import (
+    ConflictError,
+    ForbiddenError,
+    InvalidRequestError,
+    SigilError,
+    UnavailableError,
+)
 
 _TRACER = trace.get_tracer("sigil.renderer")
 #: Longest key name a value-use event carries (ValueUseKey); longer names are not keys.
@@ -311,6 +317,12 @@ class RendererService:
         """
         if stored is None:
             return current
+        if stored.receipt.customer_organization_id != req.customer_organization_id:
+            msg = (
+                f"deployment {req.deployment_id} revision {req.revision} was rendered for "
+                "another scope; render a new revision"
+            )
+            raise ConflictError(msg, details={"field": "customerOrganizationId"})
         pins = {e.key: e for e in stored.receipt.secrets}
         used: dict[str, ResolvedSecret] = {}
         fetch: list[PinnedVersion] = []
