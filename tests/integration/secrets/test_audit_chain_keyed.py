@@ -150,6 +150,8 @@ async def test_concurrent_appends_from_two_replicas_form_one_unforked_chain(
         results = await asyncio.gather(
             *((replica_a if n % 2 else replica_b).append(_event(org, n)) for n in range(200))
         )
+        await replica_a.close()  # head anchors written
+        await replica_b.close()
     finally:
         await other_nc.close()
     assert sorted(e.chain_seq for e in results) == list(range(1, 201))
@@ -167,6 +169,7 @@ async def test_verify_fails_on_an_event_forged_with_a_correct_unkeyed_hash(
     org = "forged"
     log = await _audit_log(private_nats, secrets_nc)
     head = [await log.append(_event(org, n)) for n in range(3)][-1]
+    await log.close()
     # What the attack of issue 11 did: an event linked to the real head, "sealed" with
     # plain SHA-256 over its canonical JSON, published with the secrets user's rights.
     forged = _event(org, 99).model_copy(
@@ -203,6 +206,7 @@ async def test_verify_fails_on_an_edited_event(
     org = "edited"
     log = await _audit_log(private_nats, secrets_nc)
     events = [await log.append(_event(org, n)) for n in range(3)]
+    await log.close()
     edited_id = events[1].id
 
     def edit(stored: Stored) -> Stored:
@@ -230,6 +234,7 @@ async def test_verify_fails_when_a_stream_limit_dropped_events(
     log = await _audit_log(private_nats, secrets_nc)
     for n in range(6):
         await log.append(_event(org, n))
+    await log.close()
     # The attack of issue 11: limits plus discard 'old' silently drop the oldest events.
     await _loosen(private_nats, max_msgs=3, discard=DiscardPolicy.OLD)
     report = await verify_audit(_settings(private_nats), organization_id=org)
@@ -250,6 +255,7 @@ async def test_verify_names_a_gap_and_a_missing_head(
     for org in ("gap", "head"):
         for n in range(4):
             await log.append(_event(org, n))
+    await log.close()
     gap_victim = [e async for _, e in log.events("gap", after=0)][1].id
     head_victim = [e async for _, e in log.events("head", after=0)][0].id  # noqa: RUF015
 
@@ -281,6 +287,8 @@ async def test_rotating_the_audit_key_keeps_old_events_verifiable_and_is_audited
     add_key(private_nats.data.audit_key_file, "audit-next")
     restarted = await _audit_log(private_nats, secrets_nc)
     after = await restarted.append(_event(org, 2))
+    await log.close()
+    await restarted.close()
     assert before.key_id != after.key_id == "audit-next"
     assert (rotation.organization_id, rotation.action) == (OPERATOR_CHAIN, "keys.rotate")
     report = await verify_audit(settings)
@@ -352,6 +360,7 @@ async def test_value_use_events_from_the_intake_are_appended_and_published(
         await sub.unsubscribe()
     finally:
         await consumer.stop()
+        await log.close()
         await platform.close()
         await renderer.close()
     assert [(e.action, e.id) for e in stored] == [(u.action, u.event_id) for u in uses]
@@ -448,3 +457,50 @@ async def test_keys_rotate_is_audited_first_and_refused_when_it_cannot_be(
     )
     assert refused == 6
     assert private_nats.data.kek_file.read_text() == kek_before
+
+
+async def test_verify_names_events_cut_from_the_end_and_a_lost_chain(
+    private_nats: NatsFixture, secrets_nc: NatsClient
+) -> None:
+    log = await _audit_log(private_nats, secrets_nc)
+    for org in ("tail", "gone"):
+        for n in range(5):
+            await log.append(_event(org, n))
+    await log.close()  # the head anchors say: 5 events each
+    cut = {e.id for _, e in [item async for item in log.events("tail", after=0)][3:]}
+
+    def truncate(stored: Stored) -> Stored:
+        # The last two events of one chain and every event of the other vanish.
+        kept = [(s, d) for s, d in stored if json.loads(d)["id"] not in cut]
+        return [(s, d) for s, d in kept if json.loads(d)["organizationId"] != "gone"]
+
+    await _rewrite(private_nats, truncate)
+    report = await verify_audit(_settings(private_nats))
+    assert not report.ok
+    chains = {c.organization_id: c for c in report.chains}
+    assert [p.kind for p in chains["tail"].problems] == ["missing_head"]
+    assert "positions 4..5 are gone" in chains["tail"].problems[0].message
+    assert chains["gone"].count == 0
+    assert [p.kind for p in chains["gone"].problems] == ["missing_head"]
+    assert "positions 1..5 are gone" in chains["gone"].problems[0].message
+
+
+async def test_verify_flags_a_purged_head_anchor(
+    private_nats: NatsFixture, secrets_nc: NatsClient
+) -> None:
+    org = "unanchored"
+    log = await _audit_log(private_nats, secrets_nc)
+    await log.append(_event(org, 0))
+    await log.close()
+    assert (await verify_audit(_settings(private_nats), organization_id=org)).ok
+    nc = await _connect(private_nats, "bootstrap")
+    try:
+        await nc.jetstream().purge_stream(
+            subjects.kv_stream(subjects.SECRETS_BUCKET),
+            subject=f"$KV.{subjects.SECRETS_BUCKET}.{subjects.audit_anchor_key(org)}",
+        )
+    finally:
+        await nc.close()
+    report = await verify_audit(_settings(private_nats), organization_id=org)
+    (chain,) = report.chains
+    assert [p.kind for p in chain.problems] == ["anchor"]

@@ -11,6 +11,8 @@ from sigil_secrets.domain.audit_chain import (
     ChainHead,
     ChainReport,
     StoredEvent,
+    check_anchor,
+    seal_anchor,
     seal_events,
     verify_chain,
 )
@@ -169,3 +171,30 @@ def test_data_dir_creates_a_private_audit_keyring_once(tmp_path: Path) -> None:
     )
     data.prepare()
     assert data.audit_key_file.read_text() == first
+
+
+def test_head_anchor_catches_events_cut_from_the_end_and_forged_anchors() -> None:
+    keyring = Keyring.parse(KEY_A)
+    events = _chain(5, keyring)
+    anchor = seal_anchor(ORG, ChainHead(events[-1].hash, 5), keyring=keyring)
+    whole = _verify(_stored(events))
+    check_anchor(whole, anchor, keyring=keyring)
+    assert whole.intact, whole.problems
+    cut = _verify(_stored(events[:3]))
+    check_anchor(cut, anchor, keyring=keyring)
+    assert [p.kind for p in cut.problems] == ["missing_head"]
+    forged = json.loads(anchor)
+    forged["chainSeq"] = 3
+    relabelled = _verify(_stored(events[:3]))
+    check_anchor(relabelled, json.dumps(forged).encode(), keyring=keyring)
+    assert [p.kind for p in relabelled.problems] == ["anchor"]
+    other_org = _verify(_stored(events))
+    check_anchor(
+        other_org,
+        seal_anchor("other", ChainHead(events[-1].hash, 5), keyring=keyring),
+        keyring=keyring,
+    )
+    assert [p.kind for p in other_org.problems] == ["anchor"]
+    missing = _verify(_stored(events))
+    check_anchor(missing, None, keyring=keyring)
+    assert [p.kind for p in missing.problems] == ["anchor"]

@@ -21,7 +21,12 @@ from nats.js.errors import NotFoundError
 
 from sigil_secrets.adapters.js_audit import JetStreamAuditLog
 from sigil_secrets.adapters.keyring_source import KeyringSource
-from sigil_secrets.domain.audit_chain import ChainReport, StoredEvent, verify_chain
+from sigil_secrets.domain.audit_chain import (
+    ChainReport,
+    StoredEvent,
+    check_anchor,
+    verify_chain,
+)
 from sigil_shared import subjects
 from sigil_shared.audit_stream import dropping_problems
 from sigil_shared.contracts import OPERATOR_CHAIN, AuditEvent, AuditOutcome, Role
@@ -155,19 +160,48 @@ async def verify_audit(
         by_org: dict[str, list[StoredEvent]] = defaultdict(list)
         for item in await _stored_events(nc, stream, filter_subject):
             by_org[_org_of(item.subject)].append(item)
-        if organization_id and organization_id not in by_org:
-            by_org[organization_id] = []
+        # An anchored organization without a single event lost its whole chain.
+        anchored = await _anchored_orgs(nc)
+        for org in [organization_id] if organization_id else anchored:
+            by_org.setdefault(org, [])
         for org in sorted(by_org):
             prefix = subjects.audit_org(org)[:-1]
-            result.chains.append(
-                verify_chain(org, by_org[org], keyring=keyring, subject_prefix=prefix)
-            )
+            report = verify_chain(org, by_org[org], keyring=keyring, subject_prefix=prefix)
+            check_anchor(report, await _anchor(nc, org), keyring=keyring)
+            result.chains.append(report)
     except (JsError, NatsError, TimeoutError) as err:
         msg = f"audit stream {stream} could not be read ({type(err).__name__})"
         raise AuditAdminError(msg) from err
     finally:
         await nc.close()
     return result
+
+
+_ANCHORS = f"$KV.{subjects.SECRETS_BUCKET}."
+_KV_DELETED = ("DEL", "PURGE")
+
+
+async def _anchored_orgs(nc: NatsClient) -> list[str]:
+    """Organizations that have a head anchor in the secrets bucket."""
+    info = await nc.jetstream().stream_info(
+        subjects.kv_stream(subjects.SECRETS_BUCKET),
+        subjects_filter=_ANCHORS + subjects.audit_anchor_key("*"),
+    )
+    prefix = _ANCHORS + subjects.audit_anchor_key("")
+    return sorted(name.removeprefix(prefix) for name in (info.state.subjects or {}))
+
+
+async def _anchor(nc: NatsClient, org: str) -> bytes | None:
+    """The stored head anchor of one organization's chain, if any."""
+    try:
+        msg = await nc.jetstream().get_last_msg(
+            subjects.kv_stream(subjects.SECRETS_BUCKET), _ANCHORS + subjects.audit_anchor_key(org)
+        )
+    except NotFoundError:
+        return None
+    if (msg.headers or {}).get("KV-Operation") in _KV_DELETED:
+        return None
+    return msg.data
 
 
 def _operator() -> str:
@@ -200,7 +234,9 @@ async def record_rotation(settings: SecretsSettings, details: dict[str, str]) ->
         log = JetStreamAuditLog(
             nc, nc.jetstream(), stream=subjects.AUDIT_STREAM, keyring=audit_keyring(settings)
         )
-        return await log.append(event)
+        stored = await log.append(event)
+        await log.close()  # its head anchor too, before the connection goes
+        return stored
     except AuditUnavailableError as err:
         msg = "the rotation could not be audited, so nothing was changed"
         raise AuditAdminError(msg) from err

@@ -31,11 +31,11 @@ from nats.js.errors import Error as JsError
 from pydantic import ValidationError
 
 from sigil_secrets.adapters.keyring_source import KeyringSource
-from sigil_secrets.domain.audit_chain import ChainHead, head_of, seal_events
+from sigil_secrets.domain.audit_chain import ChainHead, head_of, seal_anchor, seal_events
 from sigil_shared import subjects
 from sigil_shared.audit_stream import dropping_problems
 from sigil_shared.contracts import AuditEvent
-from sigil_shared.errors import AuditUnavailableError
+from sigil_shared.errors import AuditUnavailableError, SigilError
 
 log = logging.getLogger("sigil.secrets.audit")
 
@@ -109,6 +109,9 @@ class JetStreamAuditLog:
         # which is also when its far lower CPU per event matters.
         self._single_rtt = 0.0005
         self._batch_rtt = 0.02
+        # Head anchors waiting to be written (newest per organization), and their writer.
+        self._anchors: dict[str, ChainHead] = {}
+        self._anchor_task: asyncio.Task[None] | None = None
 
     async def setup(self) -> None:
         """Learn whether the stream takes atomic batches; it is the setup step's to create."""
@@ -136,10 +139,12 @@ class JetStreamAuditLog:
         self._atomic = bool(config.allow_atomic)
 
     async def close(self) -> None:
-        """Wait for queued appends to finish (their callers are waiting for them)."""
+        """Wait for queued appends (their callers are waiting) and head anchors to be written."""
         writers = [c.writer for c in self._chains.values() if c.writer is not None]
         if writers:
             await asyncio.gather(*writers, return_exceptions=True)
+        if self._anchor_task is not None:
+            await asyncio.gather(self._anchor_task, return_exceptions=True)
 
     # -- appends ---------------------------------------------------------------
 
@@ -177,10 +182,29 @@ class JetStreamAuditLog:
                 for pending, sealed in zip(batch, stored, strict=True):
                     if not pending.done.done():
                         pending.done.set_result(sealed)
+                self._anchor_later(org, head_of(stored[-1]))
         finally:
             chain.writer = None
             if chain.queue:  # appended while the writer was finishing
                 chain.writer = asyncio.create_task(self._write(org, chain), name=f"audit-{org}")
+
+    def _anchor_later(self, org: str, head: ChainHead) -> None:
+        """Record the new head outside the stream, off the callers' path (newest wins)."""
+        self._anchors[org] = head
+        if self._anchor_task is None or self._anchor_task.done():
+            self._anchor_task = asyncio.create_task(self._write_anchors(), name="audit-anchors")
+
+    async def _write_anchors(self) -> None:
+        # An anchor may lag its chain (or be overwritten by another replica's older one):
+        # verification only objects to a chain that ends *before* its anchor.
+        while self._anchors:
+            org, head = self._anchors.popitem()
+            subject = f"$KV.{subjects.SECRETS_BUCKET}.{subjects.audit_anchor_key(org)}"
+            try:
+                anchor = seal_anchor(org, head, keyring=self._keyring.get())
+                await self._js.publish(subject, anchor, timeout=self._timeout)
+            except (JsError, NatsError, TimeoutError, SigilError, OSError) as err:
+                log.warning("audit head anchor of %s not written: %s", org, type(err).__name__)
 
     async def _commit(self, org: str, chain: _Chain, events: list[AuditEvent]) -> list[AuditEvent]:
         singly = not self._atomic or len(events) * self._single_rtt < self._batch_rtt

@@ -5,6 +5,9 @@ predecessor (``prev_hash``), the id of the audit key that sealed it (``key_id``)
 own link (``hash``): HMAC-SHA-256 under that key over the canonical JSON of everything
 else. Someone without the audit key can neither forge an event nor edit one, even if
 they recompute plain SHA-256 hashes; removing events shows as a gap or a missing head.
+
+After each append the writer also stores a keyed *head anchor* (last position and link)
+outside the stream, so events cut from the end of a chain show as a missing head too.
 """
 
 import hashlib
@@ -21,7 +24,9 @@ from sigil_shared.contracts import AuditEvent
 
 GENESIS = "0" * 64
 
-ProblemKind = Literal["forged", "unknown_key", "gap", "missing_head", "broken_link", "misfiled"]
+ProblemKind = Literal[
+    "forged", "unknown_key", "gap", "missing_head", "broken_link", "misfiled", "anchor"
+]
 
 
 @dataclass(frozen=True)
@@ -65,6 +70,24 @@ def head_of(event: AuditEvent) -> ChainHead:
     return ChainHead(link=event.hash, chain_seq=event.chain_seq)
 
 
+def _anchor_mac(key: bytes, org: str, head: ChainHead) -> str:
+    message = "\x1f".join(("sigil-audit-anchor/v1", org, str(head.chain_seq), head.link))
+    return hmac.new(key, message.encode(), hashlib.sha256).hexdigest()
+
+
+def seal_anchor(org: str, head: ChainHead, *, keyring: Keyring) -> bytes:
+    """The keyed head anchor of ``org``'s chain, as stored next to the stream."""
+    key_id = keyring.current
+    body = {
+        "organizationId": org,
+        "chainSeq": head.chain_seq,
+        "link": head.link,
+        "keyId": key_id,
+        "mac": _anchor_mac(keyring.key(key_id), org, head),
+    }
+    return json.dumps(body, sort_keys=True).encode()
+
+
 @dataclass(frozen=True)
 class ChainProblem:
     """One reason a chain does not verify, with where it is."""
@@ -83,11 +106,32 @@ class ChainReport:
     last_seq: int | None = None
     count: int = 0
     problems: list[ChainProblem] = field(default_factory=list)
+    #: The last verified head and every position's link, for ``check_anchor``.
+    head: ChainHead = field(default_factory=ChainHead)
+    links: dict[int, str] = field(default_factory=dict)
 
     @property
     def intact(self) -> bool:
         """True when every event verifies and links to the one before it."""
         return not self.problems
+
+
+def _anchor_head(org: str, data: bytes, keyring: Keyring) -> ChainHead | str:
+    """The head an anchor vouches for, or why it cannot be trusted."""
+    try:
+        body = json.loads(data)
+        head = ChainHead(link=str(body["link"]), chain_seq=int(body["chainSeq"]))
+        key = keyring.keys.get(str(body["keyId"]))
+        mac = str(body["mac"])
+    except (ValueError, KeyError, TypeError):
+        return "head anchor is unreadable"
+    if key is None:
+        return f"head anchor is sealed with audit key {body['keyId']!r}, not in the keyring"
+    if body.get("organizationId") != org or not hmac.compare_digest(
+        mac, _anchor_mac(key, org, head)
+    ):
+        return "head anchor is forged or edited (its HMAC does not verify)"
+    return head
 
 
 @dataclass(frozen=True)
@@ -119,6 +163,7 @@ def verify_chain(
     Names a forged or edited event (its link does not verify), an event sealed by a key
     that is not in the keyring, a gap (chain positions skip), a missing head (the chain
     does not start at position 1) and a broken link (the predecessor's link differs).
+    ``check_anchor`` then compares the end of the chain with its stored head anchor.
     """
     report = ChainReport(organization_id)
     head = ChainHead()
@@ -127,6 +172,7 @@ def verify_chain(
         if len(report.problems) < max_problems:
             report.problems.append(ChainProblem(kind, seq, message))
 
+    links: dict[int, str] = {}
     for item in items:
         seq = item.stream_seq
         if report.first_seq is None:
@@ -140,6 +186,7 @@ def verify_chain(
         if event.organization_id != organization_id or not item.subject.startswith(subject_prefix):
             problem("misfiled", seq, f"stream sequence {seq}: event of another organization")
             continue
+        links[event.chain_seq] = event.hash
         key = keyring.keys.get(event.key_id)
         if key is None:
             problem(
@@ -187,4 +234,41 @@ def verify_chain(
                 f"stream sequence {seq} (event {event.id}): does not link to its predecessor",
             )
         head = head_of(event)
+    report.head = head
+    report.links = links
     return report
+
+
+def check_anchor(report: ChainReport, anchor: bytes | None, *, keyring: Keyring) -> None:
+    """Add a problem to ``report`` unless its chain ends where its head anchor says.
+
+    A chain that ends before the anchored position, or whose event there has another
+    link, lost its head; a chain with events but no anchor, or a forged one, is reported.
+    """
+    last = report.last_seq or 0
+    if anchor is None:
+        if report.count:
+            report.problems.append(
+                ChainProblem(
+                    "anchor",
+                    last,
+                    "no head anchor for this chain (events cut from its end would go "
+                    "unnoticed); the next append writes it",
+                )
+            )
+        return
+    anchored = _anchor_head(report.organization_id, anchor, keyring)
+    if isinstance(anchored, str):
+        report.problems.append(ChainProblem("anchor", last, anchored))
+        return
+    head = report.head
+    if anchored.chain_seq > head.chain_seq:
+        message = (
+            f"missing head: the chain ends at position {head.chain_seq} but position "
+            f"{anchored.chain_seq} was written; positions {head.chain_seq + 1}.."
+            f"{anchored.chain_seq} are gone"
+        )
+        report.problems.append(ChainProblem("missing_head", last, message))
+    elif report.links.get(anchored.chain_seq, anchored.link) != anchored.link:
+        message = f"position {anchored.chain_seq} is not the event the head anchor recorded"
+        report.problems.append(ChainProblem("broken_link", last, message))
