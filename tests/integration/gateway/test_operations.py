@@ -1,11 +1,14 @@
 """Operating the gateway: Prometheus /metrics without leaking labels, rate limits per client."""
 
+import os
 import re
+import subprocess
+import sys
 from collections.abc import AsyncIterator
 
 import pytest
 
-from tests.helpers import NatsFixture
+from tests.helpers import NatsFixture, free_port
 from tests.integration.gateway.conftest import TokenFactory
 from tests.integration.stack import Stack, running_stack
 
@@ -46,7 +49,8 @@ async def test_metrics_count_requests_by_route_template_without_ids_or_tokens(
 async def test_unauthenticated_requests_are_limited_per_client_address(
     nats_server: NatsFixture, auth: TokenFactory, org: str
 ) -> None:
-    overrides = {"gateway": {"anonymous_rate_limit": 1.0, "rate_limit": 1000.0}}
+    # One request per 100 s (burst 1): no refill can land within the test, however slow.
+    overrides = {"gateway": {"anonymous_rate_limit": 0.01, "rate_limit": 1000.0}}
     async with running_stack(nats_server, services=(), overrides=overrides) as limited:
         anonymous = [(await limited.http.get("/api/v1/secrets")).status_code for _ in range(3)] + [
             (
@@ -59,10 +63,36 @@ async def test_unauthenticated_requests_are_limited_per_client_address(
         refused = await limited.http.get("/api/v1/secrets")
         # A valid token has its own (higher) budget, untouched by the address's.
         with_token = await limited.http.get("/api/v1/secrets/" + "0" * 32, headers=auth(org))
-    assert anonymous[:2] == [401, 401]
-    assert anonymous[2:] == [429, 429, 429, 429]
+    assert anonymous == [401, 429, 429, 429, 429, 429]
     assert refused.status_code == 429
     assert refused.json()["error"]["code"] == "rate_limited"
     assert "client address" in refused.json()["error"]["message"]
     assert int(refused.headers["Retry-After"]) >= 1
     assert with_token.status_code == 503  # no secrets service here: past the limiter
+
+
+def test_a_bus_service_serves_its_metrics_for_scraping_when_asked() -> None:
+    port = free_port()
+    program = (
+        "import sys, urllib.request\n"
+        "from opentelemetry import metrics\n"
+        "from sigil_shared.telemetry import configure_telemetry\n"
+        "configure_telemetry('sigil-secrets')\n"
+        "metrics.get_meter('sigil.bus').create_counter('sigil.commands').add(\n"
+        "    1, {'subject': 'sigil.secrets.secret.list', 'outcome': 'ok'})\n"
+        f"print(urllib.request.urlopen('http://127.0.0.1:{port}/metrics', timeout=10)"
+        ".read().decode())\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", program],
+        env=dict(os.environ, SIGIL_METRICS_PORT=str(port)),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert re.search(
+        r'sigil_commands_total\{.*outcome="ok".*subject="sigil.secrets.secret.list".*\} 1',
+        result.stdout,
+    ), result.stdout[-2000:]
