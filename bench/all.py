@@ -17,6 +17,7 @@ BENCHES = [
     ("Renderer vs Go's text/template", ["bench.renderer_bench"]),
     ("Log redaction vs naive baselines", ["bench.redactor_bench", "--mb", "10"]),
     ("Gateway vs a FastAPI hello-world", ["bench.gateway_bench"]),
+    ("Bus handler CPU: raw nats-py vs FastStream", ["bench.bus_handler_bench"]),
 ]
 
 
