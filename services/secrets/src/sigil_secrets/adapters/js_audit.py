@@ -45,10 +45,13 @@ _APPEND_ATTEMPTS = 8
 _READ_TIMEOUT = 5.0
 #: Events per atomic batch (the server allows 1,000; a batch also stays far below 1 MiB).
 MAX_BATCH = 256
+#: Seconds a new head waits before its anchor is written (heads in between coalesce).
+ANCHOR_DELAY = 0.05
 #: Smoothing of the measured round-trip times that choose between batch and singles:
 #: quick to believe the cost that argues against a batch, slow to believe the other, so
 #: a noisy machine does not make batches look cheap.
 _QUICK, _SLOW = 0.5, 0.05
+_FADE = 0.95
 
 _EXPECTED_SEQ = "Nats-Expected-Last-Subject-Sequence"
 _EXPECTED_SUBJECT = "Nats-Expected-Last-Subject-Sequence-Subject"
@@ -196,7 +199,9 @@ class JetStreamAuditLog:
 
     async def _write_anchors(self) -> None:
         # An anchor may lag its chain (or be overwritten by another replica's older one):
-        # verification only objects to a chain that ends *before* its anchor.
+        # verification only objects to a chain that ends *before* its anchor. Waiting a
+        # moment first coalesces a busy organization's heads into one write.
+        await asyncio.sleep(ANCHOR_DELAY)
         while self._anchors:
             org, head = self._anchors.popitem()
             subject = f"$KV.{subjects.SECRETS_BUCKET}.{subjects.audit_anchor_key(org)}"
@@ -208,6 +213,10 @@ class JetStreamAuditLog:
 
     async def _commit(self, org: str, chain: _Chain, events: list[AuditEvent]) -> list[AuditEvent]:
         singly = not self._atomic or len(events) * self._single_rtt < self._batch_rtt
+        if singly and self._atomic and len(events) > 1:
+            # Not measured while unused: let the batch estimate fade so that one slow
+            # batch (a busy disk) does not rule batches out for good.
+            self._batch_rtt *= _FADE
         for _ in range(_APPEND_ATTEMPTS):
             try:
                 if chain.head is None:
