@@ -6,14 +6,21 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 from opentelemetry import metrics
 from opentelemetry.metrics import CallbackOptions, Meter, Observation
 
 from sigil_redactor.domain.kernel import MASK, Redactor
 from sigil_redactor.domain.matchers import MatcherCache, Scope
-from sigil_redactor.domain.records import Draft, pack, parse_message, redact_records, size_bound
+from sigil_redactor.domain.records import (
+    Draft,
+    encode,
+    pack,
+    parse_message,
+    redact_records,
+    size_bound,
+)
 from sigil_shared import subjects
 from sigil_shared.contracts import (
     LogEntry,
@@ -227,14 +234,16 @@ class RedactorService:
         self._lines.add(count, {"outcome": "held"})
         await asyncio.gather(*(r.msg.nak(backoff(r.msg.deliveries)) for r in raws))
 
-    def _parts(self, org: str, deployment: str, raw: _Raw, stored: list[bytes]) -> list[_Part]:
+    def _parts(
+        self, org: str, deployment: str, raw: _Raw, stored: list[dict[str, Any]]
+    ) -> list[_Part]:
         seq = raw.msg.sequence
         if not raw.batch:
-            return [_Part(raw, org, deployment, stored[0], f"raw-{seq}", 1)]
+            return [_Part(raw, org, deployment, encode(stored[0]), f"raw-{seq}", 1)]
         parts = []
         for start, end in pack(raw.bounds, self.limits.message):
             msg_id = f"raw-{seq}" if start == 0 else f"raw-{seq}-{start}"
-            data = b"[" + b",".join(stored[start:end]) + b"]"
+            data = encode(stored[start:end])
             parts.append(_Part(raw, org, deployment, data, msg_id, end - start))
         return parts
 
@@ -255,7 +264,12 @@ class RedactorService:
                     size_bound(d, expansion=self._expansion, max_bytes=self.limits.record)
                     for d in r.drafts
                 ]
-            stored = redact_records(drafts, redactor.redact_many, max_bytes=self.limits.record)
+            stored = redact_records(
+                drafts,
+                redactor.redact_many,
+                max_bytes=self.limits.record,
+                expansion=self._expansion,
+            )
             position = 0
             for r in chunk:
                 count = len(r.drafts)

@@ -103,7 +103,8 @@ class RedactedLogStore:
             upper = int(last.seq or 0)
         else:
             upper = before >> SEQUENCE_SHIFT
-        window = 256
+        # Stored messages are batches, so a few messages usually hold the page.
+        window = min(256, limit + 8)
         while True:
             lower = max(1, upper - window + 1)
             kept, dropped = await self._window(

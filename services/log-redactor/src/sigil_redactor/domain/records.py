@@ -11,7 +11,7 @@ import json
 import math
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -38,24 +38,43 @@ _KNOWN = frozenset(
     }
 )
 _RECORD_OVERHEAD = 512
+#: One encoder for every record (``json.dumps`` with options builds a new one per call).
+_ENCODE = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), check_circular=False).encode
+#: RFC 3339 as agents write it; anything else goes through ``datetime.fromisoformat``.
+_RFC3339 = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d{1,9})?(?:Z|[+-]\d\d:\d\d)")
 
 
 @dataclass(slots=True)
 class Draft:
-    """One record before masking: its wire dict and its texts (masked together)."""
+    """One record before masking: its wire dict and its texts (masked together).
+
+    ``texts`` is the body, then the resource and severity when present, then each
+    attribute's key and value; ``bound`` bounds the stored size from the raw record alone.
+    """
 
     doc: dict[str, Any]
-    texts: list[str] = field(default_factory=list)
+    texts: list[str]
+    resource: bool = False
+    severity: bool = False
+    attributes: int = 0
+    bound: int = 0
+
+
+def _text_bound(text: str) -> int:
+    # Escaped JSON: at most 2 bytes per printable ASCII character (\" and \\), 6 otherwise.
+    return len(text) * (2 if text.isascii() and text.isprintable() else 6) + 8
 
 
 def _unparsed(text: str, deployment: str, now: str) -> Draft:
     doc = {"deploymentId": deployment, "timestamp": now, "severity": "unparsed", "body": text}
-    return Draft(doc, [text])
+    return Draft(doc, [text], bound=_RECORD_OVERHEAD + _text_bound(text))
 
 
 def _timestamp(value: object) -> str | None:
     if not isinstance(value, str) or len(value) > 64:
         return None
+    if _RFC3339.fullmatch(value):
+        return value
     try:
         parsed = datetime.fromisoformat(value)
     except ValueError:
@@ -63,46 +82,56 @@ def _timestamp(value: object) -> str | None:
     return parsed.isoformat() if parsed.tzinfo is not None else None
 
 
+def _structured(item: dict[str, Any], deployment: str, timestamp: str) -> Draft | None:
+    """The optional fields of a record, or None when one does not fit the contract."""
+    revision = item.get("revision")
+    customer = item.get("customerOrganizationId")
+    resource, severity = item.get("resource"), item.get("severity")
+    attributes = item.get("attributes")
+    if not (
+        (revision is None or (type(revision) is int and revision >= 1))
+        and (customer is None or (isinstance(customer, str) and _ID.fullmatch(customer)))
+        and (resource is None or isinstance(resource, str))
+        and (severity is None or isinstance(severity, str))
+        and (attributes is None or isinstance(attributes, dict))
+    ):
+        return None
+    doc: dict[str, Any] = {"deploymentId": deployment, "timestamp": timestamp}
+    if revision is not None:
+        doc["revision"] = revision
+    if customer is not None:
+        doc["customerOrganizationId"] = customer
+    draft = Draft(doc, [item["body"]], resource is not None, severity is not None)
+    if resource is not None:
+        draft.texts.append(resource)
+    if severity is not None:
+        draft.texts.append(severity)
+    if attributes:
+        draft.attributes = len(attributes)
+        for key, value in attributes.items():
+            draft.texts.append(key)
+            draft.texts.append(value if isinstance(value, str) else _ENCODE(value))
+    return draft
+
+
 def _draft(item: object, deployment: str, now: str) -> Draft:
     """A structured record, or the whole item kept as an unparsed body."""
-    if isinstance(item, dict) and isinstance(item.get("body"), str) and item.keys() <= _KNOWN:
-        timestamp = _timestamp(item.get("timestamp"))
-        revision = item.get("revision")
-        customer = item.get("customerOrganizationId")
-        resource, severity = item.get("resource"), item.get("severity")
-        attributes = item.get("attributes")
-        if (
-            timestamp is not None
-            and (revision is None or (type(revision) is int and revision >= 1))
-            and (customer is None or (isinstance(customer, str) and _ID.fullmatch(customer)))
-            and (resource is None or isinstance(resource, str))
-            and (severity is None or isinstance(severity, str))
-            and (attributes is None or isinstance(attributes, dict))
-        ):
-            doc: dict[str, Any] = {"deploymentId": deployment, "timestamp": timestamp}
-            texts: list[str] = [item["body"]]
-            if revision is not None:
-                doc["revision"] = revision
-            if customer is not None:
-                doc["customerOrganizationId"] = customer
-            if resource is not None:
-                texts.append(resource)
-            if severity is not None:
-                texts.append(severity)
-            doc["_slots"] = (resource is not None, severity is not None)
-            if attributes:
-                keys = list(attributes)
-                doc["_attributes"] = len(keys)
-                for key in keys:
-                    value = attributes[key]
-                    texts.append(key)
-                    texts.append(
-                        value
-                        if isinstance(value, str)
-                        else json.dumps(value, ensure_ascii=False, separators=(",", ":"))
-                    )
-            return Draft(doc, texts)
-    return _unparsed(json.dumps(item, ensure_ascii=False, separators=(",", ":")), deployment, now)
+    if type(item) is dict:
+        body = item.get("body")
+        if type(body) is str and _KNOWN.issuperset(item):
+            timestamp = _timestamp(item.get("timestamp"))
+            if timestamp is not None:
+                if len(item) <= 2 + ("deploymentId" in item):  # body and timestamp only
+                    # The freshly parsed dict becomes the stored record (no copy per line).
+                    item["deploymentId"] = deployment
+                    item["timestamp"] = timestamp
+                    per_char = 2 if body.isascii() and body.isprintable() else 6
+                    return Draft(item, [body], bound=_RECORD_OVERHEAD + 8 + len(body) * per_char)
+                draft = _structured(item, deployment, timestamp)
+                if draft is not None:
+                    draft.bound = _RECORD_OVERHEAD + sum(_text_bound(t) for t in draft.texts)
+                    return draft
+    return _unparsed(_ENCODE(item), deployment, now)
 
 
 def parse_message(data: bytes, deployment: str, now: str) -> tuple[list[Draft], bool]:
@@ -112,7 +141,7 @@ def parse_message(data: bytes, deployment: str, now: str) -> tuple[list[Draft], 
     """
     try:
         doc = json.loads(data)
-        if isinstance(doc, list):
+        if type(doc) is list:
             return [_draft(item, deployment, now) for item in doc], True
         return [_draft(doc, deployment, now)], False
     except (ValueError, RecursionError):
@@ -123,24 +152,24 @@ def _cut(text: str, limit: int) -> tuple[str, bool]:
     return (text, False) if len(text) <= limit else (text[:limit], True)
 
 
-def _finish(draft: Draft, texts: Sequence[str], max_bytes: int) -> bytes:
+def _finish(
+    draft: Draft, texts: Sequence[str], *, max_bytes: int, expansion: float
+) -> dict[str, Any]:
     """The masked record as stored: fields cut to their limits, then the body to the budget."""
     doc = draft.doc
     truncated = False
-    slots = doc.pop("_slots", (False, False))
-    count = doc.pop("_attributes", 0)
     position = 1
-    if slots[0]:
+    if draft.resource:
         doc["resource"], cut = _cut(texts[position], RESOURCE_MAX)
         truncated |= cut
         position += 1
-    if slots[1]:
+    if draft.severity:
         doc["severity"], cut = _cut(texts[position], SEVERITY_MAX)
         truncated |= cut
         position += 1
-    if count:
+    if draft.attributes:
         attributes: dict[str, str] = {}
-        for i in range(count):
+        for i in range(draft.attributes):
             if len(attributes) == ATTRIBUTES_MAX:
                 truncated = True
                 break
@@ -155,18 +184,19 @@ def _finish(draft: Draft, texts: Sequence[str], max_bytes: int) -> bytes:
     doc["body"] = body
     if truncated:
         doc["truncated"] = True
-    data = _encode(doc)
-    if len(data) > max_bytes:
-        doc["truncated"] = True
-        data = _encode(doc)
-        # Each character removed removes at least one byte, so one cut suffices.
-        doc["body"] = body[: max(0, len(body) - (len(data) - max_bytes))]
-        data = _encode(doc)
-    return data
+    if draft.bound * expansion > max_bytes:  # only a record that may be too big is measured
+        size = len(encode(doc))
+        if size > max_bytes:
+            doc["truncated"] = True
+            size = len(encode(doc))
+            # Each character removed removes at least one byte, so one cut suffices.
+            doc["body"] = body[: max(0, len(body) - (size - max_bytes))]
+    return doc
 
 
-def _encode(doc: dict[str, Any]) -> bytes:
-    text = json.dumps(doc, ensure_ascii=False, separators=(",", ":"))
+def encode(doc: object) -> bytes:
+    """Records (one dict or a list of them) as stored: compact UTF-8 JSON."""
+    text = _ENCODE(doc)
     try:
         return text.encode()
     except UnicodeEncodeError:  # a lone surrogate from a \ud800 escape in the raw JSON
@@ -180,24 +210,25 @@ def size_bound(draft: Draft, *, expansion: float, max_bytes: int) -> int:
     Parts of a batch are split by this bound, so a redelivered message splits the same way
     whatever the values are by then, and each part's message id names the same records.
     """
-    total = _RECORD_OVERHEAD
-    for text in draft.texts:
-        per_char = 2 if text.isascii() and text.isprintable() else 6
-        total += len(text) * per_char
-    return min(max_bytes, math.ceil(total * expansion))
+    return min(max_bytes, math.ceil(draft.bound * expansion))
 
 
 def redact_records(
-    drafts: Sequence[Draft], redact_many: Callable[[Sequence[str]], list[str]], *, max_bytes: int
-) -> list[bytes]:
-    """Every text of every record masked in one scan; each record serialised and cut."""
+    drafts: Sequence[Draft],
+    redact_many: Callable[[Sequence[str]], list[str]],
+    *,
+    max_bytes: int,
+    expansion: float,
+) -> list[dict[str, Any]]:
+    """Every text of every record masked in one scan; each record cut to ``max_bytes``."""
     flat = [text for draft in drafts for text in draft.texts]
     masked = redact_many(flat)
-    out: list[bytes] = []
+    out: list[dict[str, Any]] = []
     position = 0
     for draft in drafts:
         count = len(draft.texts)
-        out.append(_finish(draft, masked[position : position + count], max_bytes))
+        texts = masked[position : position + count]
+        out.append(_finish(draft, texts, max_bytes=max_bytes, expansion=expansion))
         position += count
     return out
 
