@@ -16,7 +16,7 @@ from collections.abc import Callable
 import yaml
 
 from sigil_renderer.domain.validation import validate_blind, validate_file
-from sigil_renderer.engine import MAX_ACTIONS, TemplateError, parse
+from sigil_renderer.engine import MAX_ACTIONS, TemplateCache, TemplateError, parse
 
 
 def alias_bomb() -> str:
@@ -75,6 +75,39 @@ def main() -> None:
         "one action of 400,000 operands (800 KB)",
         lambda: parse("{{ print " + "1 " * 400_000 + "}}"),
     )
+    print()
+    check_cost()
+
+
+def check_cost(count: int = 500) -> None:
+    """CPU per render of the round-trip check, next to the render alone (same run)."""
+    cache = TemplateCache()
+    env = "".join(
+        f"K{i}={{{{ .Secrets.S{i} }}}}\n" if i % 2 == 0 else f"PLAIN{i}=value-{i}\n"
+        for i in range(40)
+    )
+    env_q = env.replace(" }}", ' | printf "%q" }}')
+    yaml_text = "".join(
+        f'k{i}: {{{{ .Secrets.S{i} | printf "%q" }}}}\n' if i % 2 == 0 else f"p{i}: v-{i}\n"
+        for i in range(40)
+    )
+    cases = [
+        ("40-line env, 20 refs, plain values", "envFile", env, "secret-value-{i}-abcdef0123"),
+        ("40-line env, 20 refs via printf %q, values with ' #'", "envFile", env_q, "v {i} #x"),
+        ("40-line Helm values, 20 refs via printf %q", "valuesYaml", yaml_text, "v {i}: #x"),
+    ]
+    for label, file, text, pattern in cases:
+        values = {f"S{i}": pattern.format(i=i) for i in range(0, 40, 2)}
+        compiled = cache.parse(text, file)
+        start = time.process_time()
+        for _ in range(count):
+            compiled.render(values)
+        alone = (time.process_time() - start) / count * 1e6
+        start = time.process_time()
+        for _ in range(count):
+            assert not validate_file(file, text, values, compile_template=cache.parse).issues
+        checked = (time.process_time() - start) / count * 1e6
+        print(f"{label:<52} render {alone:6.0f} us CPU, render + checks {checked:6.0f} us CPU")
 
 
 if __name__ == "__main__":

@@ -137,18 +137,14 @@ def _interpolate(text: str) -> str:
     return _ENV_VARIABLE.sub(lambda m: "$" if m[0] == "$$" else "\0", text)
 
 
+_ENV_ESCAPE = re.compile(r"\\([nrt\\\"$])")
+_DOUBLE_QUOTED_END = re.compile(r'(?:[^"\\]|\\.)*"', re.DOTALL)
+
+
 def _double_quoted(body: str) -> str:
-    out: list[str] = []
-    i = 0
-    while i < len(body):
-        ch = body[i]
-        if ch == "\\" and i + 1 < len(body) and body[i + 1] in _ENV_ESCAPES:
-            out.append(_ENV_ESCAPES[body[i + 1]])  # an escaped "$" is kept out of interpolation
-            i += 2
-            continue
-        out.append(ch)
-        i += 1
-    return _interpolate("".join(out)).replace("\x01", "$")
+    # An escaped "$" is kept out of interpolation (marked, then restored).
+    unescaped = _ENV_ESCAPE.sub(lambda m: _ENV_ESCAPES[m[1]], body)
+    return _interpolate(unescaped).replace("\x01", "$")
 
 
 def _env_value(text: str, i: int, end: int, line: int) -> tuple[str, str, int]:
@@ -160,10 +156,12 @@ def _env_value(text: str, i: int, end: int, line: int) -> tuple[str, str, int]:
         raw = text[i:end]
         cut = re.search(r"[ \t]#", raw)
         return _interpolate((raw[: cut.start()] if cut else raw).strip()), "", end
-    j = i + 1
-    while j < len(text) and text[j] != quote:
-        j += 2 if quote == '"' and text[j] == "\\" else 1
-    if j >= len(text):
+    if quote == "'":
+        j = text.find("'", i + 1)
+    else:
+        closing = _DOUBLE_QUOTED_END.match(text, i + 1)
+        j = closing.end() - 1 if closing else -1
+    if j < 0:
         raise EnvSyntaxError("a quoted value is not closed", line)
     body = text[i + 1 : j]
     close = text.find("\n", j)  # whatever follows the closing quote is ignored
@@ -269,7 +267,9 @@ class _Swap:
         self._actual = actual_prints
 
     def keys(self, text: str) -> set[str]:
-        return {_key_of(s) for s in self._values.findall(text)} if self._values else set()
+        if self._values is None or _STAND_IN_PREFIX not in text:  # the common, cheap case
+            return set()
+        return {_key_of(s) for s in self._values.findall(text)}
 
     def intended(self, item: Item) -> tuple[str, ...]:
         assert item.value is not None

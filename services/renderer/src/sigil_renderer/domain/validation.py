@@ -17,6 +17,7 @@ from sigil_renderer.template.executor import Decisions
 from sigil_shared.contracts import TemplateFile, TemplateIssue
 
 MAX_MISSING_PASSES = 64
+_FORCED_MAX_OUTPUT = 256 * 1024
 #: Values Docker Compose reads back exactly wherever they sit in an env file (unquoted or
 #: in either quotes): no whitespace, quote, backslash, "$" or "#"; "=" is inert too unless
 #: the value sits in a variable name.
@@ -179,7 +180,10 @@ def _lint(
     every if/with forced true and forced false: by position in the output, and by rendering
     again with quote-breaking probes in place of the stand-ins (same branches)."""
     runs = [recorded]
-    for force in (True, False):
+    branches = any(kind == "if" for kind, _ in recorded[1].taken)
+    # Forcing branches costs two more renders: only for templates with branches, and not for
+    # huge outputs (a size bound, not a clock: the answer must not vary between calls).
+    for force in (True, False) if branches and len(recorded[0]) <= _FORCED_MAX_OUTPUT else ():
         forced = Decisions(force=force)
         try:
             runs.append((template.render(stand_ins, decisions=forced), forced))
