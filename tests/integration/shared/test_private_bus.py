@@ -27,6 +27,8 @@ from sigil_shared import subjects
 from sigil_shared.bus import request
 from sigil_shared.contracts import HealthRequest, LogRecord, TemplateRenderRequest
 from sigil_shared.permissions import service_permissions
+from sigil_shared.settings import SetupSettings
+from sigil_shared.setup import setup_streams
 from sigil_shared.streams import STREAMS
 from tests.helpers import NatsFixture, start_nats
 from tests.integration.bus_client import bus_as
@@ -293,3 +295,27 @@ async def test_a_service_without_its_streams_says_so_and_creates_nothing(
     assert health.checks[f"stream {subjects.kv_stream(subjects.SECRETS_BUCKET)}"].startswith(
         "missing"
     )
+
+
+async def test_setup_step_is_idempotent_and_restores_a_drifted_stream(
+    private_nats: NatsFixture,
+) -> None:
+    settings = SetupSettings(
+        nats_url=private_nats.url,
+        nats_user="bootstrap",
+        nats_password=private_nats.data.passwords()["bootstrap"],
+    )
+    assert await setup_streams(settings) == []  # the fixture already ran it
+    nc = await _as_bootstrap(private_nats)
+    try:
+        js = nc.jetstream()
+        config = (await js.stream_info(subjects.AUDIT_STREAM)).config
+        config.max_msgs = 5
+        config.discard = DiscardPolicy.OLD
+        await js.update_stream(config)
+        assert await setup_streams(settings) == [f"updated {subjects.AUDIT_STREAM}"]
+        restored = (await js.stream_info(subjects.AUDIT_STREAM)).config
+    finally:
+        await nc.close()
+    assert restored.max_msgs in (None, -1)
+    assert restored.discard == DiscardPolicy.NEW
