@@ -71,8 +71,8 @@ class ReferenceSite:
     """Where a template names a secret, and whether a missing key is allowed there.
 
     ``optional``: the whole condition of an ``if``/``with``/``else if``/``else with``
-    (Sigil's documented optional-secret form), or inside the true branch of an ``if`` on
-    that same key. ``errs``: Go fails on a missing key here (``index`` yields "" instead).
+    (Sigil's documented optional-secret form), or inside the branch that runs only when
+    that same key exists. ``errs``: Go fails on a missing key here (``index`` yields "" instead).
     """
 
     key: str
@@ -114,8 +114,7 @@ def _sites(
         key = _condition_key(node)
         if key is not None:
             out.append(ReferenceSite(key, tree, node.pipe.cmds[0].args[0], True, errs=True))
-            inner = guarded | {key} if isinstance(node, n.IfNode) else guarded
-            _sites(node.list, tree, inner, out)
+            _sites(node.list, tree, guarded | {key}, out)  # runs only when the key exists
         else:
             _sites(node.pipe, tree, guarded, out)
             _sites(node.list, tree, guarded, out)
