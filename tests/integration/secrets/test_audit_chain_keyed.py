@@ -397,6 +397,7 @@ async def test_an_unreadable_chain_head_refuses_appends_without_hanging(
     org = "garbage"
     log = await _audit_log(private_nats, secrets_nc)
     await log.append(_event(org, 0))
+    await log.close()
     await secrets_nc.jetstream().publish(subjects.audit(org, "create"), b"not an audit event")
     fresh = await _audit_log(private_nats, secrets_nc)  # a replica that reads the head
     async with asyncio.timeout(10):
