@@ -1,6 +1,7 @@
 """Bearer JWT authentication: HS256 with the local key, or RS256/ES256 from a JWKS URL."""
 
 import asyncio
+import hashlib
 import time
 from collections import OrderedDict
 from collections.abc import Callable
@@ -42,7 +43,8 @@ class TokenVerifier:
     clock: Callable[[], float] = time.time
     #: token -> (actor, deadline): verifying a JWT from scratch costs more than the rest
     #: of a cheap request, and the same token comes back on every call.
-    _cache: "OrderedDict[str, tuple[Actor, float]]" = field(default_factory=OrderedDict)
+    #: Keyed by the header's SHA-256, so the cache holds no bearer token itself.
+    _cache: "OrderedDict[bytes, tuple[Actor, float]]" = field(default_factory=OrderedDict)
 
     @classmethod
     def from_settings(cls, settings: GatewaySettings) -> "TokenVerifier":
@@ -95,16 +97,17 @@ class TokenVerifier:
         """The Actor of a token verified earlier and still within its lifetime, if any."""
         if not authorization:
             return None
-        entry = self._cache.get(authorization)
+        key = _cache_key(authorization)
+        entry = self._cache.get(key)
         if entry is None:
             return None
         actor, deadline = entry
         if self.clock() >= deadline:
             # Expired (or trusted long enough): forget it; the caller verifies again and
             # an expired token is refused exactly as it would be uncached.
-            self._cache.pop(authorization, None)
+            self._cache.pop(key, None)
             return None
-        self._cache.move_to_end(authorization)
+        self._cache.move_to_end(key)
         return actor
 
     async def actor_async(self, authorization: str | None) -> Actor:
@@ -146,8 +149,9 @@ class TokenVerifier:
         deadline = min(float(exp) + LEEWAY_SECONDS, now + CACHE_SECONDS)
         if deadline <= now:
             return
-        self._cache[authorization] = (actor, deadline)
-        self._cache.move_to_end(authorization)
+        key = _cache_key(authorization)
+        self._cache[key] = (actor, deadline)
+        self._cache.move_to_end(key)
         while len(self._cache) > CACHE_ENTRIES:
             self._cache.popitem(last=False)
 
@@ -171,6 +175,10 @@ class TokenVerifier:
             customer_organization_id=customer,
             role=parsed_role,
         )
+
+
+def _cache_key(authorization: str) -> bytes:
+    return hashlib.sha256(authorization.encode("utf-8", "surrogateescape")).digest()
 
 
 def _is_hs256(authorization: str) -> bool:
