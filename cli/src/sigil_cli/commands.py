@@ -29,7 +29,9 @@ SECRET_COLUMNS = [
 
 
 def _api(opts: GlobalOptions) -> ApiClient:
-    return ApiClient(opts.url, opts.token)
+    api = ApiClient(opts.url, opts.token)
+    opts.resources.callback(api.close)
+    return api
 
 
 def _scope(api: ApiClient, customer_org: str | None) -> str | None:

@@ -112,6 +112,7 @@ def root(
     """Sigil secret manager."""
     del version
     ctx.obj = GlobalOptions(url=url, token=token, data_dir=data_dir)
+    ctx.call_on_close(ctx.obj.resources.close)
 
 
 # --- embedded stack and tokens -------------------------------------------------------

@@ -1,6 +1,7 @@
 """Options every ``sigil`` command accepts, wherever they appear on the line."""
 
-from dataclasses import dataclass
+from contextlib import ExitStack
+from dataclasses import dataclass, field
 from pathlib import Path
 
 DEFAULT_DATA_DIR = Path(".sigil")
@@ -17,6 +18,8 @@ class GlobalOptions:
     url: str | None
     token: str | None
     data_dir: Path
+    #: Closed when the command ends (HTTP connections), even when it fails.
+    resources: ExitStack = field(default_factory=ExitStack, compare=False)
 
 
 def hoist_global_options(argv: list[str]) -> list[str]:
