@@ -296,6 +296,19 @@ def test_cache_is_bounded_by_scopes_and_bytes() -> None:
     assert (len(cache), cache.size) == (0, 0)
 
 
+def test_idle_values_are_dropped() -> None:
+    now = [0.0]
+    cache = ValueCache(max_idle=60, clock=lambda: now[0])
+    value = {"K": ResolvedSecret(key="K", customer_organization_id=None, version=1, value="v")}
+    cache.store(("o", "busy"), 1, {"K"}, value)
+    cache.store(("o", "idle"), 1, {"K"}, value)
+    now[0] = 50
+    assert cache.lookup(("o", "busy"), 1, {"K"})[1] == set()
+    now[0] = 100
+    assert cache.lookup(("o", "busy"), 1, {"K"})[1] == set()
+    assert (len(cache), cache.size) == (1, 1)
+
+
 def test_older_fetch_never_overwrites_a_newer_generation() -> None:
     cache = ValueCache()
     new = {"K": ResolvedSecret(key="K", customer_organization_id=None, version=2, value="new")}

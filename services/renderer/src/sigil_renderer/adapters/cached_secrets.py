@@ -10,7 +10,9 @@ are not what freshness relies on. Only referenced keys are fetched and kept.
 """
 
 import asyncio
+import time
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from sigil_renderer.ports import GenerationSource, SecretsSource
@@ -22,17 +24,32 @@ Scope = tuple[str, str | None]
 @dataclass
 class _Entry:
     generation: int
+    used: float
     found: dict[str, ResolvedSecret] = field(default_factory=dict)
     absent: set[str] = field(default_factory=set)
     size: int = 0
 
 
 class ValueCache:
-    """LRU of (org, scope) -> values of one generation, bounded by scopes and bytes."""
+    """LRU of (org, scope) -> values of one generation, bounded by scopes and bytes.
 
-    def __init__(self, *, max_scopes: int = 1024, max_bytes: int = 64 * 1024 * 1024) -> None:
+    Values are held only while in use: an entry not used for ``max_idle`` seconds is
+    dropped (checked from the least recently used end on every access, so it costs only
+    the entries it drops).
+    """
+
+    def __init__(
+        self,
+        *,
+        max_scopes: int = 1024,
+        max_bytes: int = 64 * 1024 * 1024,
+        max_idle: float = 300.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._max_scopes = max_scopes
         self._max_bytes = max_bytes
+        self._max_idle = max_idle
+        self._clock = clock
         self._bytes = 0
         self._entries: OrderedDict[Scope, _Entry] = OrderedDict()
 
@@ -41,19 +58,21 @@ class ValueCache:
 
     @property
     def size(self) -> int:
-        """Bytes of values held (UTF-8 length of each value)."""
+        """Characters of values held."""
         return self._bytes
 
     def lookup(
         self, scope: Scope, generation: int, keys: set[str]
     ) -> tuple[dict[str, ResolvedSecret], set[str]]:
         """(values found, keys not known at this generation); an older entry is dropped."""
+        now = self._expire()
         entry = self._entries.get(scope)
         if entry is not None and entry.generation != generation:
             self._drop(scope)
             entry = None
         if entry is None:
             return {}, set(keys)
+        entry.used = now
         self._entries.move_to_end(scope)
         found = {k: entry.found[k] for k in keys if k in entry.found}
         unknown = {k for k in keys if k not in entry.found and k not in entry.absent}
@@ -71,6 +90,7 @@ class ValueCache:
         Values fetched at an older generation than the entry's are not stored: they may
         predate a change the entry already reflects.
         """
+        now = self._expire()
         entry = self._entries.get(scope)
         if entry is not None and entry.generation > generation:
             return
@@ -78,8 +98,9 @@ class ValueCache:
             self._drop(scope)
             entry = None
         if entry is None:
-            entry = _Entry(generation=generation)
+            entry = _Entry(generation=generation, used=now)
             self._entries[scope] = entry
+        entry.used = now
         self._entries.move_to_end(scope)
         for key in keys:
             secret = resolved.get(key)
@@ -100,6 +121,15 @@ class ValueCache:
         """Forget every scope of ``org`` (its secrets changed)."""
         for scope in [s for s in self._entries if s[0] == org]:
             self._drop(scope)
+
+    def _expire(self) -> float:
+        now = self._clock()
+        while self._entries:
+            scope, entry = next(iter(self._entries.items()))
+            if now - entry.used <= self._max_idle:
+                break
+            self._drop(scope)
+        return now
 
     def _drop(self, scope: Scope) -> None:
         entry = self._entries.pop(scope, None)
