@@ -138,8 +138,8 @@ def validate_blind(
     ``references`` and ``missing`` come from the parse tree across every branch (plus keys a
     run on stand-ins asks for by name); a missing key is an error at its first site where Go
     would fail, except as the whole condition of an optional ``if``/``with`` (or inside the
-    branch it guards). The template then runs on stand-ins for Go's other errors, and again on probes
-    to find references sitting where a value could change the file's structure.
+    branch it guards). The template then runs on stand-ins for Go's other errors, and again
+    on probes to find references sitting where a value could change the file's structure.
     """
     try:
         template = compile_template(text, file)
