@@ -21,7 +21,7 @@ def run_service(
 ) -> None:
     """Entry point of ``python -m sigil_<service>``: check settings, serve until signalled."""
     settings = load_settings(settings_cls, f"sigil-{service}")
-    configure_logging(settings.log_level, service=service)
+    configure_logging(settings.log_level, service=service, fmt=settings.log_format)
     configure_telemetry(f"sigil-{service}")
     app = create_app(settings)
     asyncio.run(app.run())
