@@ -517,7 +517,7 @@ def _baseline(
         padded = False
     except TemplateError:
         stand_ins = {
-            k: stand_in(k, len(v.encode("utf-8", "surrogateescape"))) for k, v in values.items()
+            k: stand_in(k, len(v.encode("utf-8", "surrogatepass"))) for k, v in values.items()
         }
         replayed = Decisions(replay=decisions.taken)
         text = template.render(stand_ins, limits=limits, decisions=replayed)
