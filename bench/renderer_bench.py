@@ -23,6 +23,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from faststream.nats import NatsBroker
+
 from bench.stack import BenchStack
 from sigil_renderer import TemplateCache
 from sigil_renderer.adapters.generations import parse_generation
@@ -36,6 +38,7 @@ from sigil_shared.contracts import (
     SecretCreateRequest,
     TemplateRenderRequest,
 )
+from sigil_shared.errors import SigilError
 
 ROOT = Path(__file__).resolve().parents[1]
 KEYS = [f"SECRET_{i:02d}" for i in range(50)]
@@ -108,13 +111,21 @@ def cpu_seconds(pid: int) -> float:
 
 
 @dataclass
-class NatsFigures:
+class Run:
     """Renders over NATS: rate, latency percentiles, CPU ms per render per process."""
 
     rate: float
     p50_ms: float
     p99_ms: float
     cpu_ms: dict[str, float]
+
+
+@dataclass
+class NatsFigures:
+    """The renderer's run, the bus floor's run, and the freshness read's cost."""
+
+    renderer: Run
+    floor: Run
     generation_read_us: float
     generation_read_cpu_ms: dict[str, float]
 
@@ -122,6 +133,44 @@ class NatsFigures:
 def _percentile(samples: list[float], q: float) -> float:
     ordered = sorted(samples)
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+async def measure(
+    platform: NatsBroker, pids: dict[str, int], *, count: int, concurrency: int, env: str
+) -> Run:
+    """``count`` renders of new revisions, ``concurrency`` in flight, after a warm-up."""
+    sem = asyncio.Semaphore(concurrency)
+    latencies: list[float] = []
+
+    async def render(i: int) -> None:
+        async with sem:
+            start = time.perf_counter()
+            await request(
+                platform,
+                ops.TEMPLATE_RENDER,
+                TemplateRenderRequest(
+                    organization_id="bench",
+                    deployment_id=f"d{i % 50}",
+                    revision=i + 1,
+                    env_file=env,
+                ),
+                timeout=30,
+            )
+            latencies.append(time.perf_counter() - start)
+
+    # Warm-up: compiled template, cached values, connections.
+    await asyncio.gather(*(render(count + i) for i in range(concurrency)))
+    latencies.clear()
+    before = {name: cpu_seconds(pid) for name, pid in pids.items() if pid}
+    start = time.perf_counter()
+    await asyncio.gather(*(render(i) for i in range(count)))
+    elapsed = time.perf_counter() - start
+    return Run(
+        rate=count / elapsed,
+        p50_ms=_percentile(latencies, 0.50) * 1000,
+        p99_ms=_percentile(latencies, 0.99) * 1000,
+        cpu_ms={name: (cpu_seconds(pids[name]) - t) * 1000 / count for name, t in before.items()},
+    )
 
 
 async def over_nats(count: int, concurrency: int, templates: dict[str, str]) -> NatsFigures:
@@ -136,48 +185,56 @@ async def over_nats(count: int, concurrency: int, templates: dict[str, str]) -> 
                 timeout=10,
             )
         platform = await stack.broker("platform")
-        sem = asyncio.Semaphore(concurrency)
-        latencies: list[float] = []
-
-        async def render(i: int) -> None:
-            async with sem:
-                start = time.perf_counter()
-                await request(
-                    platform,
-                    ops.TEMPLATE_RENDER,
-                    TemplateRenderRequest(
-                        organization_id="bench",
-                        deployment_id=f"d{i % 50}",
-                        revision=i + 1,
-                        env_file=templates["envFile"],
-                    ),
-                    timeout=30,
-                )
-                latencies.append(time.perf_counter() - start)
-
-        # Warm-up: compiled template, cached values, connections.
-        await asyncio.gather(*(render(count + i) for i in range(concurrency)))
-        latencies.clear()
         pids = {
             "renderer": stack.procs[stack.services.index("renderer")].pid,
             "secrets": stack.procs[stack.services.index("secrets")].pid,
             "nats-server": stack.server.pid if stack.server and stack.server.pid else 0,
             "bench client": os.getpid(),
         }
-        before = {name: cpu_seconds(pid) for name, pid in pids.items() if pid}
-        start = time.perf_counter()
-        await asyncio.gather(*(render(i) for i in range(count)))
-        elapsed = time.perf_counter() - start
-        cpu = {name: (cpu_seconds(pids[name]) - t) * 1000 / count for name, t in before.items()}
-        read_us, read_cpu = await generation_read_cost(stack, rounds=2000)
-        return NatsFigures(
-            rate=count / elapsed,
-            p50_ms=_percentile(latencies, 0.50) * 1000,
-            p99_ms=_percentile(latencies, 0.99) * 1000,
-            cpu_ms=cpu,
-            generation_read_us=read_us,
-            generation_read_cpu_ms=read_cpu,
+        renderer = await measure(
+            platform, pids, count=count, concurrency=concurrency, env=templates["envFile"]
         )
+        read_us, read_cpu = await generation_read_cost(stack, rounds=2000)
+    floor = await bus_floor(count, concurrency, templates["envFile"])
+    return NatsFigures(
+        renderer=renderer,
+        floor=floor,
+        generation_read_us=read_us,
+        generation_read_cpu_ms=read_cpu,
+    )
+
+
+async def bus_floor(count: int, concurrency: int, env: str) -> Run:
+    """The same requests answered from memory by ``bench.render_floor`` (same plumbing)."""
+    async with BenchStack(services=()) as stack:
+        env_vars = dict(
+            os.environ,
+            SIGIL_NATS_URL=stack.url,
+            SIGIL_NATS_USER="renderer",
+            SIGIL_NATS_PASSWORD=stack.data.passwords()["renderer"],
+            SIGIL_LOG_LEVEL="WARNING",
+        )
+        proc = subprocess.Popen([sys.executable, "-m", "bench.render_floor"], env=env_vars)  # noqa: ASYNC220 - a child process for the run
+        try:
+            platform = await stack.broker("platform")
+            probe = TemplateRenderRequest(
+                organization_id="bench", deployment_id="probe", revision=1, env_file=env
+            )
+            for _ in range(400):
+                try:
+                    await request(platform, ops.TEMPLATE_RENDER, probe, timeout=1)
+                    break
+                except SigilError:
+                    await asyncio.sleep(0.05)
+            pids = {
+                "stand-in": proc.pid,
+                "nats-server": stack.server.pid if stack.server and stack.server.pid else 0,
+                "bench client": os.getpid(),
+            }
+            return await measure(platform, pids, count=count, concurrency=concurrency, env=env)
+        finally:
+            proc.terminate()
+            proc.wait()
 
 
 async def generation_read_cost(stack: BenchStack, *, rounds: int) -> tuple[float, dict[str, float]]:
@@ -229,12 +286,16 @@ def main() -> None:
         print(f"{name + ': engine, cached template':<44}{engine:>10.0f}{go_text}")
         print(f"{name + ': render + structure check':<44}{full:>10.0f}")
     nats = asyncio.run(over_nats(args.count, args.concurrency, templates))
-    print(f"{'envFile over NATS (new revision each)':<44}{nats.rate:>10.0f}")
-    print(
-        f"  {args.count} renders, {args.concurrency} in flight: p50 {nats.p50_ms:.1f} ms,"
-        f" p99 {nats.p99_ms:.1f} ms"
-    )
-    print("  CPU ms per render: " + ", ".join(f"{k} {v:.3f}" for k, v in nats.cpu_ms.items()))
+    for label, run in (
+        ("envFile over NATS (new revision each)", nats.renderer),
+        ("bus floor: same requests answered from memory", nats.floor),
+    ):
+        print(f"{label:<44}{run.rate:>10.0f}")
+        print(
+            f"  {args.count} renders, {args.concurrency} in flight: p50 {run.p50_ms:.1f} ms,"
+            f" p99 {run.p99_ms:.1f} ms"
+        )
+        print("  CPU ms per render: " + ", ".join(f"{k} {v:.3f}" for k, v in run.cpu_ms.items()))
     print(
         f"  freshness read alone (direct get of g.<org>, sequential):"
         f" {nats.generation_read_us:.0f} us wall, CPU ms per read: "
