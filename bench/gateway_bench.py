@@ -6,7 +6,8 @@ Starts ``sigil up`` (real sockets, loopback, every service a process) and a hell
 by uvicorn's automatic loop and parser (uvloop + httptools when installed, as the gateway
 uses), seeds 150 secrets, then runs wrk for each path: ``GET /api/v1/secrets?limit=100``
 (a full page of 100), ``POST /api/v1/secrets`` (a unique key per request), ``GET /healthz``,
-and the hello-world's GET and POST. Reports
+and the hello-world's GET and POST; then the gateway alone, with a canned responder
+(``bench.canned_secrets``) standing in for the secrets service on a bare nats-server. Reports
 requests/s, p50/p99 latency and CPU ms per request of the gateway and secrets processes
 (``/proc`` deltas: wall-clock rates are noisy on a shared machine). Asserts nothing. Skips
 with a message when ``wrk`` is missing.
@@ -14,15 +15,19 @@ with a message when ``wrk`` is missing.
 
 import argparse
 import os
+import secrets
+import socket
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 
 from bench.wrk import WrkResult, run_wrk, wrk_missing
+from sigil_cli.tokens import issue_token
 from tests.helpers import descendants, free_port
 
 SEED = 150
@@ -59,6 +64,72 @@ def _row(label: str, result: WrkResult, processes: tuple[str, ...]) -> str:
     return (
         f"{label:<34}{result.rate:>9.0f}{result.p50_ms:>9.1f}{result.p99_ms:>9.1f}{cpu}{failed:>8}"
     )
+
+
+def _isolated(bin_dir: Path, body: str, load: dict[str, Any]) -> list[tuple[str, WrkResult]]:
+    """The gateway alone: a canned responder stands in for the secrets service."""
+    nats_port, port = free_port(), free_port()
+    url = f"nats://127.0.0.1:{nats_port}"
+    key = secrets.token_hex(32)
+    server = subprocess.Popen(
+        [str(bin_dir / "nats-server"), "-a", "127.0.0.1", "-p", str(nats_port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    procs: list[subprocess.Popen[Any]] = [server]
+    try:
+        _wait_tcp(nats_port)
+        canned = subprocess.Popen(
+            [sys.executable, "-m", "bench.canned_secrets", url],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        procs.append(canned)
+        assert canned.stdout is not None
+        canned.stdout.readline()  # "ready"
+        env = dict(
+            os.environ,
+            SIGIL_NATS_URL=url,
+            SIGIL_JWT_KEY=key,
+            SIGIL_PORT=str(port),
+            SIGIL_LOG_LEVEL="WARNING",
+        )
+        gateway = subprocess.Popen([sys.executable, "-m", "sigil_gateway"], env=env)
+        procs.append(gateway)
+        base = f"http://127.0.0.1:{port}"
+        _wait(f"{base}/healthz")
+        auth = {"Authorization": f"Bearer {issue_token(key, org='bench', role='admin')}"}
+        pids = {"gateway": gateway.pid, "secrets": canned.pid}
+        return [
+            (
+                "gateway alone GET list (canned)",
+                run_wrk(f"{base}/api/v1/secrets?limit=100", headers=auth, processes=pids, **load),
+            ),
+            (
+                "gateway alone POST (canned)",
+                run_wrk(
+                    f"{base}/api/v1/secrets",
+                    headers=auth,
+                    method="POST",
+                    body=body,
+                    processes=pids,
+                    **load,
+                ),
+            ),
+        ]
+    finally:
+        for proc in reversed(procs):
+            proc.terminate()
+            proc.wait()
+
+
+def _wait_tcp(port: int) -> None:
+    for _ in range(200):
+        with socket.socket() as sock:
+            if sock.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.05)
+    raise SystemExit(f"nothing listens on {port}")
 
 
 def main() -> None:
@@ -143,11 +214,15 @@ def main() -> None:
             proc.terminate()
         for proc in (stack, hello):
             proc.wait()
+    results += _isolated(bin_dir, body, load)
     print(
         f"wrk, {args.connections} connections, {args.seconds:g}s per path, list pages of "
         f"{len(page)} ({os.cpu_count()} cores, {time.strftime('%Y-%m-%d %H:%M')})"
     )
-    print("CPU columns: ms per request of the gateway (hello-world: its process) and secrets")
+    print(
+        "CPU columns: ms per request of the gateway (hello-world: its process) and of the "
+        "secrets service (gateway alone: of the canned responder)"
+    )
     print(
         f"{'path':<34}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}"
         f"{'gw CPU':>10}{'sec CPU':>10}{'failed':>8}"
