@@ -64,7 +64,7 @@ async def main() -> None:
     from sigil_shared.bus import create_broker, request
     from sigil_shared.contracts import LogRecord, TemplateRenderRequest
     from sigil_shared.settings import BusSettings
-    from tests.helpers import NatsFixture
+    from tests.helpers import NatsFixture, run_setup
     from tests.integration.stack import running_stack
 
     root = Path(tempfile.mkdtemp())
@@ -83,6 +83,7 @@ async def main() -> None:
     data.nats_conf.write_text(json.dumps(conf))
     server = NatsServer(data.nats_conf)
     url = server.start()
+    run_setup(url, data)  # the setup step, as sigil up runs it
     fixture = NatsFixture(url=url, data=data, server=server)
     seen: list[tuple[str, str | None, bytes]] = []
     spy = await nats.connect(url, user="spy", password="spy-password-for-the-probe")
