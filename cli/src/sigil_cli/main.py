@@ -133,7 +133,7 @@ def up(
     """Run the whole stack on an embedded NATS (Ctrl-C stops it)."""
     from sigil_cli.stack import StackOptions, run_stack  # noqa: PLC0415
 
-    return run_stack(
+    status = run_stack(
         StackOptions(
             data_dir=_opts(ctx).data_dir,
             host=host,
@@ -142,6 +142,8 @@ def up(
             nats_port=nats_port,
         )
     )
+    # run_stack says 1 for "could not start"; 1 means "problems found" for every command.
+    return ExitCode.OTHER if status == 1 else status
 
 
 @app.command()
@@ -536,6 +538,13 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as err:
         if os.environ.get("SIGIL_DEBUG"):
             raise
+        if isinstance(err, OSError):
+            # A path the user gave (data dir, file) or the network: strerror and file name
+            # only, both free of values.
+            where = f" ({err.filename})" if err.filename else ""
+            reason = err.strerror or type(err).__name__
+            sys.stderr.write(f"sigil: {reason}{where}\n")
+            return ExitCode.USAGE if err.filename else ExitCode.UNAVAILABLE
         known = _sigil_error(err)
         if known is not None:
             sys.stderr.write(f"sigil: {known[0]}\n")

@@ -29,6 +29,9 @@ def signing_key(data_dir: Path) -> str:
     except FileNotFoundError as err:
         msg = f"no signing key at {path}: run 'sigil up' once or set SIGIL_JWT_KEY"
         raise TokenError(msg) from err
+    except (OSError, UnicodeDecodeError) as err:
+        msg = f"cannot read the signing key at {path}: {getattr(err, 'strerror', None) or err}"
+        raise TokenError(msg) from err
 
 
 def _b64url(data: bytes) -> str:

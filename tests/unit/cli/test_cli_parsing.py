@@ -151,3 +151,20 @@ def test_banner_commands_name_the_data_dir_and_port(tmp_path: Path) -> None:
     token_line, use_line = banner_commands(data_dir=tmp_path / "my dir", host=any_address, port=9)
     assert f"--data-dir '{tmp_path / 'my dir'}' token --org ORG --role admin" in token_line
     assert "SIGIL_URL=http://127.0.0.1:9 " in use_line
+
+
+def test_a_data_dir_that_is_a_file_is_one_usage_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sigil_cli.main import main
+
+    for name in ("SIGIL_JWT_KEY", "SIGIL_JWT_KEY_FILE", "SIGIL_TOKEN", "SIGIL_DATA_DIR"):
+        monkeypatch.delenv(name, raising=False)
+    not_a_dir = tmp_path / "file"
+    not_a_dir.write_text("x")
+    assert main(["token", "--org", "a", "--role", "admin", "--data-dir", str(not_a_dir)]) == 2
+    assert main(["secrets", "list", "--url", "http://127.0.0.1:9"]) == 2  # no token
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    assert "Not a directory" in err
+    assert "no token" in err
