@@ -15,10 +15,19 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from opentelemetry import metrics
+
 from sigil_renderer.ports import GenerationSource, SecretsSource
 from sigil_shared.contracts import PinnedVersion, ResolvedSecret
 
 Scope = tuple[str, str | None]
+
+#: Renders by how their current values were found; labels carry no key, scope or value.
+_LOOKUPS = metrics.get_meter("sigil.renderer").create_counter(
+    "sigil.render.value_lookups",
+    unit="{render}",
+    description="hit: all from the cache; miss: some fetched; uncached: no scope generation",
+)
 
 
 @dataclass
@@ -183,9 +192,11 @@ class CachedSecretsSource:
         any change acknowledged before this call."""
         generation = await self._generations.current(org)
         if generation is None:
+            _LOOKUPS.add(1, {"outcome": "uncached"})
             return await self._source.resolve(org, customer, keys=keys)
         scope = (org, customer)
         found, unknown = self._cache.lookup(scope, generation, keys)
+        _LOOKUPS.add(1, {"outcome": "miss" if unknown else "hit"})
         if unknown:
             found.update(await self._fetch(scope, generation, frozenset(unknown)))
         return found
