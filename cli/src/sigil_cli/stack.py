@@ -99,7 +99,16 @@ class Stack:
             self.nats = NatsServer(self.data.nats_conf, log=log)
             self.nats_url = self.nats.start()
             self.data.nats_url_file.write_text(self.nats_url + "\n", encoding="utf-8")
-            self._setup(passwords["bootstrap"])
+            self._setup("bootstrap", passwords["bootstrap"])
+        else:
+            # An existing NATS: the setup step runs with SIGIL_SETUP_NATS_USER/_PASSWORD when
+            # given (its bootstrap user), else the services' own credentials (a development
+            # server without users); a server that refuses them stops here, naming it.
+            env = {**os.environ, **self.options.extra_env}
+            self._setup(
+                env.get("SIGIL_SETUP_NATS_USER", env.get("SIGIL_NATS_USER")),
+                env.get("SIGIL_SETUP_NATS_PASSWORD", env.get("SIGIL_NATS_PASSWORD")),
+            )
         for service, module in SERVICE_MODULES:
             self._check_stopping()
             self.children[service] = subprocess.Popen(  # noqa: S603 - our own modules
@@ -109,13 +118,17 @@ class Stack:
             )
         self._wait_ready()
 
-    def _setup(self, password: str) -> None:
+    def _setup(self, user: str | None, password: str | None) -> None:
         """The setup step before any service starts: streams and buckets, as ``bootstrap``."""
-        from sigil_shared.settings import SetupSettings  # noqa: PLC0415 - keeps CLI start fast
+        from pydantic import SecretStr  # noqa: PLC0415 - keeps CLI start fast
+
+        from sigil_shared.settings import SetupSettings  # noqa: PLC0415
         from sigil_shared.setup import setup_streams  # noqa: PLC0415
 
         settings = SetupSettings(
-            nats_url=self.nats_url, nats_user="bootstrap", nats_password=password
+            nats_url=self.nats_url,
+            nats_user=user,
+            nats_password=SecretStr(password) if password is not None else None,
         )
         try:
             asyncio.run(setup_streams(settings))
