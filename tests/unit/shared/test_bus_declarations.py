@@ -20,8 +20,9 @@ PACKAGES: dict[str, tuple[str, ...]] = {
     "services/renderer/src/sigil_renderer": ("renderer",),
     "services/log-redactor/src/sigil_redactor": ("redactor",),
     "services/gateway/src/sigil_gateway": ("gateway",),
-    # Operator commands run as the secrets user (keys, audit verify) or as bootstrap.
-    "cli/src/sigil_cli": ("secrets", "bootstrap"),
+    # Operator commands run as the secrets user (keys, audit verify) or as bootstrap;
+    # ``sigil logs publish`` as the platform.
+    "cli/src/sigil_cli": ("secrets", "bootstrap", "platform"),
 }
 #: Subject helpers of ``subjects`` -> the event they address.
 EVENT_HELPERS = {
