@@ -168,3 +168,29 @@ def test_a_data_dir_that_is_a_file_is_one_usage_line(
     assert "Traceback" not in err
     assert "Not a directory" in err
     assert "no token" in err
+
+
+def test_a_large_env_file_parses_in_linear_time() -> None:
+    # 100,000 lines: a per-line rescan from the start (quadratic) would blow the test timeout.
+    text = "".join(f"KEY_{i}=value-{i}\n" for i in range(100_000))
+    entries = parse_env(text, source="big.env")
+    assert len(entries) == 100_000
+    assert (entries[-1].key, entries[-1].line) == ("KEY_99999", 100_000)
+
+
+def test_values_over_64_kib_are_refused_before_sending(tmp_path: Path) -> None:
+    from sigil_cli.values import read_value
+
+    big = "v" * (64 * 1024 + 1)
+    value_file = tmp_path / "big"
+    value_file.write_text(big)
+    with pytest.raises(CliError) as caught:
+        read_value("K", str(value_file), keep_newline=False)
+    assert caught.value.code == ExitCode.USAGE
+    assert "larger than 64 KiB" in caught.value.message
+    exact = tmp_path / "exact"
+    exact.write_text("v" * (64 * 1024) + "\n")
+    assert len(read_value("K", str(exact), keep_newline=False)) == 64 * 1024
+    with pytest.raises(CliError) as in_file:
+        parse_env(f"OK=1234\nK={big}\n", source="f.env")
+    assert str(in_file.value).startswith("f.env:2: K: the value is larger than 64 KiB")
