@@ -24,7 +24,6 @@ from pathlib import Path
 
 import nats
 
-from sigil_cli.embedded import DataDir, NatsServer, nats_config
 from sigil_shared import operations as ops
 from sigil_shared import subjects
 from sigil_shared.bus import create_broker, request
@@ -38,6 +37,7 @@ from sigil_shared.contracts import (
     SecretUpdateRequest,
 )
 from sigil_shared.settings import BusSettings
+from tests.helpers import start_nats
 
 _TICK = os.sysconf("SC_CLK_TCK")
 
@@ -146,14 +146,9 @@ async def _wait_ready(broker: object) -> None:
 
 async def run(count: int, concurrency: int, list_rounds: int) -> list[Figure]:  # noqa: PLR0915 - one linear script
     """Run every measurement once and return the figures."""
-    root = Path(tempfile.mkdtemp(prefix="sigil-bench-"))
-    data = DataDir(root)
-    data.prepare()
-    data.nats_conf.write_text(
-        nats_config(passwords=data.passwords(), store_dir=data.jetstream_dir, port=-1)
-    )
-    server = NatsServer(data.nats_conf)
-    url = server.start()
+    # A real nats-server with the setup step run (streams and buckets), as sigil up does.
+    fixture = start_nats(Path(tempfile.mkdtemp(prefix="sigil-bench-")))
+    data, server, url = fixture.data, fixture.server, fixture.url
     passwords = data.passwords()
     env = dict(
         os.environ,

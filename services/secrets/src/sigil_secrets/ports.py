@@ -46,9 +46,11 @@ class SecretStore(Protocol):
         """Up to ``limit`` records after the (key, scope token) position, sorted by key then
         scope; the cost grows with the page, not with the organization."""
 
-    async def commit_version(self, record: SecretRecord, *, expected_revision: int) -> int:
-        """Commit ``record`` (a new version) as one operation: the version's envelope is
-        created, never overwritten, then the record is compare-and-set.
+    async def commit_version(
+        self, record: SecretRecord, *, previous: SecretRecord, expected_revision: int
+    ) -> int:
+        """Commit ``record`` (a new version of ``previous``) as one operation: the version's
+        envelope is created, never overwritten, then the record is compare-and-set.
 
         StaleRevisionError if another writer committed first; a losing call removes only
         what it wrote itself. Returns the record's new revision.

@@ -361,7 +361,7 @@ class SecretsService:
             try:
                 with _TRACER.start_as_current_span("secrets.store.commit_version"):
                     new_revision = await self._store.commit_version(
-                        updated, expected_revision=revision
+                        updated, previous=record, expected_revision=revision
                     )
             except StaleRevisionError:
                 if req.expected_version is not None:

@@ -69,9 +69,13 @@ class RecordCache:
             meta = msg.metadata
             key = msg.subject.removeprefix(self._prefix)
             _, org, _, secret_id = key.split(".")
-            deleted = (msg.headers or {}).get("KV-Operation") in _KV_DELETED
-            record = None if deleted or not msg.data else record_from_doc(json.loads(msg.data))
-            self.apply(org, secret_id, meta.sequence.stream, record)
+            revision = meta.sequence.stream
+            known = self._index.revision(org, secret_id)
+            # This replica's own writes are applied when made; skip decoding them again.
+            if known is None or known < revision:
+                deleted = (msg.headers or {}).get("KV-Operation") in _KV_DELETED
+                record = None if deleted or not msg.data else record_from_doc(json.loads(msg.data))
+                self.apply(org, secret_id, revision, record)
             if meta.num_pending == 0:
                 self._ready.set()
         except (ValueError, KeyError) as err:

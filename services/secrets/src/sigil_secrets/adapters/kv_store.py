@@ -193,7 +193,7 @@ class KvSecretStore:
         return [(subject.removeprefix(prefix), seq, data) for subject, seq, data in entries if data]
 
     async def insert(self, record: SecretRecord) -> int:
-        """Claim the index atomically, then write version 1 and the record together."""
+        """Claim the index atomically, then write the record (holding version 1)."""
         org, idx = (
             record.organization_id,
             index_key(record.organization_id, record.customer_organization_id, record.key),
@@ -203,27 +203,18 @@ class KvSecretStore:
                 await self._take_over_dangling_index(record, idx)
         except (JsError, TimeoutError) as err:
             raise StoreUnavailableError("secret store does not answer") from err
-        # Both keys are new (a fresh id), so they cannot clash with anyone: write in parallel.
-        results = await asyncio.gather(
-            self._create(
-                version_key(org, record.id, record.version),
-                _dump(envelope_to_doc(record.envelope)),
-            ),
-            self._create(record_key(org, record.id), _dump(record_to_doc(record))),
-            return_exceptions=True,
-        )
-        version_write, record_write = results
-        if isinstance(version_write, int) and isinstance(record_write, int):
-            self._remember(record, record_write)
-            return record_write
-        await self.discard(record)
-        for result in results:
-            if isinstance(result, BaseException) and not isinstance(result, JsError | TimeoutError):
-                raise result
-        if None in results:
+        # Version 1's envelope lives in the record alone until a second version archives
+        # it (one write fewer per create; version 1 is committed exactly once).
+        try:
+            revision = await self._create(record_key(org, record.id), _dump(record_to_doc(record)))
+        except (JsError, TimeoutError) as err:
+            await self._forget(idx)
+            raise StoreUnavailableError("secret store does not answer") from err
+        if revision is None:
+            await self._forget(idx)
             raise KeyTakenError("record id exists")
-        cause = next(r for r in results if isinstance(r, BaseException))
-        raise StoreUnavailableError("secret store does not answer") from cause
+        self._remember(record, revision)
+        return revision
 
     async def _create(self, key: str, value: bytes) -> int | None:
         """Atomic create that also succeeds over a deleted key; None if the key is live."""
@@ -315,16 +306,32 @@ class KvSecretStore:
             return self._cache.find(organization_id, scope, key)
         return (await self._uncached_index(organization_id)).find(organization_id, scope, key)
 
-    async def commit_version(self, record: SecretRecord, *, expected_revision: int) -> int:
+    async def commit_version(
+        self, record: SecretRecord, *, previous: SecretRecord, expected_revision: int
+    ) -> int:
         """Create the new version's envelope key, then compare-and-set the record.
 
         StaleRevisionError when another writer got there first; nothing of theirs is
-        touched, and this call's own envelope is removed by its revision.
+        touched, and this call's own envelope is removed by its revision. Version 1, kept
+        only in the record so far, is archived (create-only) on the way.
         """
         org = record.organization_id
         slot = version_key(org, record.id, record.version)
         try:
-            slot_revision = await self._claim_slot(slot, record, expected_revision)
+            if previous.version == 1:
+                claimed, archived = await asyncio.gather(
+                    self._claim_slot(slot, record, expected_revision),
+                    self._archive_first(previous),
+                    return_exceptions=True,
+                )
+                if isinstance(claimed, BaseException):
+                    raise claimed
+                if isinstance(archived, BaseException):
+                    await self._delete_own(slot, claimed)
+                    raise archived
+                slot_revision = claimed
+            else:
+                slot_revision = await self._claim_slot(slot, record, expected_revision)
             try:
                 revision = await self.kv.update(
                     record_key(org, record.id),
@@ -338,6 +345,15 @@ class KvSecretStore:
             raise StoreUnavailableError("secret store does not answer") from err
         self._remember(record, revision)
         return revision
+
+    async def _archive_first(self, first: SecretRecord) -> None:
+        """Keep version 1's envelope under its version key (already there is fine: version 1
+        is committed once, so any copy holds the same value)."""
+        key = version_key(first.organization_id, first.id, 1)
+        try:
+            await self.kv.create(key, _dump(envelope_to_doc(first.envelope)))
+        except KeyWrongLastSequenceError:
+            return
 
     async def _claim_slot(self, slot: str, record: SecretRecord, expected_revision: int) -> int:
         """Create the envelope key of a new version; StaleRevisionError if it is taken."""

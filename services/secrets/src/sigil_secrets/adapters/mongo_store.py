@@ -172,8 +172,11 @@ class MongoSecretStore:
         except PyMongoError as err:
             raise StoreUnavailableError("secret store (MongoDB) does not answer") from err
 
-    async def commit_version(self, record: SecretRecord, *, expected_revision: int) -> int:
+    async def commit_version(
+        self, record: SecretRecord, *, previous: SecretRecord, expected_revision: int
+    ) -> int:
         """Insert the new version's document, then compare-and-set the record on ``rev``."""
+        del previous  # every version, the first included, has its document from the start
         token = uuid.uuid4().hex
         version = self._version_doc(record, token)
         try:

@@ -2,6 +2,7 @@
 
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from functools import cached_property
 
 from sigil_shared.contracts import SecretDetail, SecretMetadata, SecretVersionInfo
 
@@ -106,7 +107,11 @@ class SecretRecord:
         return {v.version for v in self.versions}
 
     def to_metadata(self) -> SecretMetadata:
-        """What every read returns."""
+        """What every read returns (built once per record: records are immutable)."""
+        return self._metadata
+
+    @cached_property
+    def _metadata(self) -> SecretMetadata:
         return SecretMetadata(
             id=self.id,
             key=self.key,

@@ -87,6 +87,11 @@ class RecordIndex:
         if current is not None:
             self.apply(org, secret_id, current[0] + 1, None)
 
+    def revision(self, org: str, secret_id: str) -> int | None:
+        """The newest revision known for a record (live or deleted)."""
+        current = self._orgs.get(org, _Org()).entries.get(secret_id)
+        return current[0] if current is not None else None
+
     def get(self, org: str, secret_id: str) -> tuple[SecretRecord, int] | None:
         """A live record and its revision, if known."""
         current = self._orgs.get(org, _Org()).entries.get(secret_id)
