@@ -136,3 +136,24 @@ async def test_huge_integer_does_not_surface_python_text(
     for python_text in ("exceeds the limit", "int_max_str_digits", "sys.set", "4300", "inf"):
         assert python_text not in text, resp.text
     _no_traceback(caplog)
+
+
+async def test_the_longest_real_cursor_fits_the_bound(
+    stack: Stack, auth: TokenFactory, org: str
+) -> None:
+    customer = "c" * 64
+    for key in ("A" * 256, "B" * 256):
+        created = await stack.http.post(
+            "/api/v1/secrets",
+            headers=auth(org),
+            json={"key": key, "value": "abcd", "customerOrganizationId": customer},
+        )
+        assert created.status_code == 201, created.text
+    first = await stack.http.get("/api/v1/secrets", params={"limit": 1}, headers=auth(org))
+    cursor = first.json()["nextCursor"]
+    assert cursor
+    second = await stack.http.get(
+        "/api/v1/secrets", params={"limit": 1, "cursor": cursor}, headers=auth(org)
+    )
+    assert second.status_code == 200, second.text
+    assert [i["key"] for i in second.json()["items"]] == ["B" * 256]
