@@ -157,3 +157,15 @@ async def test_the_longest_real_cursor_fits_the_bound(
     )
     assert second.status_code == 200, second.text
     assert [i["key"] for i in second.json()["items"]] == ["B" * 256]
+
+
+async def test_huge_integer_in_a_query_is_a_plain_422(
+    stack: Stack, auth: TokenFactory, org: str
+) -> None:
+    for path in ("/api/v1/secrets", "/api/v1/audit"):
+        resp = await stack.http.get(path, params={"limit": "9" * 5000}, headers=auth(org))
+        assert resp.status_code == 422, resp.text
+        assert resp.json()["error"]["code"] == "invalid_request"
+        text = resp.text.lower()
+        assert "exceeds the limit" not in text
+        assert "9" * 50 not in text
