@@ -1,6 +1,12 @@
-"""The web UI in a real browser (Debian's Chromium, driven by Playwright) on a live stack."""
+"""The web UI in a real browser (Debian's Chromium, driven by Playwright) on a live stack.
 
+Screenshots of each screen are kept under tests/artifacts/ (ui-*.png) for review.
+"""
+
+import base64
+import json
 import shutil
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -30,7 +36,13 @@ if not Path(CHROMIUM).exists():
         allow_module_level=True,
     )
 
-from playwright.sync_api import Browser, Page, expect, sync_playwright  # noqa: E402
+from playwright.sync_api import (  # noqa: E402
+    Browser,
+    Page,
+    ViewportSize,
+    expect,
+    sync_playwright,
+)
 
 
 @pytest.fixture(scope="module")
@@ -41,14 +53,34 @@ def browser() -> Iterator[Browser]:
         launched.close()
 
 
-def _signed_in(browser: Browser, live_stack: LiveStack, token: str) -> Page:
-    page = browser.new_page()
-    page.goto(live_stack.url + "/")
+def _sign_in(page: Page, token: str) -> None:
     page.get_by_label("Access token").fill(token)
     page.get_by_role("button", name="Sign in").click()
     expect(page.get_by_role("heading", name="Secrets")).to_be_visible()
     expect(page.locator("#signin")).to_be_hidden()
+
+
+def _signed_in(
+    browser: Browser, live_stack: LiveStack, token: str, viewport: ViewportSize | None = None
+) -> Page:
+    page = browser.new_page(viewport=viewport) if viewport else browser.new_page()
+    page.goto(live_stack.url + "/")
+    _sign_in(page, token)
     return page
+
+
+def _shot(page: Page, name: str) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"ui-{name}.png"), full_page=True)
+
+
+def _forged(claims: dict[str, object]) -> str:
+    """A JWT-shaped token with these claims and a signature no server accepts."""
+
+    def part(data: dict[str, object]) -> str:
+        return base64.urlsafe_b64encode(json.dumps(data).encode()).decode().rstrip("=")
+
+    return f"{part({'alg': 'HS256', 'typ': 'JWT'})}.{part(claims)}.c2lnbmF0dXJl"
 
 
 def test_create_list_edit_delete_with_live_key_validation(
@@ -73,8 +105,7 @@ def test_create_list_edit_delete_with_live_key_validation(
     row = page.locator("tr", has_text="UI_SECRET")
     expect(row).to_contain_text("vendor")
     expect(row).to_contain_text("1")
-    ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / "secrets-page.png"), full_page=True)
+    _shot(page, "secrets")
     assert VALUE not in page.content()
 
     page.get_by_role("button", name="Edit UI_SECRET").click()
@@ -84,6 +115,17 @@ def test_create_list_edit_delete_with_live_key_validation(
     dialog.get_by_role("button", name="Save").click()
     expect(page.locator("tr", has_text="UI_SECRET")).to_contain_text("2")
     assert VALUE not in page.content()
+
+    page.get_by_role("button", name="History of UI_SECRET").click()
+    history = page.locator("#history-dialog")
+    expect(history.get_by_role("heading", name="History of UI_SECRET")).to_be_visible()
+    expect(history.locator("tbody tr")).to_have_count(2)
+    expect(history.locator("tbody tr").nth(0)).to_contain_text("2")
+    expect(history.locator("tbody tr").nth(0)).to_contain_text("alice")
+    expect(history.locator("tbody tr").nth(1)).to_contain_text("1")
+    _shot(page, "history")
+    assert VALUE not in page.content()
+    history.get_by_role("button", name="Close").click()
 
     page.get_by_role("button", name="Delete UI_SECRET").click()
     expect(page.get_by_role("heading", name="Delete secret")).to_be_visible()
@@ -124,7 +166,193 @@ def test_customers_see_only_their_own_secrets(browser: Browser, live_stack: Live
     expect(customer.locator("#secrets-rows tr")).to_have_count(1)
     expect(customer.locator("tr", has_text="MINE")).to_be_visible()
     expect(customer.locator("#customer-filter")).to_be_hidden()
+    expect(customer.locator("#scope-filter")).to_be_hidden()
     customer.close()
+
+
+def test_search_by_key_and_scope_filter(browser: Browser, live_stack: LiveStack) -> None:
+    admin = live_stack.token("uiorg5")
+    for key, customer in [
+        ("DB_PASSWORD", None),
+        ("DB_USER", "c1"),
+        ("API_TOKEN", None),
+        ("API_TOKEN", "c1"),
+        ("SMTP_PASSWORD", "c2"),
+    ]:
+        args = ["secrets", "create", key] + (["--customer-org", customer] if customer else [])
+        assert live_stack.sigil(*args, token=admin, stdin=f"value-of-{key}").returncode == 0
+    page = _signed_in(browser, live_stack, admin)
+    rows = page.locator("#secrets-rows tr")
+    expect(rows).to_have_count(5)
+    page.get_by_label("Search by key").fill("password")
+    expect(rows).to_have_count(2)
+    expect(page.locator("#secrets-status")).to_have_text("2 of 5 secrets match “password”")
+    page.get_by_label("Search by key").fill("")
+    page.get_by_label("Scope").select_option("vendor")
+    expect(rows).to_have_count(2)
+    for row in rows.all():
+        expect(row.locator("td").nth(1)).to_have_text("vendor")
+    page.get_by_label("Scope").select_option("customer")
+    expect(page.locator("#secrets-status")).to_have_text(
+        "Enter a customer organization id to filter by."
+    )
+    page.locator("#customer-filter").fill("c1")
+    page.get_by_role("button", name="Filter").click()
+    expect(rows).to_have_count(2)
+    page.get_by_label("Search by key").fill("api")
+    expect(rows).to_have_count(1)
+    expect(rows.first).to_contain_text("c1")
+    _shot(page, "search")
+    page.close()
+
+
+def test_short_values_are_flagged_when_saved_and_in_the_list(
+    browser: Browser, live_stack: LiveStack
+) -> None:
+    page = _signed_in(browser, live_stack, live_stack.token("uiorg6"))
+    page.get_by_role("button", name="Create Secret").click()
+    dialog = page.locator("#secret-dialog")
+    dialog.get_by_label("Key").fill("PIN")
+    dialog.get_by_label("Value").fill("q7")
+    dialog.get_by_role("button", name="Save").click()
+    warning = page.locator("#short-warning")
+    expect(warning).to_be_visible()
+    expect(warning).to_contain_text("PIN is too short to be masked")
+    expect(page.locator("tr", has_text="PIN")).to_contain_text("too short to mask")
+    _shot(page, "short-value")
+    page.get_by_role("button", name="Edit PIN").click()
+    dialog.get_by_label("Value").fill("a-long-enough-value")
+    dialog.get_by_role("button", name="Save").click()
+    expect(warning).to_be_hidden()
+    expect(page.locator("tr", has_text="PIN")).not_to_contain_text("too short to mask")
+    page.close()
+
+
+def test_edit_shows_key_and_scope_as_read_only(browser: Browser, live_stack: LiveStack) -> None:
+    admin = live_stack.token("uiorg7")
+    live_stack.sigil("secrets", "create", "FIXED", "-c", "c9", token=admin, stdin="fixed-value")
+    page = _signed_in(browser, live_stack, admin)
+    page.get_by_role("button", name="Create Secret").click()
+    dialog = page.locator("#secret-dialog")
+    editable = dialog.get_by_label("Key").evaluate("e => getComputedStyle(e).backgroundColor")
+    expect(dialog.locator("[data-readonly-tag]").first).to_be_hidden()
+    dialog.get_by_role("button", name="Cancel").click()
+    page.get_by_role("button", name="Edit FIXED").click()
+    key = dialog.get_by_label("Key")
+    scope = dialog.get_by_label("Customer organization (empty for vendor level)")
+    expect(key).to_have_value("FIXED")
+    expect(scope).to_have_value("c9")
+    for field in (key, scope):
+        expect(field).to_have_js_property("readOnly", True)
+        assert field.evaluate("e => getComputedStyle(e).backgroundColor") != editable
+        assert field.evaluate("e => getComputedStyle(e).borderStyle") == "dashed"
+    expect(dialog.locator("[data-readonly-tag]")).to_have_count(2)
+    for tag in dialog.locator("[data-readonly-tag]").all():
+        expect(tag).to_be_visible()
+        expect(tag).to_have_text("read-only")
+    expect(dialog.locator("#secret-readonly-help")).to_be_visible()
+    key.fill("RENAMED", force=True)
+    expect(key).to_have_value("FIXED")
+    _shot(page, "edit-read-only")
+    page.close()
+
+
+def test_expired_token_is_refused_at_sign_in_with_a_clear_message(
+    browser: Browser, live_stack: LiveStack
+) -> None:
+    page = browser.new_page()
+    page.goto(live_stack.url + "/")
+    expired = _forged({"sub": "u1", "org": "uiorg8", "role": "admin", "exp": int(time.time()) - 60})
+    page.get_by_label("Access token").fill(expired)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.locator("#signin-error")).to_contain_text("That token expired at")
+    expect(page.locator("#signin-error")).to_contain_text("sigil token")
+    expect(page.locator("#app")).to_be_hidden()
+    _shot(page, "expired-token")
+    page.get_by_label("Access token").fill("not-a-token")
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.locator("#signin-error")).to_contain_text("That is not a valid token")
+    page.close()
+
+
+def test_token_the_server_refuses_returns_to_sign_in(
+    browser: Browser, live_stack: LiveStack
+) -> None:
+    page = browser.new_page()
+    page.goto(live_stack.url + "/")
+    # Unexpired, so the browser lets it through; the server (wrong signature) answers 401.
+    forged = _forged({"sub": "u1", "org": "uiorg8", "role": "admin", "exp": int(time.time()) + 600})
+    page.get_by_label("Access token").fill(forged)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.locator("#signin")).to_be_visible()
+    expect(page.locator("#signin-error")).to_contain_text("The server refused this token")
+    expect(page.locator("#app")).to_be_hidden()
+    assert page.evaluate("sessionStorage.length") == 0
+    page.close()
+
+
+def test_sign_out_clears_everything_including_log_lines(
+    browser: Browser, live_stack: LiveStack
+) -> None:
+    admin = live_stack.token("uiorg9", sub="first-user")
+    canary = "first-users-log-line-31337"
+    published = live_stack.sigil(
+        "logs", "publish", "web1", "--org", "uiorg9", token=admin, stdin=f"{canary}\n"
+    )
+    assert published.returncode == 0, published.stderr
+    live_stack.sigil("secrets", "create", "FIRST_USERS_KEY", token=admin, stdin="first-value")
+    page = _signed_in(browser, live_stack, admin)
+    expect(page.locator("tr", has_text="FIRST_USERS_KEY")).to_be_visible()
+    page.get_by_label("Search by key").fill("FIRST")
+    page.get_by_role("link", name="Template check").click()
+    page.get_by_label(".env file").fill("FIRST_TEMPLATE={{ .Secrets.NOPE }}\n")
+    page.get_by_role("button", name="Check").click()
+    expect(page.locator("#template-result")).to_contain_text("NOPE")
+    page.get_by_role("link", name="Logs").click()
+    page.get_by_label("Deployment").fill("web1")
+    page.get_by_role("button", name="Show").click()
+    expect(page.locator("#logs-output")).to_contain_text(canary, timeout=20_000)
+    page.get_by_role("button", name="Sign out").click()
+    expect(page.locator("#signin")).to_be_visible()
+    html = page.content()
+    for leftover in (canary, "FIRST_USERS_KEY", "FIRST_TEMPLATE", "first-user", "uiorg9", "web1"):
+        assert leftover not in html, leftover
+    assert page.evaluate("sessionStorage.length") == 0
+    assert page.evaluate("document.getElementById('key-search').value") == ""
+    _sign_in(page, live_stack.token("uiorg10", sub="second-user"))
+    page.get_by_role("link", name="Logs").click()
+    expect(page.locator("#logs-output")).to_have_text("")
+    expect(page.get_by_label("Deployment")).to_have_value("")
+    assert canary not in page.content()
+    page.close()
+
+
+def test_narrow_screen_layout(browser: Browser, live_stack: LiveStack) -> None:
+    admin = live_stack.token("uiorg11")
+    live_stack.sigil(
+        "secrets", "create", "A_RATHER_LONG_KEY_NAME_FOR_A_PHONE", token=admin, stdin="long-v1"
+    )
+    page = _signed_in(browser, live_stack, admin, viewport={"width": 375, "height": 740})
+    expect(page.locator("tr", has_text="A_RATHER_LONG_KEY_NAME_FOR_A_PHONE")).to_be_visible()
+    # Nothing wider than the screen: no sideways scrolling.
+    assert page.evaluate("document.documentElement.scrollWidth") <= 375
+    nav = page.locator("nav.sidebar").bounding_box()
+    main = page.locator("main").bounding_box()
+    assert nav is not None
+    assert main is not None
+    assert main["y"] >= nav["y"] + nav["height"] - 1  # navigation on top, content below
+    assert main["width"] >= 370
+    # Each row is a card labelled by its column names.
+    first_cell = page.locator("#secrets-rows tr").first.locator("td").nth(1)
+    assert first_cell.evaluate("e => getComputedStyle(e, '::before').content") == '"Scope: "'
+    _shot(page, "narrow")
+    page.get_by_role("button", name="Edit A_RATHER_LONG_KEY_NAME_FOR_A_PHONE").click()
+    box = page.locator("#secret-dialog").bounding_box()
+    assert box is not None
+    assert box["x"] >= 0
+    assert box["x"] + box["width"] <= 375
+    _shot(page, "narrow-edit")
+    page.close()
 
 
 def test_template_check_shows_errors_at_their_line(browser: Browser, live_stack: LiveStack) -> None:
@@ -132,8 +360,23 @@ def test_template_check_shows_errors_at_their_line(browser: Browser, live_stack:
     page.get_by_role("link", name="Template check").click()
     page.get_by_label(".env file").fill("A=1\nB={{ .Secrets.NOPE }}\n")
     page.get_by_role("button", name="Check").click()
+    # 1-based character columns (Go's own message keeps its 0-based byte column).
     expect(page.locator("#template-result")).to_contain_text(
-        'envFile:2:13: template execution error: template: envFile:2:13: executing "envFile"'
+        'envFile:2:14: template execution error: template: envFile:2:13: executing "envFile"'
     )
     expect(page.locator("#template-result")).to_contain_text("Missing: NOPE")
+    # A two-byte character before the reference: Go counts bytes, people count characters.
+    page.get_by_label(".env file").fill("B=é{{ .Secrets.NOPE }}\n")
+    page.get_by_role("button", name="Check").click()
+    expect(page.locator("#template-result")).to_contain_text("envFile:1:15: template execution")
+    # A position the engine cannot give is left out, never shown as "-" or 0.
+    page.get_by_label(".env file").fill("")
+    page.get_by_label("Helm values (YAML)").fill("a: {{ .Secrets.X }}\n")
+    page.get_by_role("button", name="Check").click()
+    result = page.locator("#template-result")
+    expect(result.locator("li").first).to_be_visible()
+    for item in result.locator("li").all_inner_texts():
+        assert ":-" not in item
+        assert not item.startswith(("valuesYaml:0", "envFile:0"))
+    _shot(page, "template-check")
     page.close()

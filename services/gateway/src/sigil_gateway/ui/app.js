@@ -2,7 +2,7 @@
 "use strict";
 
 const TOKEN_KEY = "sigil.token";
-const state = { token: null, claims: null, secrets: new Map(), logs: { dep: null, first: null, last: null, tail: null } };
+const state = { token: null, claims: null, expiryTimer: null, secrets: [], logs: { dep: null, first: null, last: null, tail: null } };
 const $ = (id) => document.getElementById(id);
 
 // The same rule and messages as the API (sigil_shared.ids.key_problem).
@@ -14,11 +14,33 @@ function keyProblem(key) {
   return null;
 }
 
+class TokenError extends Error {}
+
 function decodeClaims(token) {
-  const part = token.split(".")[1];
-  if (!part) throw new Error("not a JWT");
-  const json = atob(part.replace(/-/g, "+").replace(/_/g, "/").padEnd(Math.ceil(part.length / 4) * 4, "="));
-  return JSON.parse(json);
+  const parts = token.split(".");
+  if (parts.length !== 3 || !parts[1]) throw new TokenError("That is not a valid token: paste the whole output of sigil token.");
+  let claims;
+  try {
+    const part = parts[1];
+    const json = atob(part.replace(/-/g, "+").replace(/_/g, "/").padEnd(Math.ceil(part.length / 4) * 4, "="));
+    claims = JSON.parse(json);
+  } catch {
+    throw new TokenError("That is not a valid token: paste the whole output of sigil token.");
+  }
+  if (!claims || typeof claims !== "object" || !claims.org || !claims.role) {
+    throw new TokenError("That token is not a Sigil access token (no organization or role in it).");
+  }
+  return claims;
+}
+
+// The server checks the signature; the browser can only read the expiry, which it does so that
+// an expired token is refused here with a clear message instead of at the first call.
+function expiryProblem(claims) {
+  if (typeof claims.exp !== "number") return "That token has no expiry time; Sigil accepts only tokens that expire.";
+  if (claims.exp * 1000 <= Date.now()) {
+    return `That token expired at ${new Date(claims.exp * 1000).toLocaleString()}. Get a new one (sigil token --org ORG --role ROLE) and sign in again.`;
+  }
+  return null;
 }
 
 class ApiError extends Error {
@@ -37,7 +59,11 @@ async function api(method, path, body) {
     init.body = JSON.stringify(body);
   }
   const resp = await fetch(path, init);
-  if (resp.status === 401) { signOut("Your session is no longer valid; sign in again."); throw new ApiError(401, null); }
+  if (resp.status === 401) {
+    const body = await resp.json().catch(() => null);
+    signOut(`The server refused this token (${(body && body.error && body.error.message) || "401"}); sign in again with a new one.`);
+    throw new ApiError(401, body);
+  }
   if (resp.status === 204) return null;
   const data = await resp.json().catch(() => null);
   if (!resp.ok) throw new ApiError(resp.status, data);
@@ -57,6 +83,8 @@ function isCustomer() { return Boolean(state.claims && state.claims.customer_org
 // ---- sign in ----
 function signIn(token) {
   const claims = decodeClaims(token);
+  const expired = expiryProblem(claims);
+  if (expired) throw new TokenError(expired);
   state.token = token;
   state.claims = claims;
   sessionStorage.setItem(TOKEN_KEY, token);
@@ -67,16 +95,42 @@ function signIn(token) {
   $("create-secret").hidden = !canWrite();
   $("customer-filter-box").hidden = isCustomer();
   $("secret-customer-box").hidden = isCustomer();
+  // Sign out when the token expires rather than failing the next call (capped: setTimeout
+  // fires at once for delays beyond 2^31 - 1 ms).
+  const left = Math.min(claims.exp * 1000 - Date.now(), 2 ** 31 - 1);
+  state.expiryTimer = setTimeout(() => signOut("Your token expired; sign in again with a new one."), left);
   route();
+}
+
+// Everything the previous user saw or typed goes: data, inputs, results, log lines, dialogs.
+function clearScreen() {
+  if (state.logs.tail) state.logs.tail.abort();
+  clearTimeout(state.expiryTimer);
+  state.expiryTimer = null;
+  state.secrets = [];
+  state.logs = { dep: null, first: null, last: null, tail: null };
+  editing = null;
+  deleting = null;
+  for (const dialog of document.querySelectorAll("dialog")) if (dialog.open) dialog.close();
+  for (const field of document.querySelectorAll("#app input, #app textarea, dialog input, dialog textarea")) field.value = "";
+  for (const select of document.querySelectorAll("select")) select.selectedIndex = 0;
+  for (const body of document.querySelectorAll("tbody")) body.replaceChildren();
+  for (const id of ["logs-output", "template-result", "confirm-affected"]) $(id).replaceChildren();
+  for (const el of document.querySelectorAll(".status, .error, .warning, #whoami, #toast, #history-title, #history-scope")) el.textContent = "";
+  $("short-warning").hidden = true;
+  $("toast").classList.remove("show");
 }
 
 function signOut(message) {
   sessionStorage.removeItem(TOKEN_KEY);
+  clearScreen();
   state.token = null;
   state.claims = null;
   $("app").hidden = true;
   $("signin").hidden = false;
+  $("token-input").value = "";
   $("signin-error").textContent = message || "";
+  if (location.hash) history.replaceState(null, "", location.pathname);
 }
 
 // ---- routing ----
@@ -94,54 +148,127 @@ function route() {
 // ---- secrets ----
 function cell(text) { const td = document.createElement("td"); td.textContent = text; return td; }
 
+// Narrow screens show each row as a card; its cells carry their column name for that layout.
+function labelCells(tbody) {
+  const names = [...tbody.closest("table").querySelectorAll("thead th")].map((th) => th.textContent);
+  for (const tr of tbody.rows) {
+    [...tr.cells].forEach((td, i) => { if (!td.classList.contains("actions") && names[i]) td.dataset.label = names[i]; });
+  }
+}
+
+function scopeParams() {
+  const params = new URLSearchParams({ limit: "1000" });
+  if (isCustomer()) return params;
+  const customer = $("customer-filter").value.trim();
+  let scope = $("scope-filter").value;
+  if (customer && scope === "all") { scope = "customer"; $("scope-filter").value = "customer"; }
+  if (scope === "vendor") params.set("vendorOnly", "true");
+  if (scope === "customer" && customer) params.set("customerOrganizationId", customer);
+  return params;
+}
+
 async function loadSecrets() {
   const status = $("secrets-status");
-  const filter = $("customer-filter").value.trim();
-  const rows = $("secrets-rows");
   status.textContent = "Loading…";
   try {
     const items = [];
+    const base = scopeParams();
+    if (!isCustomer() && $("scope-filter").value === "customer" && !base.has("customerOrganizationId")) {
+      status.textContent = "Enter a customer organization id to filter by.";
+      $("secrets-rows").replaceChildren();
+      return;
+    }
     let cursor = null;
     do {
-      const params = new URLSearchParams({ limit: "1000" });
-      if (filter && !isCustomer()) params.set("customerOrganizationId", filter);
+      const params = new URLSearchParams(base);
       if (cursor) params.set("cursor", cursor);
       const page = await api("GET", `/api/v1/secrets?${params}`);
       items.push(...page.items);
       cursor = page.nextCursor;
     } while (cursor);
-    rows.replaceChildren();
-    state.secrets.clear();
-    for (const s of items) {
-      state.secrets.set(s.id, s);
-      const tr = document.createElement("tr");
-      tr.dataset.key = s.key;
-      tr.append(cell(s.key), cell(s.customerOrganizationId || "vendor"), cell(String(s.version)),
-        cell(s.updatedBy), cell(new Date(s.updatedAt).toLocaleString()));
-      const actions = document.createElement("td");
-      actions.className = "actions";
-      if (canWrite()) {
-        const edit = document.createElement("button");
-        edit.type = "button"; edit.textContent = "Edit"; edit.setAttribute("aria-label", `Edit ${s.key}`);
-        edit.addEventListener("click", () => openSecretDialog(s));
-        const del = document.createElement("button");
-        del.type = "button"; del.textContent = "Delete"; del.setAttribute("aria-label", `Delete ${s.key}`);
-        del.addEventListener("click", () => openConfirm(s));
-        actions.append(edit, " ", del);
-      }
-      tr.append(actions);
-      rows.append(tr);
-    }
-    status.textContent = `${items.length} secret${items.length === 1 ? "" : "s"}`;
+    state.secrets = items;
+    renderSecrets();
   } catch (err) {
     status.textContent = err.message;
   }
+}
+
+function badge(text, title) {
+  const span = document.createElement("span");
+  span.className = "badge";
+  span.textContent = text;
+  span.title = title;
+  return span;
+}
+
+// Search is on the loaded page of the scope (every page is loaded), so it needs no round trip.
+function renderSecrets() {
+  const needle = $("key-search").value.trim().toLowerCase();
+  const shown = needle ? state.secrets.filter((s) => s.key.toLowerCase().includes(needle)) : state.secrets;
+  const rows = shown.map((s) => {
+    const tr = document.createElement("tr");
+    tr.dataset.key = s.key;
+    const keyCell = document.createElement("td");
+    const history = document.createElement("button");
+    history.type = "button"; history.className = "link-button"; history.textContent = s.key;
+    history.setAttribute("aria-label", `History of ${s.key}`);
+    history.addEventListener("click", () => openHistory(s));
+    keyCell.append(history);
+    if (s.tooShortToMask) keyCell.append(" ", badge("too short to mask", "This value is shorter than the log redactor's minimum length: it is not masked in deployment logs."));
+    tr.append(keyCell, cell(s.customerOrganizationId || "vendor"), cell(String(s.version)),
+      cell(s.updatedBy), cell(new Date(s.updatedAt).toLocaleString()));
+    const actions = document.createElement("td");
+    actions.className = "actions";
+    if (canWrite()) {
+      const edit = document.createElement("button");
+      edit.type = "button"; edit.textContent = "Edit"; edit.setAttribute("aria-label", `Edit ${s.key}`);
+      edit.addEventListener("click", () => openSecretDialog(s));
+      const del = document.createElement("button");
+      del.type = "button"; del.textContent = "Delete"; del.setAttribute("aria-label", `Delete ${s.key}`);
+      del.addEventListener("click", () => openConfirm(s));
+      actions.append(edit, " ", del);
+    }
+    tr.append(actions);
+    return tr;
+  });
+  $("secrets-rows").replaceChildren(...rows);
+  labelCells($("secrets-rows"));
+  const total = `${state.secrets.length} secret${state.secrets.length === 1 ? "" : "s"}`;
+  $("secrets-status").textContent = needle ? `${shown.length} of ${total} match “${needle}”` : total;
+}
+
+async function openHistory(secret) {
+  $("history-title").textContent = `History of ${secret.key}`;
+  $("history-scope").textContent = secret.customerOrganizationId ? `Customer ${secret.customerOrganizationId}` : "Vendor level";
+  $("history-rows").replaceChildren();
+  $("history-error").textContent = "";
+  $("history-dialog").showModal();
+  try {
+    const detail = await api("GET", `/api/v1/secrets/${encodeURIComponent(secret.id)}`);
+    $("history-rows").replaceChildren(...detail.versions.map((v) => {
+      const tr = document.createElement("tr");
+      tr.append(cell(String(v.version)), cell(v.createdBy), cell(new Date(v.createdAt).toLocaleString()));
+      return tr;
+    }));
+    labelCells($("history-rows"));
+  } catch (err) {
+    $("history-error").textContent = err.message;
+  }
+}
+
+function warnShort(meta) {
+  const box = $("short-warning");
+  if (!meta.tooShortToMask) { box.hidden = true; box.textContent = ""; return; }
+  box.textContent = `Saved, but the value of ${meta.key} is too short to be masked: it will appear unmasked in deployment logs. Use a longer value.`;
+  box.hidden = false;
 }
 
 let editing = null;
 
 function openSecretDialog(secret) {
   editing = secret || null;
+  for (const tag of document.querySelectorAll("[data-readonly-tag]")) tag.hidden = !secret;
+  $("secret-readonly-help").hidden = !secret;
   $("secret-dialog-title").textContent = secret ? `Edit ${secret.key}` : "Create Secret";
   $("secret-key").value = secret ? secret.key : "";
   $("secret-key").readOnly = Boolean(secret);
@@ -170,6 +297,7 @@ async function saveSecret(event) {
   try {
     if (editing) {
       const updated = await api("PUT", `/api/v1/secrets/${editing.id}`, { value, expectedVersion: editing.version });
+      warnShort(updated);
       const affected = updated.affectedDeployments || [];
       toast(affected.length
         ? `Saved version ${updated.version}. Still rendered with the old value until redeployed: ${affected.map((a) => `${a.deploymentId} rev ${a.revision}`).join(", ")}`
@@ -178,7 +306,7 @@ async function saveSecret(event) {
       const body = { key: $("secret-key").value, value };
       const customer = $("secret-customer").value.trim();
       if (customer && !isCustomer()) body.customerOrganizationId = customer;
-      await api("POST", "/api/v1/secrets", body);
+      warnShort(await api("POST", "/api/v1/secrets", body));
       toast(`Created ${body.key}.`);
     }
     $("secret-value").value = "";  // never keep the value around
@@ -226,6 +354,19 @@ async function confirmDelete() {
 }
 
 // ---- template check ----
+// Go counts columns as 0-based bytes; people count 1-based characters. Unknown parts are left out.
+function position(error, body) {
+  const text = error.file === "valuesYaml" ? body.valuesYaml : body.envFile;
+  let where = error.file;
+  if (!Number.isInteger(error.line) || error.line < 1) return where;
+  where += `:${error.line}`;
+  if (!Number.isInteger(error.column) || error.column < 0) return where;
+  const line = (text || "").split("\n")[error.line - 1];
+  if (line === undefined) return `${where}:${error.column + 1}`;
+  const bytes = new TextEncoder().encode(line).slice(0, error.column);
+  return `${where}:${new TextDecoder().decode(bytes).replace(/\uFFFD$/, "").length + 1}`;
+}
+
 async function checkTemplates(event) {
   event.preventDefault();
   const body = {};
@@ -246,7 +387,7 @@ async function checkTemplates(event) {
       list.className = "issues";
       for (const e of result.errors) {
         const li = document.createElement("li");
-        li.textContent = `${e.file}:${e.line ?? "-"}:${e.column ?? "-"}: ${e.message}`;
+        li.textContent = `${position(e, body)}: ${e.message}`;
         list.append(li);
       }
       out.append(list);
@@ -363,6 +504,7 @@ async function loadAudit(event) {
         cell(e.outcome + (e.errorCode ? ` (${e.errorCode})` : "")));
       return tr;
     }));
+    labelCells($("audit-rows"));
   } catch (err) {
     toast(err.message);
   }
@@ -373,7 +515,7 @@ document.addEventListener("DOMContentLoaded", () => {
   $("signin-form").addEventListener("submit", (event) => {
     event.preventDefault();
     try { signIn($("token-input").value.trim()); $("token-input").value = ""; }
-    catch { $("signin-error").textContent = "That is not a valid token."; }
+    catch (err) { $("signin-error").textContent = err instanceof TokenError ? err.message : "That is not a valid token."; }
   });
   $("signout").addEventListener("click", () => signOut());
   $("create-secret").addEventListener("click", () => openSecretDialog(null));
@@ -383,6 +525,8 @@ document.addEventListener("DOMContentLoaded", () => {
   $("confirm-cancel").addEventListener("click", () => $("confirm-dialog").close());
   $("confirm-ok").addEventListener("click", confirmDelete);
   $("apply-filter").addEventListener("click", loadSecrets);
+  $("scope-filter").addEventListener("change", () => { if ($("scope-filter").value !== "customer") $("customer-filter").value = ""; loadSecrets(); });
+  $("key-search").addEventListener("input", renderSecrets);
   $("template-form").addEventListener("submit", checkTemplates);
   $("logs-form").addEventListener("submit", (e) => showLogs(e, false));
   $("logs-older").addEventListener("click", () => showLogs(null, true));
@@ -391,6 +535,11 @@ document.addEventListener("DOMContentLoaded", () => {
   $("audit-form").addEventListener("submit", loadAudit);
   window.addEventListener("hashchange", () => { if (state.token) route(); });
   const saved = sessionStorage.getItem(TOKEN_KEY);
-  if (saved) { try { signIn(saved); return; } catch { sessionStorage.removeItem(TOKEN_KEY); } }
+  if (saved) {
+    try { signIn(saved); return; } catch (err) {
+      signOut(err instanceof TokenError ? err.message : "");
+      return;
+    }
+  }
   signOut();
 });
