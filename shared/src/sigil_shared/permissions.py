@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from sigil_shared import subjects as s
 from sigil_shared.operations import COMMANDS, EVENTS, USERS, User
-from sigil_shared.streams import STREAMS, Access, StreamSpec
+from sigil_shared.streams import Access, StreamSpec, used_by
 
 _API = "$JS.API"
 
@@ -85,11 +85,9 @@ def user_permissions(user: User) -> Permissions:
             publish.append(event.pattern)
         if user in event.subscribers:
             subscribe.append(event.pattern)
+    # A stream the user only publishes into gets stream info alone (its readiness check).
     jetstream = [
-        api
-        for spec in STREAMS
-        if user in spec.access
-        for api in _stream_api(spec, spec.access[user])
+        api for spec in used_by(user) for api in _stream_api(spec, spec.access.get(user, Access()))
     ]
     if jetstream:
         publish += [f"{_API}.INFO", *jetstream]

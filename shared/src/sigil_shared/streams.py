@@ -23,7 +23,7 @@ from sigil_shared.audit_stream import (
     audit_stream_config,
     dropping_problems,
 )
-from sigil_shared.operations import User
+from sigil_shared.operations import EVENTS, User
 
 log = logging.getLogger("sigil.streams")
 _MAX_RECORD = 1024 * 1024
@@ -200,8 +200,10 @@ def stream(name: str) -> StreamSpec:
 
 
 def used_by(user: str) -> list[StreamSpec]:
-    """The streams one user works with (its readiness depends on them)."""
-    return [spec for spec in STREAMS if user in spec.access]
+    """The streams one user works with: those it has access to and those its declared
+    events are stored in (its readiness depends on all of them)."""
+    publishes = {e.stream for e in EVENTS if e.stream is not None and user in e.publishers}
+    return [spec for spec in STREAMS if user in spec.access or spec.name in publishes]
 
 
 def _value(config: StreamConfig, name: str) -> object:

@@ -11,7 +11,7 @@ from faststream import FastStream
 from sigil_shared import operations as ops
 from sigil_shared import subjects
 from sigil_shared.permissions import service_permissions
-from sigil_shared.streams import STREAMS, stream
+from sigil_shared.streams import STREAMS, stream, used_by
 
 ROOT = Path(__file__).resolve().parents[3]
 #: Package source -> the NATS user its code runs as.
@@ -190,14 +190,12 @@ def test_every_permission_is_named_by_a_declaration() -> None:
         ]
         assert not stray, f"{user} may publish undeclared {stray}"
         jetstream = [p for p in perms.publish if p.startswith(("$JS.", "$KV."))]
-        streams = {spec.name for spec in STREAMS if user in spec.access}
+        streams = {spec.name for spec in used_by(user)}
         for grant in jetstream:
             if grant == "$JS.API.INFO":
                 continue
             named = any(name in grant.split(".") for name in streams) or any(
-                spec.bucket and f"$KV.{spec.bucket}." in grant + "."
-                for spec in STREAMS
-                if user in spec.access
+                spec.bucket and f"$KV.{spec.bucket}." in grant + "." for spec in used_by(user)
             )
             assert named, f"{user}: {grant} names no stream the declarations give it"
         assert set(perms.subscribe) == subscribe, user
