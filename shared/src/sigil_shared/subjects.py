@@ -3,7 +3,6 @@
 from typing import Final, Literal
 
 ServiceName = Literal["secrets", "renderer", "redactor", "gateway"]
-SERVICES: Final[tuple[ServiceName, ...]] = ("secrets", "renderer", "redactor", "gateway")
 #: Services that answer on the bus (the gateway only asks).
 BUS_SERVICES: Final[tuple[ServiceName, ...]] = ("secrets", "renderer", "redactor")
 
@@ -30,7 +29,6 @@ AUDIT_QUERY: Final = "sigil.secrets.audit.query"
 # Internal value subjects: NATS permissions limit who may ask.
 SECRET_RESOLVE: Final = "sigil.secrets.internal.resolve"
 SECRET_REDACTION_VALUES: Final = "sigil.secrets.internal.redaction_values"
-SECRETS_INTERNAL_ALL: Final = "sigil.secrets.internal.>"
 
 # Renderer commands
 TEMPLATE_RENDER: Final = "sigil.renderer.template.render"
