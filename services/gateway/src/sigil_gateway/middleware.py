@@ -28,6 +28,9 @@ async def _respond(
     await send({"type": "http.response.body", "body": body})
 
 
+_MAX_DIGITS = 15
+
+
 class BodyLimitMiddleware:
     """Refuse bodies over ``limit`` bytes with 413, before they reach a route.
 
@@ -57,7 +60,8 @@ class BodyLimitMiddleware:
             if name == b"content-length":
                 declared = value
         if declared is not None:
-            if declared.isdigit() and int(declared) > self.limit:
+            # Length first: int() of thousands of digits is Python's error, not a size.
+            if declared.isdigit() and (len(declared) > _MAX_DIGITS or int(declared) > self.limit):
                 await self._refuse(send)
                 return
             # The server stops reading at the declared length, so it bounds the body.
