@@ -413,6 +413,21 @@ def test_version_help_and_completion() -> None:
     assert completed.stdout.split() == ["history"]
 
 
+def test_shell_completion_offers_the_keys_of_the_scope(run: Runner, stack: CliStack) -> None:
+    env = api_env(stack, make_token(stack, "clicomplete"))
+    for key, scope in (("DB_PASSWORD", []), ("DB_USER", []), ("API", []), ("DB_C1", ["-c", "c1"])):
+        assert run("secrets", "create", key, *scope, env=env, stdin=VALUE).returncode == 0
+
+    def complete(words: str) -> list[str]:
+        completion = {"_SIGIL_COMPLETE": "complete_bash", "COMP_WORDS": words}
+        result = sigil(env=env | completion | {"COMP_CWORD": str(len(words.split()) - 1)})
+        assert result.returncode == 0, result.stderr
+        return result.stdout.split()
+
+    assert complete("sigil secrets get DB") == ["DB_PASSWORD", "DB_USER"]
+    assert complete("sigil secrets history -c c1 D") == ["DB_C1"]
+
+
 def test_validate_positions_are_one_based_and_json_names_the_files(
     run: Runner, stack: CliStack, tmp_path: Path
 ) -> None:

@@ -74,7 +74,9 @@ def token_claims(token: str) -> dict[str, Any]:
 class ApiClient:
     """Thin wrapper over httpx: JSON in, JSON out, the API's error shape turned into ApiError."""
 
-    def __init__(self, url: str | None, token: str | None) -> None:
+    def __init__(
+        self, url: str | None, token: str | None, *, timeout: float = READ_TIMEOUT
+    ) -> None:
         self.url = (url or DEFAULT_URL).rstrip("/")
         if not token:
             msg = "no token: pass --token or set SIGIL_TOKEN (see 'sigil token --help')"
@@ -84,7 +86,7 @@ class ApiClient:
             self._http = httpx.Client(
                 base_url=self.url,
                 headers={"Authorization": f"Bearer {token}"},
-                timeout=httpx.Timeout(READ_TIMEOUT, connect=CONNECT_TIMEOUT),
+                timeout=httpx.Timeout(timeout, connect=min(timeout, CONNECT_TIMEOUT)),
             )
         except (httpx.InvalidURL, ValueError, TypeError) as err:
             msg = f"--url {self.url!r} is not a valid URL"

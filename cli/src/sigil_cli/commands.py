@@ -80,6 +80,29 @@ def find_secret(api: ApiClient, ref: str, customer_org: str | None) -> dict[str,
     )
 
 
+#: Shell completion must answer quickly or not at all.
+COMPLETION_TIMEOUT = 2.0
+
+
+def complete_keys(
+    url: str | None, token: str | None, customer_org: str | None, incomplete: str
+) -> list[str]:
+    """Keys of the scope for shell completion; nothing (never an error) when unreachable."""
+    if not token:
+        return []
+    try:
+        api = ApiClient(url, token, timeout=COMPLETION_TIMEOUT)
+        try:
+            scope = _scope(api, customer_org)
+            params = {"customerOrganizationId": scope} if scope else {"vendorOnly": "true"}
+            keys = [str(item["key"]) for item in api.paged(SECRETS, params)]
+        finally:
+            api.close()
+    except CliError:
+        return []
+    return [key for key in keys if key.startswith(incomplete)]
+
+
 def secrets_list(
     opts: GlobalOptions, *, customer_org: str | None, vendor_only: bool, as_json: bool
 ) -> int:

@@ -66,8 +66,29 @@ ValueFile = Annotated[
 KeepNewline = Annotated[
     bool, typer.Option("--keep-newline", help="Keep a trailing newline of the value.")
 ]
+
+
+def _complete_keys(ctx: typer.Context, incomplete: str) -> list[str]:
+    """``sigil secrets get DB_<TAB>``: the keys of the scope, from the API."""
+    from sigil_cli.commands import complete_keys  # noqa: PLC0415
+
+    root = ctx.find_root().params
+    return complete_keys(
+        root.get("url") or os.environ.get("SIGIL_URL"),
+        root.get("token") or os.environ.get("SIGIL_TOKEN"),
+        ctx.params.get("customer_org"),
+        incomplete,
+    )
+
+
 SecretRef = Annotated[
-    str, typer.Argument(metavar="KEY", help="Secret key (or its id).", show_default=False)
+    str,
+    typer.Argument(
+        metavar="KEY",
+        help="Secret key (or its id).",
+        show_default=False,
+        autocompletion=_complete_keys,
+    ),
 ]
 
 
