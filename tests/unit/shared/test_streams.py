@@ -18,6 +18,7 @@ DROPPING = [
     ("deny_delete", False),
     ("deny_purge", False),
     ("allow_rollup_hdrs", True),
+    ("allow_msg_ttl", True),
     ("sealed", True),
 ]
 
