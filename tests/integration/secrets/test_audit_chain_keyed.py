@@ -505,3 +505,27 @@ async def test_verify_flags_a_purged_head_anchor(
     report = await verify_audit(_settings(private_nats), organization_id=org)
     (chain,) = report.chains
     assert [p.kind for p in chain.problems] == ["anchor"]
+
+
+async def test_replicas_under_sustained_load_on_one_organization_all_get_through(
+    private_nats: NatsFixture,
+) -> None:
+    org = "busy"
+    connections = [await _connect(private_nats, "secrets") for _ in range(3)]
+    try:
+        replicas = [await _audit_log(private_nats, nc) for nc in connections]
+        numbers = iter(range(600))
+
+        async def caller(log: JetStreamAuditLog) -> list[int]:
+            # Each caller appends one event after another, as a stream of commands would.
+            return [(await log.append(_event(org, n))).chain_seq for n in numbers]
+
+        positions = await asyncio.gather(*(caller(replicas[i % 3]) for i in range(48)))
+        for log in replicas:
+            await log.close()
+    finally:
+        for nc in connections:
+            await nc.close()
+    assert sorted(p for chunk in positions for p in chunk) == list(range(1, 601))
+    report = await verify_audit(_settings(private_nats), organization_id=org)
+    assert report.ok, report.lines()

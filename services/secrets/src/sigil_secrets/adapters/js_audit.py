@@ -17,6 +17,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import random
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -39,9 +40,15 @@ from sigil_shared.errors import AuditUnavailableError, SigilError
 
 log = logging.getLogger("sigil.secrets.audit")
 
-_WRONG_LAST_SEQUENCE = 10071
+#: "wrong last sequence": with the sequence (10071), or without it (10164, e.g. an atomic
+#: batch on a clustered stream).
+_WRONG_LAST_SEQUENCE = (10071, 10164)
 _BATCH_DUPLICATE_ID = 10201
-_APPEND_ATTEMPTS = 8
+#: Seconds an append keeps retrying after losing races for the chain head to other
+#: replicas (each loss means another replica's events went in, so the chain progresses).
+_CONTENTION_BUDGET = 2.0
+#: Random pause after losing a race for the chain head: up to this, doubling per attempt.
+_BACKOFF, _MAX_BACKOFF = 0.001, 0.05
 _READ_TIMEOUT = 5.0
 #: Events per atomic batch (the server allows 1,000; a batch also stays far below 1 MiB).
 MAX_BATCH = 256
@@ -217,15 +224,27 @@ class JetStreamAuditLog:
             # Not measured while unused: let the batch estimate fade so that one slow
             # batch (a busy disk) does not rule batches out for good.
             self._batch_rtt *= _FADE
-        for _ in range(_APPEND_ATTEMPTS):
+        remaining, stored = list(events), list[AuditEvent]()
+        deadline = time.monotonic() + _CONTENTION_BUDGET
+        attempt = 0
+        while attempt == 0 or time.monotonic() < deadline:
+            attempt += 1
             try:
                 if chain.head is None:
                     chain.head = await self._read_head(org)
                 if singly:
-                    return await self._publish_singly(org, chain, events)
-                return await self._publish_batch(org, chain, events)
+                    await self._publish_singly(org, chain, remaining, stored)
+                else:
+                    stored = await self._publish_batch(org, chain, remaining)
+                return stored
             except _ContendedError:
-                chain.head = None  # another replica appended first: re-read the head
+                # Another replica appended first: re-read the head and go on one event at
+                # a time (a single publish lands between another writer's far more easily
+                # than a whole batch), after a short random pause so two writers part.
+                chain.head = None
+                singly = True
+                pause = min(_BACKOFF * 2**attempt, _MAX_BACKOFF)
+                await asyncio.sleep(random.uniform(0, pause))  # noqa: S311 - jitter, not crypto
             except BadRequestError as err:
                 chain.head = None
                 if err.err_code == _BATCH_DUPLICATE_ID:
@@ -285,10 +304,11 @@ class JetStreamAuditLog:
         return sealed
 
     async def _publish_singly(
-        self, org: str, chain: _Chain, events: list[AuditEvent]
-    ) -> list[AuditEvent]:
-        stored: list[AuditEvent] = []
-        for event in events:
+        self, org: str, chain: _Chain, remaining: list[AuditEvent], stored: list[AuditEvent]
+    ) -> None:
+        """Publish ``remaining`` in order, moving each to ``stored`` once acknowledged."""
+        while remaining:
+            event = remaining[0]
             assert chain.head is not None
             seq, head = chain.head
             (sealed,) = seal_events([event], head=head, keyring=self._keyring.get())
@@ -304,14 +324,14 @@ class JetStreamAuditLog:
             else:
                 chain.head = (ack.seq, head_of(sealed))
             stored.append(sealed)
-        return stored
+            remaining.pop(0)
 
     async def _publish(self, subject: str, data: bytes, headers: dict[str, str]) -> PubAck:
         try:
             ack = await self._js.publish(subject, data, timeout=self._timeout, headers=headers)
             self.round_trips += 1
         except BadRequestError as err:
-            if err.err_code == _WRONG_LAST_SEQUENCE:
+            if err.err_code in _WRONG_LAST_SEQUENCE:
                 raise _ContendedError from err
             raise
         return ack
