@@ -25,7 +25,7 @@ from sigil_shared.contracts import (
     TemplateRenderReply,
     TemplateRenderRequest,
 )
-from sigil_shared.errors import ConflictError, NotFoundError, SigilError
+from sigil_shared.errors import ConflictError, NotFoundError, SigilError, UnavailableError
 from sigil_shared.settings import SecretsSettings
 from tests.helpers import NatsFixture, start_nats
 from tests.integration.bus_client import SecretsClient, actor, bus_as
@@ -242,3 +242,22 @@ async def test_key_rotation_keeps_the_store_open_until_the_rewrap_is_done(
             await store.load_version(org, meta.id, 1)
     finally:
         await nc.close()
+
+
+async def test_a_change_renderers_cannot_be_told_about_is_not_applied(
+    client: SecretsClient, org: str, secrets_kv: KeyValue
+) -> None:
+    # A generation that cannot be raised (here: unreadable) must refuse the change: a
+    # renderer would otherwise keep its cached value after the caller was told it changed.
+    await secrets_kv.put(subjects.generation_key(org), b"not-a-number")
+    with pytest.raises(UnavailableError) as info:
+        await client.create(actor(org), "UNANNOUNCED", f"{CANARY}-unannounced")
+    assert CANARY not in info.value.message
+    assert (await client.list(actor(org))).items == []
+    events = (await client.audit(actor(org))).items
+    assert [(e.action, e.outcome.value, e.error_code) for e in events] == [
+        ("create", "refused", "unavailable")
+    ]
+    await secrets_kv.put(subjects.generation_key(org), b"41")
+    await client.create(actor(org), "UNANNOUNCED", f"{CANARY}-announced")  # the key was freed
+    assert await _generation(secrets_kv, org) == 42

@@ -311,11 +311,13 @@ class SecretsService:
         event = self._event(
             actor, req.request_id, "update", outcome=AuditOutcome.SUCCESS, record=updated
         )
-        await self._applied(event, undo)
+        try:
+            await self._applied(event, undo)
+        except BaseException:
+            impact.cancel()
+            raise
         evicted = previous.kept_versions() - updated.kept_versions()
-        affected, _ = await asyncio.gather(
-            impact, self._store.drop_versions(updated, evicted) if evicted else _nothing()
-        )
+        affected, _ = await asyncio.gather(impact, self._drop_evicted(updated, evicted))
         await self._events.publish(self._changed("updated", updated, actor))
         pinned = _pins(affected)
         return SecretUpdateReply(
@@ -325,6 +327,16 @@ class SecretsService:
             history_full_of_pins=pinned is not None
             and history_full_of_pins(updated, pinned, self._history),
         )
+
+    async def _drop_evicted(self, record: SecretRecord, versions: set[int]) -> None:
+        """Remove envelopes past the bound; the change stands even if this fails (the record
+        no longer lists them, so a leftover envelope is unreachable, not wrong)."""
+        if not versions:
+            return
+        try:
+            await self._store.drop_versions(record, versions)
+        except SigilError:
+            log.warning("evicted versions of secret %s not removed yet", record.id)
 
     async def _commit_update(
         self,
@@ -630,7 +642,3 @@ def _pin_gone(pin: PinnedVersion) -> PinnedVersionGoneError:
         msg,
         details={"key": pin.key, "customerOrganizationId": scope, "version": pin.version},
     )
-
-
-async def _nothing() -> None:
-    return None
