@@ -1,17 +1,25 @@
 """Version history under races, pinned versions, the scope generation (C2) and key rotation."""
 
 import asyncio
+import os
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from pathlib import Path
+from uuid import uuid4
 
 import nats
 import pytest
 from faststream.nats import NatsBroker
 from nats.js.errors import KeyNotFoundError
 from nats.js.kv import KeyValue
+from pymongo import AsyncMongoClient
 
 from sigil_secrets import admin
+from sigil_secrets.adapters.keyring_source import KeyringSource
 from sigil_secrets.adapters.kv_store import KvSecretStore, version_key
+from sigil_secrets.adapters.mongo_store import MongoSecretStore
+from sigil_secrets.domain.crypto import record_aad, seal
+from sigil_secrets.domain.model import SecretRecord, VersionMeta
 from sigil_secrets.errors import StoreUnavailableError
 from sigil_shared import operations as ops
 from sigil_shared import subjects
@@ -261,3 +269,57 @@ async def test_a_change_renderers_cannot_be_told_about_is_not_applied(
     await secrets_kv.put(subjects.generation_key(org), b"41")
     await client.create(actor(org), "UNANNOUNCED", f"{CANARY}-announced")  # the key was freed
     assert await _generation(secrets_kv, org) == 42
+
+
+MONGO_URL = os.environ.get("SIGIL_TEST_MONGODB_URL")
+
+
+@pytest.mark.mongodb
+@pytest.mark.skipif(
+    not MONGO_URL, reason="SIGIL_TEST_MONGODB_URL is not set (no MongoDB server on this machine)"
+)
+async def test_key_rotation_on_mongodb_rewraps_with_the_store_still_open(
+    private_nats: NatsFixture,
+) -> None:
+    assert MONGO_URL is not None
+    database = f"sigil_rot_{uuid4().hex[:8]}"
+    settings = SecretsSettings(
+        kek_file=private_nats.data.kek_file,
+        audit_key_file=private_nats.data.audit_key_file,
+        store="mongodb",
+        mongodb_url=MONGO_URL,
+        mongodb_database=database,
+        **private_nats.creds("secrets"),
+    )
+    keyring = KeyringSource(path=private_nats.data.kek_file).get()
+    client: AsyncMongoClient[dict[str, object]] = AsyncMongoClient(MONGO_URL)
+    store = MongoSecretStore(client, database=database)
+    try:
+        await store.setup()
+        now = datetime.now(UTC)
+        for i in range(3):
+            key = f"MONGO_{i}"
+            envelope = seal(keyring, f"{CANARY}-{i}", record_aad("rot", None, key, 1))
+            await store.insert(
+                SecretRecord(
+                    id=uuid4().hex,
+                    organization_id="rot",
+                    customer_organization_id=None,
+                    key=key,
+                    version=1,
+                    created_at=now,
+                    created_by="u",
+                    updated_at=now,
+                    updated_by="u",
+                    envelope=envelope,
+                    versions=(VersionMeta(1, now, "u"),),
+                )
+            )
+        admin.add_key(private_nats.data.kek_file, "rotated-mongo")
+        report = await admin.rewrap_all(settings, progress=lambda done, total: None)
+        # Each secret has its record and its version-1 document: all six re-wrapped.
+        assert (report.current_key, report.envelopes, report.rewrapped) == ("rotated-mongo", 6, 6)
+        assert await admin.keys_in_use(settings) == {"rotated-mongo": 6}
+    finally:
+        await client.drop_database(database)
+        await client.close()
