@@ -259,4 +259,28 @@ def write_compose_files(data: DataDir) -> Path:
         folder / "bootstrap.env",
         f"SIGIL_NATS_USER=bootstrap\nSIGIL_NATS_PASSWORD={passwords['bootstrap']}\n",
     )
+    uid, gid = _compose_owner(data)
+    # Not secret: where the files are and who reads them (docker compose --env-file).
+    (folder / "compose.env").write_text(
+        f"SIGIL_DATA_DIR={data.root.resolve()}\nSIGIL_UID={uid}\nSIGIL_GID={gid}\n",
+        encoding="utf-8",
+    )
     return folder
+
+
+#: The user the service images run as (``USER 10001`` in every Dockerfile).
+IMAGE_UID = 10001
+
+
+def _compose_owner(data: DataDir) -> tuple[int, int]:
+    """The uid/gid compose runs the services as: the owner of the 0600 key files it mounts.
+
+    Compose bind-mounts file secrets with their host owner and mode, so a 0600 file is
+    readable only by that uid in the container. Run as root, init hands the files to the
+    images' own user; otherwise the services run as the invoking (non-root) user.
+    """
+    if os.geteuid() != 0:
+        return os.getuid(), os.getgid()
+    for path in (data.kek_file, data.audit_key_file, data.jwt_key_file):
+        os.chown(path, IMAGE_UID, IMAGE_UID)
+    return IMAGE_UID, IMAGE_UID
