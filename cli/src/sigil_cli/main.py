@@ -442,6 +442,9 @@ def audit_list(
     if action is not None:
         msg = f"unknown audit command {action!r} (did you mean 'verify'?)"
         raise CliError(msg, ExitCode.USAGE)
+    if org is not None:
+        msg = "--org is for 'sigil audit verify'; listing shows your token's organization"
+        raise CliError(msg, ExitCode.USAGE)
     from sigil_cli import commands  # noqa: PLC0415
 
     filters = {"key": key, "actor": actor, "action": event, "from": since, "to": until}
