@@ -350,8 +350,13 @@ class SecretsService:
 
         Returns (the record it replaced, the committed record, its revision).
         """
+        fresh = False  # the first read may come from this replica's (possibly stale) copy
         for attempt in range(_UPDATE_ATTEMPTS):
             if req.expected_version is not None and req.expected_version != record.version:
+                if not fresh:
+                    record, revision = await self._load_visible(req.actor, req.id)
+                    fresh = True
+                    continue
                 msg = (
                     f"secret is at version {record.version}, "
                     f"not the expected {req.expected_version}"
@@ -376,12 +381,12 @@ class SecretsService:
                         updated, previous=record, expected_revision=revision
                     )
             except StaleRevisionError:
-                if req.expected_version is not None:
-                    msg = "secret changed concurrently; reload and retry"
-                    raise VersionConflictError(msg) from None
+                # Re-read: with an expected version the check above then answers whether
+                # the secret really moved on (a re-wrap changes the revision, not the version).
                 # Spread racing writers out so each round has a clear winner.
                 await asyncio.sleep(random.uniform(0, _RETRY_PAUSE * (attempt + 1)))  # noqa: S311 - jitter, not crypto
                 record, revision = await self._load_visible(req.actor, req.id)
+                fresh = True
                 continue
             return record, updated, new_revision
         raise ConflictError("secret is being changed concurrently; try again")
