@@ -203,8 +203,14 @@ def secrets_update(
 ) -> int:
     """Store a new value (version + 1) of the secret a key or id names."""
     api = _api(opts)
+    # A named file is read first (a missing one is a usage error before any request); a
+    # prompt or stdin only once the secret is known to exist.
+    from_file = value_file is not None and value_file != "-"
+    value = read_value(ref, value_file, keep_newline=keep_newline) if from_file else None
     meta = find_secret(api, ref, customer_org)
-    body: dict[str, Any] = {"value": read_value(meta["key"], value_file, keep_newline=keep_newline)}
+    if value is None:
+        value = read_value(meta["key"], value_file, keep_newline=keep_newline)
+    body: dict[str, Any] = {"value": value}
     if expected_version is not None:
         body["expectedVersion"] = expected_version
     updated: dict[str, Any] = api.call("PUT", f"{SECRETS}/{meta['id']}", json=body)

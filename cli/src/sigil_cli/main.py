@@ -505,10 +505,15 @@ def _silence_stdout() -> None:
 def _report(err: CliError, *, as_json: bool) -> int:
     from sigil_cli.output import out  # noqa: PLC0415
 
-    if as_json and err.payload is not None:
+    if as_json:
         import json  # noqa: PLC0415
 
-        out(json.dumps(err.payload, indent=2))
+        # Scripts read stdout: every failure under --json is an error object there too.
+        payload = err.payload
+        if payload is None:
+            code = err.code.name.lower()
+            payload = {"error": {"code": code, "message": err.message, "details": None}}
+        out(json.dumps(payload, indent=2))
     sys.stderr.write(f"sigil: {err.message}\n")
     return int(err.code)
 

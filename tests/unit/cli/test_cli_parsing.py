@@ -194,3 +194,17 @@ def test_values_over_64_kib_are_refused_before_sending(tmp_path: Path) -> None:
     with pytest.raises(CliError) as in_file:
         parse_env(f"OK=1234\nK={big}\n", source="f.env")
     assert str(in_file.value).startswith("f.env:2: K: the value is larger than 64 KiB")
+
+
+def test_json_failures_are_an_error_object_on_stdout(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from sigil_cli.main import main
+
+    missing = str(tmp_path / "missing")
+    # The named file is read before any request: no server is needed to refuse it.
+    args = ["secrets", "update", "K", "--value-file", missing, "--json", "--token", "t"]
+    assert main([*args, "--url", "http://127.0.0.1:9"]) == 2
+    captured = capsys.readouterr()
+    assert json.loads(captured.out)["error"]["code"] == "usage"
+    assert captured.err == f"sigil: value file {missing} does not exist\n"
