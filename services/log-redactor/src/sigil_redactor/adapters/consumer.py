@@ -20,6 +20,8 @@ from sigil_redactor.service import RedactorService
 from sigil_shared import subjects
 
 log = logging.getLogger("sigil.redactor.consumer")
+#: Fetches being stored at once (one redacting while the other waits for store acks).
+_INFLIGHT = 2
 
 
 class _Raw:
@@ -58,6 +60,7 @@ class RawLogConsumer:
         self._batch = batch
         self._ack_wait = ack_wait
         self._task: asyncio.Task[None] | None = None
+        self._inflight: set[asyncio.Task[None]] = set()
         self._sub: JetStreamContext.PullSubscription | None = None
         self.backlog = 0
 
@@ -103,10 +106,19 @@ class RawLogConsumer:
             pending = int(messages[-1].metadata.num_pending)
             self.backlog = pending
             self._service.backlog = pending
-            try:
-                await self._service.process([_Raw(m) for m in messages])
-            except Exception as err:  # noqa: BLE001 - the loop must survive; records redeliver
-                log.error("batch failed, records will be redelivered: %s", type(err).__name__)
+            # The next fetch and redaction overlap this one's wait for its store acks; each
+            # fetch is redacted and its publishes issued in fetch order before the next starts.
+            task = asyncio.create_task(self._process(messages))
+            self._inflight.add(task)
+            task.add_done_callback(self._inflight.discard)
+            if len(self._inflight) >= _INFLIGHT:
+                await asyncio.wait(self._inflight, return_when=asyncio.FIRST_COMPLETED)
+
+    async def _process(self, messages: list[Msg]) -> None:
+        try:
+            await self._service.process([_Raw(m) for m in messages])
+        except Exception as err:  # noqa: BLE001 - the loop must survive; records redeliver
+            log.error("batch failed, records will be redelivered: %s", type(err).__name__)
 
     async def stop(self) -> None:
         """Stop fetching and release the subscription (so the connection drains at once)."""
@@ -115,6 +127,9 @@ class RawLogConsumer:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
+        for task in list(self._inflight):
+            task.cancel()
+        await asyncio.gather(*self._inflight, return_exceptions=True)
         if self._sub is not None:
             with contextlib.suppress(JsError, NatsError):
                 await self._sub.unsubscribe()
