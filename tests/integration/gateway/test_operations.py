@@ -6,11 +6,13 @@ import subprocess
 import sys
 from collections.abc import AsyncIterator
 
+import httpx
 import pytest
 
+from sigil_gateway.app import create_app
 from tests.helpers import NatsFixture, free_port
 from tests.integration.gateway.conftest import TokenFactory
-from tests.integration.stack import Stack, running_stack
+from tests.integration.stack import Stack, running_stack, service_settings
 
 CANARY = "canary-Metrics-3131-value"
 
@@ -96,3 +98,17 @@ def test_a_bus_service_serves_its_metrics_for_scraping_when_asked() -> None:
         r'sigil_commands_total\{.*outcome="ok".*subject="sigil.secrets.secret.list".*\} 1',
         result.stdout,
     ), result.stdout[-2000:]
+
+
+async def test_a_closed_bus_connection_is_503_unavailable(
+    nats_server: NatsFixture, auth: TokenFactory, org: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    app = create_app(service_settings(nats_server, "gateway"))
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+            await app.state.broker.connection.close()
+            resp = await client.get("/api/v1/secrets", headers=auth(org))
+    assert resp.status_code == 503
+    assert resp.json()["error"]["code"] == "unavailable"
+    assert "unexpected gateway failure" not in caplog.text

@@ -1,9 +1,10 @@
 """Wiring of the gateway: the only place that builds its broker, routes and handlers."""
 
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 
 from fastapi import FastAPI
+from nats.errors import Error as NatsError
 
 from sigil_gateway.auth import TokenVerifier
 from sigil_gateway.docs import describe, install_docs
@@ -26,7 +27,9 @@ def create_app(settings: GatewaySettings) -> FastAPI:
         try:
             yield
         finally:
-            await broker.stop()
+            # A connection already closed has nothing left to drain.
+            with suppress(NatsError):
+                await broker.stop()
 
     app = FastAPI(
         title="Sigil",

@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 from fastapi import Response
 from fastapi.exceptions import RequestValidationError
 from faststream.nats import NatsBroker
+from nats.errors import Error as NatsError
 from nats.errors import NoRespondersError
 from nats.errors import TimeoutError as NatsTimeoutError
 from pydantic import BaseModel
@@ -68,6 +69,9 @@ async def send(
         raise UnavailableError(f"no reply on {subject} within {timeout:g}s") from err
     except NoRespondersError as err:
         raise UnavailableError(f"no service answers on {subject}") from err
+    except NatsError as err:
+        # Closed, reconnecting or draining connection, or the like: the bus is unavailable.
+        raise UnavailableError(f"the bus is unavailable for {subject}") from err
     return body
 
 
