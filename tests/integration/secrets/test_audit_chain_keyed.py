@@ -529,3 +529,37 @@ async def test_replicas_under_sustained_load_on_one_organization_all_get_through
     assert sorted(p for chunk in positions for p in chunk) == list(range(1, 601))
     report = await verify_audit(_settings(private_nats), organization_id=org)
     assert report.ok, report.lines()
+
+
+async def test_intake_drops_what_is_not_a_value_use_event_of_its_subject(
+    private_nats: NatsFixture, secrets_nc: NatsClient
+) -> None:
+    log = await _audit_log(private_nats, secrets_nc)
+    consumer = AuditIntakeConsumer(secrets_nc, log)
+    renderer = await _connect(private_nats, "renderer")
+    try:
+        await consumer.start()
+        js = renderer.jetstream()
+        await js.publish(subjects.audit_intake("bad1"), b'{"not": "an event"}')
+        misfiled = ValueUseEvent(
+            event_id=uuid.uuid4().hex,
+            action="template.validate",
+            actor=Actor(user_id="x", organization_id="victim", role=Role.ADMIN),
+            organization_id="victim",
+            outcome="success",
+            request_id="r",
+            at=datetime.now(UTC),
+        )
+        # Filed under another organization's intake subject: never appended to either.
+        await js.publish(subjects.audit_intake("bad2"), misfiled.model_dump_json().encode())
+        async with asyncio.timeout(20):
+            while True:  # terminated, not redelivered: the work queue empties
+                info = await js.stream_info(subjects.AUDIT_INTAKE_STREAM)
+                if not info.state.messages:
+                    break
+                await asyncio.sleep(0.05)
+    finally:
+        await consumer.stop()
+        await renderer.close()
+    for org in ("bad1", "bad2", "victim"):
+        assert [e async for _, e in log.events(org, after=0)] == []
