@@ -274,6 +274,7 @@ function openSecretDialog(secret) {
   $("secret-key").readOnly = Boolean(secret);
   $("secret-customer").value = secret ? secret.customerOrganizationId || "" : "";
   $("secret-customer").readOnly = Boolean(secret);
+  $("secret-customer").placeholder = secret ? "vendor level" : "";
   $("secret-value").value = "";
   $("secret-key-error").textContent = "";
   $("secret-form-error").textContent = "";
