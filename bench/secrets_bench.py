@@ -73,20 +73,18 @@ class Figure:
     unit: str
     service_cpu_ms: float | None
     server_cpu_ms: float | None
+    client_cpu_ms: float | None = None
 
 
 class CpuMeter:
-    """CPU deltas of the secrets process and nats-server around one measurement."""
+    """CPU deltas of the secrets process, nats-server and this (client) process."""
 
     def __init__(self, service_pid: int | None, server_pid: int | None) -> None:
-        self._pids = (service_pid, server_pid)
-        self._start: tuple[float | None, float | None] = (None, None)
+        self._pids = (service_pid, server_pid, os.getpid())
+        self._start: tuple[float | None, ...] = (None, None, None)
 
-    def _now(self) -> tuple[float | None, float | None]:
-        return (
-            _cpu_seconds(self._pids[0]) if self._pids[0] else None,
-            _cpu_seconds(self._pids[1]) if self._pids[1] else None,
-        )
+    def _now(self) -> tuple[float | None, ...]:
+        return tuple(_cpu_seconds(pid) if pid else None for pid in self._pids)
 
     def __enter__(self) -> "CpuMeter":
         self._start = self._now()
@@ -95,12 +93,12 @@ class CpuMeter:
     def __exit__(self, *exc: object) -> None:
         self._end = self._now()
 
-    def per_op_ms(self, ops: int) -> tuple[float | None, float | None]:
-        """CPU ms per operation of (secrets process, nats-server)."""
+    def per_op_ms(self, ops: int) -> tuple[float | None, ...]:
+        """CPU ms per operation of (secrets process, nats-server, bench client)."""
         result: list[float | None] = []
         for start, end in zip(self._start, self._end, strict=True):
             result.append(None if start is None or end is None else (end - start) * 1000 / ops)
-        return result[0], result[1]
+        return tuple(result)
 
 
 async def _throughput(
@@ -168,8 +166,8 @@ async def run(count: int, concurrency: int, list_rounds: int) -> list[Figure]:  
     meter_pids = (service.pid, _pid_running(data.nats_conf))
 
     def record(label: str, value: float, unit: str, meter: CpuMeter, ops: int) -> None:
-        svc, srv = meter.per_op_ms(ops)
-        figures.append(Figure(label, value, unit, svc, srv))
+        svc, srv, own = meter.per_op_ms(ops)
+        figures.append(Figure(label, value, unit, svc, srv, own))
 
     try:
         await broker.connect()
@@ -263,11 +261,14 @@ def report(figures: list[Figure], *, count: int, concurrency: int) -> None:
         f"secrets service over NATS vs raw JetStream KV ({count} ops, concurrency {concurrency},"
         f" {os.cpu_count()} cores, {time.strftime('%Y-%m-%d %H:%M')})"
     )
-    print(f"{'measure':<30}{'value':>12}  {'secrets CPU ms/op':>18}{'nats CPU ms/op':>16}")
+    print(
+        f"{'measure':<30}{'value':>12}  {'secrets CPU ms/op':>18}{'nats CPU ms/op':>16}"
+        f"{'client CPU ms/op':>18}"
+    )
     for f in figures:
         print(
             f"{f.label:<30}{f.value:>12.2f}  {_fmt(f.service_cpu_ms):>18}"
-            f"{_fmt(f.server_cpu_ms):>16}"
+            f"{_fmt(f.server_cpu_ms):>16}{_fmt(f.client_cpu_ms):>18}"
         )
     by_label = {f.label: f.value for f in figures}
     puts = by_label["raw KV puts/s (baseline)"]
