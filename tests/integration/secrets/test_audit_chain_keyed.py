@@ -182,6 +182,10 @@ async def test_verify_fails_on_an_event_forged_with_a_correct_unkeyed_hash(
     await secrets_nc.jetstream().publish(
         subjects.audit(org, "create"), forged.model_dump_json().encode()
     )
+    # The audit API (which reads through the same adapter) never serves it.
+    served = [e.id async for _, e in log.events(org, after=0)]
+    assert len(served) == 3
+    assert forged.id not in served
     for name, value in {
         "SIGIL_NATS_URL": private_nats.url,
         "SIGIL_NATS_USER": "secrets",
@@ -409,6 +413,7 @@ async def test_an_unreadable_chain_head_refuses_appends_without_hanging(
     (chain,) = report.chains
     assert [p.kind for p in chain.problems] == ["forged"]
     assert "not a readable audit event" in chain.problems[0].message
+    assert len([e async for _, e in log.events(org, after=0)]) == 1  # garbage not served
 
 
 def _operator_env(fx: NatsFixture, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -15,7 +15,6 @@ its change.
 
 import asyncio
 import contextlib
-import json
 import logging
 import random
 import time
@@ -32,7 +31,13 @@ from nats.js.errors import Error as JsError
 from pydantic import ValidationError
 
 from sigil_secrets.adapters.keyring_source import KeyringSource
-from sigil_secrets.domain.audit_chain import ChainHead, head_of, seal_anchor, seal_events
+from sigil_secrets.domain.audit_chain import (
+    ChainHead,
+    head_of,
+    link_verifies,
+    seal_anchor,
+    seal_events,
+)
 from sigil_shared import subjects
 from sigil_shared.audit_stream import dropping_problems
 from sigil_shared.contracts import AuditEvent
@@ -341,7 +346,11 @@ class JetStreamAuditLog:
     async def events(
         self, organization_id: str, *, after: int
     ) -> AsyncIterator[tuple[int, AuditEvent]]:
-        """One organization's events in stream order, starting after sequence ``after``."""
+        """One organization's events in stream order, starting after sequence ``after``.
+
+        Only events whose keyed link verifies are served: a forged, edited or unreadable
+        message is left out (and logged by position); ``sigil audit verify`` names it.
+        """
         filter_subject = subjects.audit_org(organization_id)
         try:
             last = await self._js.get_last_msg(self._stream, filter_subject)
@@ -351,6 +360,7 @@ class JetStreamAuditLog:
             raise AuditUnavailableError("audit stream does not answer") from err
         if (last.seq or 0) <= after:
             return
+        keyring = self._keyring.get()
         sub = await self._js.subscribe(
             filter_subject,
             stream=self._stream,
@@ -366,9 +376,20 @@ class JetStreamAuditLog:
                 except TimeoutError as err:  # nats-py's TimeoutError subclasses it
                     raise AuditUnavailableError("audit stream read timed out; retry") from err
                 seq = msg.metadata.sequence.stream
-                yield seq, AuditEvent.model_validate(json.loads(msg.data))
+                event = _readable(msg.data)
+                if event is not None and link_verifies(event, keyring):
+                    yield seq, event
+                else:
+                    log.warning("audit event at sequence %s does not verify; not served", seq)
                 if seq >= (last.seq or 0) or msg.metadata.num_pending == 0:
                     return
         finally:
             with contextlib.suppress(JsError, NatsError):
                 await sub.unsubscribe()
+
+
+def _readable(data: bytes) -> AuditEvent | None:
+    try:
+        return AuditEvent.model_validate_json(data)
+    except ValidationError:
+        return None

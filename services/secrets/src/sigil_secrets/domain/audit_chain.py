@@ -65,6 +65,12 @@ def seal_events(
     return sealed
 
 
+def link_verifies(event: AuditEvent, keyring: Keyring) -> bool:
+    """True when ``event`` was sealed by a key of ``keyring`` and is unchanged since."""
+    key = keyring.keys.get(event.key_id)
+    return key is not None and hmac.compare_digest(event.hash, event_link(event, key))
+
+
 def head_of(event: AuditEvent) -> ChainHead:
     """The chain head after ``event``."""
     return ChainHead(link=event.hash, chain_seq=event.chain_seq)
