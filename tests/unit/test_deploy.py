@@ -156,8 +156,17 @@ def test_each_image_holds_only_its_service(service: str) -> None:
     copies = re.findall(r"^COPY (\S+)", text, re.MULTILINE)
     assert copies == ["constraints.txt", "shared", f"services/{SERVICE_DIRS[service]}"]
     assert re.search(r"^USER 10001$", text, re.MULTILINE)
-    assert "HEALTHCHECK" in text
     assert "python:3.11-slim" in text
+    # The health check asks the process over HTTP (no NATS) from a bare interpreter.
+    (check,) = re.findall(r"^HEALTHCHECK .*\n\s+CMD (\[.*\])$", text, re.MULTILINE)
+    command = json.loads(check)
+    assert command[:4] == ["python", "-I", "-S", "-c"]
+    assert "sigil_shared" not in check
+    if service == "gateway":
+        assert "http://127.0.0.1:8080/healthz" in command[4]
+    else:
+        (port,) = re.findall(r"SIGIL_METRICS_PORT=(\d+)", text)
+        assert f"http://127.0.0.1:{port}/metrics" in command[4]
 
 
 def test_compose_secrets_are_readable_by_the_user_the_services_run_as(tmp_path: Path) -> None:
