@@ -275,6 +275,24 @@ def test_expired_token_is_refused_at_sign_in_with_a_clear_message(
     page.close()
 
 
+def test_session_ends_when_the_token_expires(browser: Browser, live_stack: LiveStack) -> None:
+    admin = live_stack.token("uiorg12")
+    live_stack.sigil("secrets", "create", "EXPIRING_VIEW", token=admin, stdin="expiring-value")
+    short = live_stack.sigil(
+        "token", "--org", "uiorg12", "--role", "admin", "--sub", "u1", "--ttl", "10"
+    ).stdout.strip()
+    page = _signed_in(browser, live_stack, short)
+    expect(page.locator("tr", has_text="EXPIRING_VIEW")).to_be_visible()
+    # The browser signs out at exp by itself (the server would still allow 30 s of skew).
+    expect(page.locator("#signin-error")).to_have_text(
+        "Your token expired; sign in again with a new one.", timeout=30_000
+    )
+    expect(page.locator("#app")).to_be_hidden()
+    assert "EXPIRING_VIEW" not in page.content()
+    assert page.evaluate("sessionStorage.length") == 0
+    page.close()
+
+
 def test_token_the_server_refuses_returns_to_sign_in(
     browser: Browser, live_stack: LiveStack
 ) -> None:
