@@ -1,8 +1,9 @@
-"""The masking kernel: multi-pattern automata over UTF-8 bytes, built in time linear in them.
+"""The masking kernel: multi-pattern automata over UTF-8 bytes, built in bounded time.
 
-Built on ahocorasick-rs with the contiguous NFA: its construction is linear in the bytes of
-the patterns (the DFA's is quadratic for long repetitive values: a 64 KiB ``xxx…`` took
-minutes), and it scans within 15% of the DFA. Matches are found *overlapping* and merged, so
+Built on ahocorasick-rs: the DFA where its build cost is bounded (``DFA_BUDGET``), else the
+contiguous NFA, whose construction is linear in the bytes of the patterns (the DFA's is
+quadratic for long repetitive values: a 64 KiB ``xxx…`` took minutes) and which scans within
+a quarter of the DFA. Matches are found *overlapping* and merged, so
 no part of any secret stays visible even when secrets overlap or one is a prefix of another
 (Go's ``strings.Replacer`` in key order leaks the tail of the longer one).
 
@@ -14,6 +15,7 @@ many matches per byte; ordinary secret sets need one layer.
 """
 
 import re
+from bisect import bisect_right
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 
@@ -24,7 +26,12 @@ from sigil_redactor.domain.forms import all_forms
 MASK = "********"
 _MASK_BYTES = MASK.encode()
 LAYER_DEPTH = 4
-_SEPARATOR = b"\0"
+#: The DFA is built only up to this sum of squared pattern lengths (its build time) ...
+DFA_BUDGET = 64_000_000
+#: ... and this many pattern bytes: it takes ~400 bytes of memory per pattern byte (10,000
+#: secrets x forms: 1 GB), the contiguous NFA ~35 (88 MB).
+DFA_MAX_PATTERN_BYTES = 256 * 1024
+_SEPARATOR_TEXT = "\0"
 #: Wrapped base64 (PEM 64 / MIME 76 columns): a line break with at least 60 base64
 #: characters before it and one after it.
 _BREAK = re.compile(rb"\r?\n")
@@ -50,6 +57,21 @@ def suffix_layers(patterns: Iterable[bytes], *, depth: int = LAYER_DEPTH) -> lis
         layers[len(stack) // depth].append(reversed_pattern[::-1])
         stack.append(reversed_pattern)
     return [layers[i] for i in sorted(layers)]
+
+
+def _implementation(patterns: list[bytes]) -> ahocorasick_rs.Implementation:
+    """The DFA (a quarter faster to scan) when its build time and memory are bounded.
+
+    The DFA build follows failure links, whose chains are as long as a pattern's repetitive
+    run: its cost grows with the sum of squared pattern lengths (a 64 KiB ``xxx…`` took
+    minutes). Within ``DFA_BUDGET`` that is well under a second; beyond it, or for large sets
+    (memory), the contiguous NFA, whose build is linear in the pattern bytes, is used.
+    """
+    if sum(len(p) for p in patterns) > DFA_MAX_PATTERN_BYTES:
+        return ahocorasick_rs.Implementation.ContiguousNFA
+    if sum(len(p) * len(p) for p in patterns) > DFA_BUDGET:
+        return ahocorasick_rs.Implementation.ContiguousNFA
+    return ahocorasick_rs.Implementation.DFA
 
 
 def _merge(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
@@ -90,7 +112,7 @@ class Redactor:
             ahocorasick_rs.BytesAhoCorasick(
                 layer,
                 matchkind=ahocorasick_rs.MatchKind.Standard,
-                implementation=ahocorasick_rs.Implementation.ContiguousNFA,
+                implementation=_implementation(layer),
             )
             for layer in suffix_layers(patterns)
         ]
@@ -157,26 +179,36 @@ class Redactor:
         """Each text masked, in one scan of them all (a match never spans two texts)."""
         if not self._automata or not texts:
             return list(texts)
-        encoded = [t.encode("utf-8", "surrogatepass") for t in texts]
-        data = _SEPARATOR.join(encoded)
+        joined = _SEPARATOR_TEXT.join(texts)
+        data = joined.encode("utf-8", "surrogatepass")
         spans = self._spans(data)
         if not spans:
             return list(texts)
-        spans.sort()
-        out = list(texts)
-        bounds: list[int] = []
+        # Byte offset where each text starts (characters are bytes when all is ASCII).
+        starts: list[int] = []
         offset = 0
-        for piece in encoded:
-            bounds.append(offset)
-            offset += len(piece) + 1
-        index = 0
+        if joined.isascii():
+            for text in texts:
+                starts.append(offset)
+                offset += len(text) + 1
+        else:
+            for text in texts:
+                starts.append(offset)
+                offset += len(text.encode("utf-8", "surrogatepass")) + 1
         pending: dict[int, list[tuple[int, int]]] = defaultdict(list)
         for start, end in spans:
-            while index + 1 < len(bounds) and bounds[index + 1] <= start:
-                index += 1
-            base = bounds[index]
-            if end <= base + len(encoded[index]):  # inside one text, not across a separator
+            index = bisect_right(starts, start) - 1
+            base = starts[index]
+            limit = starts[index + 1] - 1 if index + 1 < len(starts) else len(data)
+            if end <= limit:  # inside one text, not across a separator
                 pending[index].append((start - base, end - base))
+        out = list(texts)
         for index, local in pending.items():
-            out[index] = _mask(encoded[index], local).decode("utf-8", "surrogatepass")
+            piece = data[starts[index] : starts[index] + _byte_length(starts, index, len(data))]
+            out[index] = _mask(piece, local).decode("utf-8", "surrogatepass")
         return out
+
+
+def _byte_length(starts: list[int], index: int, total: int) -> int:
+    end = starts[index + 1] - 1 if index + 1 < len(starts) else total
+    return end - starts[index]

@@ -1,0 +1,3 @@
+module sigil/bench/goreplacer
+
+go 1.19
