@@ -259,3 +259,21 @@ async def test_batches_and_single_records_mixed_keep_every_record_once(
     before = await _page(gateway, actor(org), "mix", before=middle, limit=3)
     assert [e.sequence for e in before.items] == sequences[497:500]
     assert datetime.now(UTC) > page.items[0].record.timestamp
+
+
+async def test_a_deleted_value_leaves_the_masking_set_unless_a_receipt_pins_it(
+    stack: tuple[SecretsClient, NatsBroker, NatsBroker], org: str, platform_nc: NatsClient
+) -> None:
+    client, gateway, platform = stack
+    admin = actor(org)
+    gone = await client.create(admin, "GONE", "deleted-value-4242")
+    kept = await client.create(admin, "KEPT", "pinned-then-deleted-77")
+    await _render(platform, org, "pins", "K={{ .Secrets.KEPT }}")
+    await client.delete(admin, gone.id)
+    await client.delete(admin, kept.id, force=True)
+    await asyncio.sleep(0.2)  # the delete events reach the redactor
+    async with LogPublisher(platform_nc.jetstream(), org, "pins") as logs:
+        await logs.add_line("a deleted-value-4242 b pinned-then-deleted-77 c")
+    page = await _all(gateway, admin, "pins", 1)
+    # No longer a secret: shown. Still named by the deployment's receipt: masked.
+    assert page.items[0].record.body == f"a deleted-value-4242 b {MASK} c"
