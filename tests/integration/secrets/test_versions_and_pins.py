@@ -95,6 +95,41 @@ async def test_concurrent_updates_keep_every_acknowledged_version(
             assert await _resolve(renderer, org, "RACED", [pin]) == {"RACED": value}
 
 
+async def test_updates_racing_across_two_replicas_lose_no_acknowledged_version(
+    nats_server: NatsFixture, unique: str
+) -> None:
+    org = f"race2-{unique}"
+    async with (
+        running_stack(nats_server, services=("secrets",)),
+        running_stack(nats_server, services=("secrets",)),
+        bus_as(nats_server, "gateway") as gateway,
+        bus_as(nats_server, "renderer") as renderer,
+    ):
+        client = SecretsClient(gateway)
+        meta = await client.create(actor(org), "RACED2", f"{CANARY}-v1")
+
+        async def write(i: int) -> tuple[int, str] | None:
+            value = f"{CANARY}-replica-writer-{i}"
+            try:
+                reply = await client.update(actor(org), meta.id, value)
+            except ConflictError:
+                return None
+            return reply.version, value
+
+        acked = [r for r in await asyncio.gather(*(write(i) for i in range(20))) if r]
+        assert len(acked) >= 10
+        assert len({v for v, _ in acked}) == len(acked)
+        for version, value in acked:
+            pin = PinnedVersion(key="RACED2", version=version)
+            assert await _resolve(renderer, org, "RACED2", [pin]) == {"RACED2": value}
+        # Read-your-writes across replicas: a resolve sent after an acknowledged update
+        # gets the new value, whichever replica acknowledged it and whichever answers.
+        for n in range(20):
+            value = f"{CANARY}-fresh-{n}"
+            await client.update(actor(org), meta.id, value)
+            assert await _resolve(renderer, org, "RACED2", []) == {"RACED2": value}
+
+
 async def _generation(kv: KeyValue, org: str) -> int:
     try:
         entry = await kv.get(subjects.generation_key(org))

@@ -32,6 +32,10 @@ class SecretStore(Protocol):
     async def load_all(self, organization_id: str) -> list[SecretRecord]:
         """Every live record of one organization (never another's)."""
 
+    async def sync(self) -> None:
+        """Make the next reads see every change stored before this call, whichever replica
+        made it (a replica-local copy catches up; a server-side store needs nothing)."""
+
     async def find(self, organization_id: str, scope: str | None, key: str) -> SecretRecord | None:
         """The live record of (scope, key) in one organization."""
 

@@ -577,6 +577,9 @@ class SecretsService:
         the reply is an error naming the key and version (never another value).
         """
         org, customer = req.organization_id, req.customer_organization_id
+        # Fresh across replicas: a renderer resolves after the scope generation moved, and
+        # must then see the change, whichever replica acknowledged it (contract C2).
+        await self._store.sync()
         chosen = await self._current(org, customer, req.keys)
         resolved = {
             key: ResolvedSecret(
@@ -602,6 +605,7 @@ class SecretsService:
     async def redaction_values(self, req: RedactionValuesRequest) -> RedactionValuesReply:
         """Every value a deployment of this scope could have seen: current and pinned."""
         org, customer = req.organization_id, req.customer_organization_id
+        await self._store.sync()  # a value just written through another replica is masked too
         records = await self._store.load_all(org)
         # A deployment without receipts (redactor: all_customers) may have seen any of them.
         in_scope = [

@@ -13,7 +13,6 @@ import json
 import logging
 
 from nats.aio.msg import Msg
-from nats.aio.subscription import Subscription
 from nats.js import JetStreamContext
 from nats.js.api import DeliverPolicy
 
@@ -34,7 +33,9 @@ class RecordCache:
         self._prefix = subject_prefix
         self._index = RecordIndex()
         self._ready = asyncio.Event()
-        self._sub: Subscription | None = None
+        self._sub: JetStreamContext.PushSubscription | None = None
+        self._applied = 0  # stream sequence of the newest delivery handled
+        self._progress = asyncio.Event()
 
     @property
     def ready(self) -> bool:
@@ -58,6 +59,26 @@ class RecordCache:
             self._ready.set()
         await asyncio.wait_for(self._ready.wait(), timeout)
 
+    async def sync(self, timeout: float = 5.0) -> None:
+        """Wait until every record change stored before this call is applied here.
+
+        Another replica's write reaches this copy within the bus latency; a value read that
+        must not be older than an acknowledged change (resolve after the scope generation
+        moved, redaction values) first asks the consumer how far the server has delivered
+        and waits for that point. One round trip.
+        """
+        if self._sub is None:
+            raise TimeoutError("record cache is not running")
+        async with asyncio.timeout(timeout):
+            while True:
+                info = await self._sub.consumer_info()
+                target = info.delivered.stream_seq if info.delivered else 0
+                while self._applied < target:
+                    self._progress.clear()
+                    await self._progress.wait()
+                if not info.num_pending:
+                    return
+
     async def stop(self) -> None:
         """Stop following the bucket."""
         if self._sub is not None:
@@ -70,6 +91,8 @@ class RecordCache:
             key = msg.subject.removeprefix(self._prefix)
             _, org, _, secret_id = key.split(".")
             revision = meta.sequence.stream
+            self._applied = max(self._applied, revision)
+            self._progress.set()
             known = self._index.revision(org, secret_id)
             # This replica's own writes are applied when made; skip decoding them again.
             if known is None or known < revision:

@@ -280,6 +280,15 @@ class KvSecretStore:
         entries = await self._watch(f"o.{organization_id}.r.*")
         return [record_from_doc(json.loads(value)) for _, _, value in entries]
 
+    async def sync(self) -> None:
+        """Wait until this replica's copy holds every record change stored so far."""
+        if self._cache is None:
+            return
+        try:
+            await self._cache.sync()
+        except (JsError, TimeoutError) as err:
+            raise StoreUnavailableError("secret store copy could not catch up") from err
+
     async def _uncached_index(self, organization_id: str) -> RecordIndex:
         index = RecordIndex()
         for revision, record in enumerate(await self.load_all(organization_id), start=1):

@@ -135,6 +135,9 @@ class MongoSecretStore:
         except PyMongoError as err:
             raise StoreUnavailableError("secret store (MongoDB) does not answer") from err
 
+    async def sync(self) -> None:
+        """Nothing to catch up: every read asks the server (majority writes)."""
+
     async def find(self, organization_id: str, scope: str | None, key: str) -> SecretRecord | None:
         """The live record of (scope, key), by the unique index."""
         try:
