@@ -174,6 +174,8 @@ STREAMS: Final[tuple[StreamSpec, ...]] = (
             "secrets": Access(read=True, keys_write=(">",)),
             # Contract C2: the renderer reads only the per-organization generation keys.
             "renderer": Access(keys_read=(s.generation_key("*"),)),
+            # ... and so does the redactor: a matcher older than them is rebuilt first.
+            "redactor": Access(keys_read=(s.generation_key("*"),)),
         },
     ),
     _kv(

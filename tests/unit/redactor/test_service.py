@@ -318,3 +318,37 @@ async def test_pages_stay_within_the_payload_budget() -> None:
     assert reply.more
     assert reply.next_before == reply.items[0].sequence
     assert all(SECRET not in e.record.body for e in reply.items)
+
+
+class FakeGenerations:
+    def __init__(self) -> None:
+        self.value: int | None = 1
+
+    async def current(self, org: str) -> int | None:
+        return self.value
+
+
+async def test_a_newer_scope_generation_rebuilds_the_matcher_without_any_event() -> None:
+    logs, source, generations = FakeLogs(), FakeValues(["old-value-1111"]), FakeGenerations()
+    meter = MeterProvider(metric_readers=[InMemoryMetricReader()]).get_meter("test")
+    service = RedactorService(
+        receipts=FakeReceipts(),
+        values=source,
+        logs=logs,
+        generations=generations,
+        min_length=4,
+        cache_size=8,
+        meter=meter,
+        clock=lambda: NOW,
+    )
+    await service.process([FakeMessage("sigil.logs.raw.o.d", _record("a old-value-1111"), 1)])  # type: ignore[list-item]
+    # An update was acknowledged (generation 2) but its change event has not arrived.
+    source.values_list = ["old-value-1111", "new-value-2222"]
+    generations.value = 2
+    await service.process([FakeMessage("sigil.logs.raw.o.d", _record("b new-value-2222"), 2)])  # type: ignore[list-item]
+    # The generation could not be read: rebuilt all the same (fail safe, never stale).
+    source.values_list = ["third-value-3333"]
+    generations.value = None
+    await service.process([FakeMessage("sigil.logs.raw.o.d", _record("c third-value-3333"), 3)])  # type: ignore[list-item]
+    assert [r.body for r in _records(logs)] == ["a ********", "b ********", "c ********"]
+    assert len(source.asked) == 3

@@ -5,6 +5,7 @@ import logging
 from faststream import FastStream
 
 from sigil_redactor.adapters.consumer import RawLogConsumer
+from sigil_redactor.adapters.generations import KvGenerationReader
 from sigil_redactor.adapters.log_streams import RedactedLogStore
 from sigil_redactor.adapters.sources import BusValuesSource, KvReceiptReader
 from sigil_redactor.handlers import events, logs
@@ -34,6 +35,7 @@ def create_app(settings: RedactorSettings) -> FastStream:
             receipts=KvReceiptReader(nc),
             values=BusValuesSource(broker, timeout=settings.request_timeout),
             logs=RedactedLogStore(nc),
+            generations=KvGenerationReader(nc, timeout=settings.request_timeout),
             min_length=settings.min_mask_length,
             cache_size=settings.matcher_cache_size,
         )

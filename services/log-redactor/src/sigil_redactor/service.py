@@ -77,6 +77,18 @@ class ValuesSource(Protocol):
     ) -> list[str]: ...
 
 
+class GenerationReader(Protocol):
+    async def current(self, org: str) -> int | None: ...
+
+
+class _Unversioned:
+    """No generation reads (unit tests of other behaviour): change events alone."""
+
+    async def current(self, org: str) -> int | None:
+        del org
+        return 0
+
+
 @dataclass
 class StoredPage:
     """Records read from the redacted stream, and whether more lie in the direction read."""
@@ -180,10 +192,12 @@ class RedactorService:
         logs: LogStore,
         min_length: int,
         cache_size: int,
+        generations: GenerationReader | None = None,
         meter: Meter | None = None,
         clock: Callable[[], datetime] = _utcnow,
     ) -> None:
         self._receipts = receipts
+        self._generations = generations or _Unversioned()
         self._values = values
         self._logs = logs
         self._clock = clock
@@ -295,9 +309,13 @@ class RedactorService:
             groups[where].append(_Raw(msg, drafts, batch))
         parts: list[_Part] = []
         done: list[_Raw] = []
+        # Read after these messages arrived: a matcher older than this is rebuilt (C2).
+        orgs = sorted({org for org, _ in groups})
+        found = await asyncio.gather(*(self._generations.current(org) for org in orgs))
+        generation = dict(zip(orgs, found, strict=True))
         for (org, deployment), raws in groups.items():
             try:
-                redactor = await self.matchers.get(org, deployment)
+                redactor = await self.matchers.get(org, deployment, generation[org])
             except SigilError as err:
                 await self._hold(raws, err.message)
                 continue
@@ -382,6 +400,7 @@ class RedactorService:
         whether the reader should continue from the cursor.
         """
         org, deployment = req.actor.organization_id, req.deployment_id
+        generation = await self._generations.current(org)
         scope = await self.matchers.scope(org, deployment)
         stored = await self._logs.page(
             org,
@@ -402,7 +421,7 @@ class RedactorService:
                 )
             if owner != own:
                 raise NotFoundError("deployment not found")
-        redactor = await self.matchers.get(org, deployment)
+        redactor = await self.matchers.get(org, deployment, generation)
         items = self._second_pass(redactor, stored.entries)
         items, trimmed = self._within_budget(items, newest_first=req.after is None)
         more = stored.more or trimmed

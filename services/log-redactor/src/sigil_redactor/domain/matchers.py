@@ -79,8 +79,9 @@ class MatcherCache:
         self._min_length = min_length
         self._size = size
         self._scopes: OrderedDict[tuple[str, str], Scope] = OrderedDict()
-        self._matchers: OrderedDict[tuple[str, Scope], Redactor] = OrderedDict()
-        self._building: dict[tuple[str, Scope], asyncio.Future[Redactor]] = {}
+        #: Each matcher with the scope generation its values are at least as new as.
+        self._matchers: OrderedDict[tuple[str, Scope], tuple[Redactor, int]] = OrderedDict()
+        self._building: dict[tuple[str, Scope], tuple[asyncio.Future[Redactor], int]] = {}
         self._generation: dict[str, int] = {}
 
     async def scope(self, org: str, deployment: str) -> Scope:
@@ -98,34 +99,45 @@ class MatcherCache:
                 self._scopes.popitem(last=False)
         return found
 
-    async def get(self, org: str, deployment: str) -> Redactor:
-        """The matcher of the deployment's scope, built once (concurrent callers share it)."""
+    async def get(self, org: str, deployment: str, generation: int | None = 0) -> Redactor:
+        """The matcher of the deployment's scope, built once (concurrent callers share it).
+
+        ``generation`` is the organization's scope generation read after the caller's data
+        arrived: a matcher built from older values is rebuilt first; None (unknown)
+        always rebuilds.
+        """
         scope = await self.scope(org, deployment)
         key = (org, scope)
+        wanted = -1 if generation is None else generation
         cached = self._matchers.get(key)
-        if cached is not None:
+        if cached is not None and generation is not None and cached[1] >= generation:
             self._matchers.move_to_end(key)
-            return cached
+            return cached[0]
         pending = self._building.get(key)
-        if pending is not None:
-            return await asyncio.shield(pending)
-        task = asyncio.ensure_future(self._build(key))
-        self._building[key] = task
+        if pending is not None and generation is not None and pending[1] >= generation:
+            return await asyncio.shield(pending[0])
+        task = asyncio.ensure_future(self._build(key, max(wanted, 0)))
+        self._building[key] = (task, max(wanted, 0) if generation is not None else -1)
 
         def forget(_: object) -> None:
-            if self._building.get(key) is task:
+            entry = self._building.get(key)
+            if entry is not None and entry[0] is task:
                 del self._building[key]
 
         task.add_done_callback(forget)
         return await asyncio.shield(task)
 
-    async def _build(self, key: tuple[str, Scope]) -> Redactor:
+    async def _build(self, key: tuple[str, Scope], generation: int) -> Redactor:
         org, scope = key
-        generation = self._generation.get(org, 0)
+        events = self._generation.get(org, 0)
+        # Values are read after the generation was: they are at least that new.
         values = await self._values(org, scope)
         redactor = await build_off_loop(values, min_length=self._min_length)
-        if generation == self._generation.get(org, 0):  # no change raced the build
-            self._matchers[key] = redactor
+        if events == self._generation.get(org, 0):  # no change event raced the build
+            current = self._matchers.get(key)
+            if current is None or current[1] <= generation:
+                self._matchers[key] = (redactor, generation)
+                self._matchers.move_to_end(key)
             while len(self._matchers) > self._size:
                 self._matchers.popitem(last=False)
         return redactor
