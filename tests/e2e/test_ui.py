@@ -40,6 +40,7 @@ if not Path(CHROMIUM).exists():
 from playwright.sync_api import (  # noqa: E402
     Browser,
     Page,
+    Route,
     ViewportSize,
     expect,
     sync_playwright,
@@ -350,8 +351,24 @@ def test_sign_out_clears_everything_including_log_lines(
     page.get_by_label("Deployment").fill("web1")
     page.get_by_role("button", name="Show").click()
     expect(page.locator("#logs-output")).to_contain_text(canary, timeout=20_000)
+    # Sign out while the next page of logs is on its way: its answer must not come back.
+    held: list[Route] = []
+
+    def hold(route: Route) -> None:  # Playwright calls a Python function, not a builtin
+        held.append(route)
+
+    page.route("**/api/v1/deployments/web1/logs?*", hold)
+    page.get_by_role("button", name="Show").click()
+    for _ in range(200):
+        if held:
+            break
+        page.wait_for_timeout(50)
+    assert held, "the logs request was not sent"
     page.get_by_role("button", name="Sign out").click()
     expect(page.locator("#signin")).to_be_visible()
+    with page.expect_response("**/api/v1/deployments/web1/logs?*"):
+        held[0].continue_()
+    page.wait_for_timeout(500)  # time for a late answer to be (wrongly) shown
     html = page.content()
     for leftover in (canary, "FIRST_USERS_KEY", "FIRST_TEMPLATE", "first-user", "uiorg9", "web1"):
         assert leftover not in html, leftover

@@ -2,7 +2,7 @@
 "use strict";
 
 const TOKEN_KEY = "sigil.token";
-const state = { token: null, claims: null, expiryTimer: null, secrets: [], logs: { dep: null, first: null, last: null, tail: null } };
+const state = { token: null, claims: null, session: 0, expiryTimer: null, secrets: [], logs: { dep: null, first: null, last: null, tail: null } };
 const $ = (id) => document.getElementById(id);
 
 // The same rule and messages as the API (sigil_shared.ids.key_problem).
@@ -52,13 +52,21 @@ class ApiError extends Error {
   }
 }
 
+// A request that was in flight when its user signed out: its answer must not reach the cleared
+// screen (or the next user's).
+class StaleError extends Error {}
+function ignored(err) { return err instanceof StaleError || !state.token; }
+function checkSession(session) { if (session !== state.session) throw new StaleError("signed out"); }
+
 async function api(method, path, body) {
+  const session = state.session;
   const init = { method, headers: { Authorization: `Bearer ${state.token}` } };
   if (body !== undefined) {
     init.headers["Content-Type"] = "application/json";
     init.body = JSON.stringify(body);
   }
   const resp = await fetch(path, init);
+  checkSession(session);
   if (resp.status === 401) {
     const body = await resp.json().catch(() => null);
     signOut(`The server refused this token (${(body && body.error && body.error.message) || "401"}); sign in again with a new one.`);
@@ -66,6 +74,7 @@ async function api(method, path, body) {
   }
   if (resp.status === 204) return null;
   const data = await resp.json().catch(() => null);
+  checkSession(session);
   if (!resp.ok) throw new ApiError(resp.status, data);
   return data;
 }
@@ -85,6 +94,7 @@ function signIn(token) {
   const claims = decodeClaims(token);
   const expired = expiryProblem(claims);
   if (expired) throw new TokenError(expired);
+  state.session += 1;
   state.token = token;
   state.claims = claims;
   sessionStorage.setItem(TOKEN_KEY, token);
@@ -104,6 +114,7 @@ function signIn(token) {
 
 // Everything the previous user saw or typed goes: data, inputs, results, log lines, dialogs.
 function clearScreen() {
+  state.session += 1;
   if (state.logs.tail) state.logs.tail.abort();
   clearTimeout(state.expiryTimer);
   state.expiryTimer = null;
@@ -189,6 +200,7 @@ async function loadSecrets() {
     state.secrets = items;
     renderSecrets();
   } catch (err) {
+    if (ignored(err)) return;
     status.textContent = err.message;
   }
 }
@@ -252,6 +264,7 @@ async function openHistory(secret) {
     }));
     labelCells($("history-rows"));
   } catch (err) {
+    if (ignored(err)) return;
     $("history-error").textContent = err.message;
   }
 }
@@ -314,6 +327,7 @@ async function saveSecret(event) {
     $("secret-dialog").close();
     loadSecrets();
   } catch (err) {
+    if (ignored(err)) return;
     $("secret-form-error").textContent = err.message;
   }
 }
@@ -338,6 +352,7 @@ async function confirmDelete() {
     toast(`Deleted ${secret.key}.`);
     loadSecrets();
   } catch (err) {
+    if (ignored(err)) return;
     if (err.status === 409 && err.details.affectedDeployments) {
       const list = $("confirm-affected");
       list.replaceChildren(...err.details.affectedDeployments.map((a) => {
@@ -398,6 +413,7 @@ async function checkTemplates(event) {
     meta.textContent = `References: ${result.references.join(", ") || "none"} · Missing: ${result.missing.join(", ") || "none"}`;
     out.append(meta);
   } catch (err) {
+    if (ignored(err)) return;
     const p = document.createElement("p");
     p.className = "error";
     p.textContent = err.message;
@@ -428,6 +444,7 @@ async function showLogs(event, older) {
     }
     $("logs-status").textContent = `${page.items.length} line(s)`;
   } catch (err) {
+    if (ignored(err)) return;
     $("logs-status").textContent = err.message;
   }
 }
@@ -443,6 +460,7 @@ async function toggleTail() {
   const dep = $("deployment-input").value.trim();
   if (!dep) return;
   const controller = new AbortController();
+  const session = state.session;
   state.logs.tail = controller;
   button.setAttribute("aria-pressed", "true");
   try {
@@ -455,7 +473,7 @@ async function toggleTail() {
     let buffer = "";
     for (;;) {
       const { value, done } = await reader.read();
-      if (done) break;
+      if (done || session !== state.session) break;
       buffer += decoder.decode(value, { stream: true });
       let cut;
       while ((cut = buffer.indexOf("\n\n")) >= 0) {
@@ -469,9 +487,9 @@ async function toggleTail() {
       }
     }
   } catch (err) {
-    if (err.name !== "AbortError") $("logs-status").textContent = err.message;
+    if (err.name !== "AbortError" && !ignored(err)) $("logs-status").textContent = err.message;
   } finally {
-    state.logs.tail = null;
+    if (session === state.session) state.logs.tail = null;
     button.setAttribute("aria-pressed", "false");
   }
 }
@@ -479,10 +497,14 @@ async function toggleTail() {
 async function exportLogs() {
   const dep = $("deployment-input").value.trim();
   if (!dep) return;
+  const session = state.session;
   const resp = await fetch(`/api/v1/deployments/${encodeURIComponent(dep)}/logs/export`,
     { headers: { Authorization: `Bearer ${state.token}` } });
+  if (session !== state.session) return;
   if (!resp.ok) { $("logs-status").textContent = `Export failed (HTTP ${resp.status})`; return; }
-  const url = URL.createObjectURL(await resp.blob());
+  const blob = await resp.blob();
+  if (session !== state.session) return;
+  const url = URL.createObjectURL(blob);
   const link = document.createElement("a");
   link.href = url; link.download = `${dep}.log`;
   document.body.append(link); link.click(); link.remove();
@@ -507,6 +529,7 @@ async function loadAudit(event) {
     }));
     labelCells($("audit-rows"));
   } catch (err) {
+    if (ignored(err)) return;
     toast(err.message);
   }
 }
