@@ -178,7 +178,8 @@ def init(ctx: typer.Context, as_json: Json = False) -> int:
     emit(
         as_json,
         {"dataDir": str(data_dir), "composeDir": str(folder)},
-        f"credentials in {data_dir}, docker-compose files in {folder}",
+        f"credentials in {data_dir}, docker-compose files in {folder}\n"
+        f"start: docker compose --env-file {folder / 'compose.env'} up -d --build",
     )
     return ExitCode.OK
 
