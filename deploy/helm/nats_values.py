@@ -76,6 +76,8 @@ def nats_section() -> dict[str, Any]:
             },
         },
         "container": {"env": env},
+        # The chart's nats-box would connect without credentials, which authorization refuses.
+        "natsBox": {"enabled": False},
     }
 
 
