@@ -22,6 +22,8 @@ from sigil_shared import subjects
 log = logging.getLogger("sigil.redactor.consumer")
 #: Fetches being stored at once (one redacting while the other waits for store acks).
 _INFLIGHT = 2
+#: About this many bytes per fetch (messages are up to 1 MiB; 256 of them would be 256 MiB).
+_FETCH_BYTES = 16 * 1024 * 1024
 
 
 class _Raw:
@@ -87,9 +89,10 @@ class RawLogConsumer:
         # so each fetch asks for what the last one said is pending (batches are up to 1 MiB:
         # a few messages can be thousands of records); when idle, one message, waited for.
         pending = 0
+        typical = 1  # bytes of a message in the last fetch: fetches stay near _FETCH_BYTES
         while True:
             assert self._sub is not None
-            want = min(self._batch, pending) if pending > 0 else 1
+            want = min(self._batch, pending, max(1, _FETCH_BYTES // typical)) if pending else 1
             try:
                 messages = await self._sub.fetch(batch=want, timeout=0.25 if pending else 1.0)
             except (TimeoutError, NatsTimeoutError):
@@ -104,6 +107,7 @@ class RawLogConsumer:
                 pending = 0
                 continue
             pending = int(messages[-1].metadata.num_pending)
+            typical = max(1, sum(len(m.data) for m in messages) // len(messages))
             self.backlog = pending
             self._service.backlog = pending
             # The next fetch and redaction overlap this one's wait for its store acks; each
