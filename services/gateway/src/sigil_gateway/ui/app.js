@@ -512,6 +512,13 @@ async function exportLogs() {
 }
 
 // ---- audit ----
+// Value uses (renders, validations) name several keys, each with its scope and rendered version.
+function auditKeys(e) {
+  if (!e.keys) return e.key || "-";
+  const names = e.keys.map((k) => `${k.key}${k.customerOrganizationId ? ` (${k.customerOrganizationId})` : ""}${k.version ? ` v${k.version}` : ""}`);
+  const where = e.deploymentId ? `deployment ${e.deploymentId}${e.revision ? ` rev ${e.revision}` : ""}: ` : "";
+  return where + (names.join(", ") || "none");
+}
 async function loadAudit(event) {
   if (event) event.preventDefault();
   const params = new URLSearchParams({ limit: "500" });
@@ -522,7 +529,7 @@ async function loadAudit(event) {
     const page = await api("GET", `/api/v1/audit?${params}`);
     $("audit-rows").replaceChildren(...page.items.slice().reverse().map((e) => {
       const tr = document.createElement("tr");
-      tr.append(cell(new Date(e.at).toLocaleString()), cell(e.actorId), cell(e.action), cell(e.key || "-"),
+      tr.append(cell(new Date(e.at).toLocaleString()), cell(e.actorId), cell(e.action), cell(auditKeys(e)),
         cell(e.customerOrganizationId || "vendor"), cell(e.version ?? "-"),
         cell(e.outcome + (e.errorCode ? ` (${e.errorCode})` : "")));
       return tr;
