@@ -195,13 +195,6 @@ async def test_renders_create_no_jetstream_consumers(
     assert all(after[name] <= count for name, count in before.items()), (before, after)
 
 
-@pytest.mark.xfail(
-    reason=(
-        "secrets service: a secret re-created after a delete starts again at version 1, so "
-        "(key, scope, version) names two different values; the pin then matches the new one"
-    ),
-    strict=True,
-)
 async def test_rerender_never_picks_up_a_recreated_secret_with_the_same_version(
     client: SecretsClient, platform: NatsBroker, org: str
 ) -> None:

@@ -76,9 +76,44 @@ async def store(
     await nc.close()
 
 
+async def _insert(store: SecretStore, record: SecretRecord) -> int:
+    """A create as the service makes it: claim the key, then write the record."""
+    first = await store.claim(
+        record.organization_id, record.customer_organization_id, record.key, record.id
+    )
+    assert first == record.version
+    return await store.insert(record)
+
+
+async def test_a_recreated_key_continues_the_deleted_secrets_versions(
+    store: SecretStore, unique: str
+) -> None:
+    org = f"a-{unique}"
+    first = _record(org)
+    revision = await _insert(store, first)
+    third = _next(_next(first, b"2"), b"3")
+    second = _next(first, b"2")
+    revision = await store.commit_version(second, previous=first, expected_revision=revision)
+    revision = await store.commit_version(third, previous=second, expected_revision=revision)
+    await store.remove(replace(third, deleted_at=NOW, deleted_by="bob"), expected_revision=revision)
+    # Versions of a key never repeat: a pin on (API_KEY, vendor, 1..3) can only mean the
+    # deleted secret, whose tombstone keeps them.
+    fresh_id = uuid.uuid4().hex
+    assert await store.claim(org, None, "API_KEY", fresh_id) == 4
+    recreated = replace(
+        _record(org), id=fresh_id, version=4, versions=(VersionMeta(4, NOW, "alice"),)
+    )
+    await store.insert(recreated)
+    found = await store.find(org, None, "API_KEY")
+    assert found is not None
+    assert (found.id, found.version) == (fresh_id, 4)
+    with pytest.raises(KeyTakenError):
+        await store.claim(org, None, "API_KEY", uuid.uuid4().hex)
+
+
 async def test_insert_then_load_by_organization_and_id(store: SecretStore, unique: str) -> None:
     record = _record(f"a-{unique}")
-    await store.insert(record)
+    await _insert(store, record)
     loaded = await store.load(record.organization_id, record.id)
     assert loaded is not None
     assert loaded[0] == record
@@ -87,18 +122,18 @@ async def test_insert_then_load_by_organization_and_id(store: SecretStore, uniqu
 
 async def test_key_is_unique_per_scope(store: SecretStore, unique: str) -> None:
     org = f"a-{unique}"
-    await store.insert(_record(org))
+    await _insert(store, _record(org))
     with pytest.raises(KeyTakenError):
-        await store.insert(_record(org))
-    await store.insert(_record(org, scope="c1"))
-    await store.insert(_record(org, key="api_key"))
+        await _insert(store, _record(org))
+    await _insert(store, _record(org, scope="c1"))
+    await _insert(store, _record(org, key="api_key"))
     assert len(await store.load_all(org)) == 3
     assert await store.load_all(f"other-{unique}") == []
 
 
 async def test_replace_is_compare_and_set(store: SecretStore, unique: str) -> None:
     record = _record(f"a-{unique}")
-    revision = await store.insert(record)
+    revision = await _insert(store, record)
     newer = replace(record, version=2, envelope=_envelope(tag=b"2"))
     new_revision = await store.replace(newer, expected_revision=revision)
     with pytest.raises(StaleRevisionError):
@@ -111,17 +146,18 @@ async def test_remove_keeps_a_tombstone_and_restore_undoes_it(
     store: SecretStore, unique: str
 ) -> None:
     record = _record(f"a-{unique}")
-    revision = await store.insert(record)
+    revision = await _insert(store, record)
     with pytest.raises(StaleRevisionError):
         await store.remove(record, expected_revision=revision + 100)
     tomb = replace(record, deleted_at=NOW, deleted_by="bob")
     await store.remove(tomb, expected_revision=revision)
     assert await store.load(record.organization_id, record.id) is None
     assert [t.id for t in await store.tombstones(record.organization_id)] == [record.id]
-    await store.insert(_record(record.organization_id))  # the key is free again
+    # The key is free again, and continues after the deleted secret's last version.
+    assert await store.claim(record.organization_id, None, "API_KEY", uuid.uuid4().hex) == 2
     fresh_org = f"b-{unique}"
     other = _record(fresh_org)
-    other_rev = await store.insert(other)
+    other_rev = await _insert(store, other)
     await store.remove(other, expected_revision=other_rev)
     await store.restore(other)
     loaded = await store.load(fresh_org, other.id)
@@ -132,11 +168,11 @@ async def test_remove_keeps_a_tombstone_and_restore_undoes_it(
 
 async def test_discard_removes_every_trace(store: SecretStore, unique: str) -> None:
     record = _record(f"a-{unique}")
-    await store.insert(record)
+    await _insert(store, record)
     await store.discard(record)
     assert await store.load(record.organization_id, record.id) is None
     assert await store.load_version(record.organization_id, record.id, 1) is None
-    await store.insert(_record(record.organization_id))
+    await _insert(store, _record(record.organization_id))
 
 
 def _next(record: SecretRecord, tag: bytes) -> SecretRecord:
@@ -151,7 +187,7 @@ def _next(record: SecretRecord, tag: bytes) -> SecretRecord:
 
 async def test_versions_are_kept_and_dropped(store: SecretStore, unique: str) -> None:
     record = _record(f"a-{unique}")
-    revision = await store.insert(record)
+    revision = await _insert(store, record)
     second = _next(record, b"v2")
     await store.commit_version(second, previous=record, expected_revision=revision)
     # Version 1 is kept once it stops being current (the KV store archives it then).
@@ -166,7 +202,7 @@ async def test_racing_version_commits_never_touch_the_winners_envelope(
     store: SecretStore, unique: str
 ) -> None:
     record = _record(f"a-{unique}")
-    revision = await store.insert(record)
+    revision = await _insert(store, record)
     # Twelve writers read the same revision and race for version 2: exactly one wins.
     writers = [_next(record, f"w{i}".encode()) for i in range(12)]
     results = await asyncio.gather(
@@ -187,7 +223,7 @@ async def test_a_writer_that_loses_the_record_race_removes_only_its_own_envelope
     store: SecretStore, unique: str
 ) -> None:
     record = _record(f"a-{unique}")
-    revision = await store.insert(record)
+    revision = await _insert(store, record)
     # Someone else changes the record in between (e.g. a re-wrap): the commit is stale.
     rewrapped = replace(record, updated_by="rotation")
     moved = await store.replace(rewrapped, expected_revision=revision)
@@ -206,7 +242,7 @@ async def test_revert_version_restores_the_record_and_frees_the_slot(
     store: SecretStore, unique: str
 ) -> None:
     record = _record(f"a-{unique}")
-    revision = await store.insert(record)
+    revision = await _insert(store, record)
     second = _next(record, b"unaudited")
     new_revision = await store.commit_version(second, previous=record, expected_revision=revision)
     back = await store.revert_version(record, updated=second, revision=new_revision)
@@ -220,7 +256,7 @@ async def test_revert_version_restores_the_record_and_frees_the_slot(
 async def test_pages_and_finds_by_scope_and_key(store: SecretStore, unique: str) -> None:
     org = f"a-{unique}"
     for key, scope in [("B", None), ("A", "c2"), ("A", None), ("A", "c1"), ("C", "c1")]:
-        await store.insert(_record(org, key=key, scope=scope))
+        await _insert(store, _record(org, key=key, scope=scope))
     every = await store.page(org, ListScope(every=True), after=None, limit=10)
     assert [(r.key, r.customer_organization_id) for r in every] == [
         ("A", None),
@@ -244,7 +280,7 @@ async def test_pages_and_finds_by_scope_and_key(store: SecretStore, unique: str)
 
 async def test_rewrap_swaps_envelopes_only_when_unchanged(store: SecretStore, unique: str) -> None:
     record = _record(f"a-{unique}")
-    await store.insert(record)
+    await _insert(store, record)
     mine = [(loc, env) async for loc, env in store.envelopes() if env == record.envelope]
     assert mine  # the record's current envelope (and version 1 where stored separately)
     location, old = mine[0]

@@ -21,8 +21,17 @@ class SecretStore(Protocol):
     async def close(self) -> None:
         """Release connections and consumers."""
 
+    async def claim(self, organization_id: str, scope: str | None, key: str, secret_id: str) -> int:
+        """Reserve (org, scope, key) for a new secret; KeyTakenError if a live one holds it.
+
+        Returns the new secret's first version: 1, or one past the last version of a
+        deleted secret of the same key (versions of a key never repeat, so a pin on a
+        deleted secret's version can never match its successor).
+        """
+
     async def insert(self, record: SecretRecord) -> int:
-        """Store a new record; KeyTakenError if (org, scope, key) exists. Returns its revision."""
+        """Store the record of a claimed key (at its first version); KeyTakenError if (org,
+        scope, key) is taken after all. Returns its revision."""
 
     async def load(
         self, organization_id: str, secret_id: str, *, cached: bool = False

@@ -229,25 +229,28 @@ class SecretsService:
             scope = policy.write_scope(actor, req.customer_organization_id)
             key = check_key(req.key)
             value = check_value(req.value.get_secret_value())
-            now = self._clock()
             secret_id = uuid.uuid4().hex
             org = actor.organization_id
-            record = SecretRecord(
-                id=secret_id,
-                organization_id=org,
-                customer_organization_id=scope,
-                key=key,
-                version=1,
-                created_at=now,
-                created_by=actor.user_id,
-                updated_at=now,
-                updated_by=actor.user_id,
-                envelope=seal(self._keyring.get(), value, record_aad(org, scope, key, 1)),
-                too_short_to_mask=too_short_to_mask(value, self._min_mask),
-                versions=(VersionMeta(1, now, actor.user_id),),
-            )
             try:
                 with _TRACER.start_as_current_span("secrets.store.insert"):
+                    first = await self._store.claim(org, scope, key, secret_id)
+                    now = self._clock()
+                    record = SecretRecord(
+                        id=secret_id,
+                        organization_id=org,
+                        customer_organization_id=scope,
+                        key=key,
+                        version=first,
+                        created_at=now,
+                        created_by=actor.user_id,
+                        updated_at=now,
+                        updated_by=actor.user_id,
+                        envelope=seal(
+                            self._keyring.get(), value, record_aad(org, scope, key, first)
+                        ),
+                        too_short_to_mask=too_short_to_mask(value, self._min_mask),
+                        versions=(VersionMeta(first, now, actor.user_id),),
+                    )
                     await self._store.insert(record)
             except KeyTakenError as err:
                 where = f"customer organization {scope}" if scope else "vendor scope"

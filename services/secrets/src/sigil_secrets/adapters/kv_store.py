@@ -71,6 +71,17 @@ def tombstone_key(org: str, secret_id: str) -> str:
     return f"o.{org}.t.{secret_id}"
 
 
+def _index_value(secret_id: str, floor: int) -> bytes:
+    """``<id>``, ``<id>/<floor>`` or (released) ``/<floor>``: ids never contain a slash."""
+    return (f"{secret_id}/{floor}" if floor else secret_id).encode()
+
+
+def _parse_index(value: str) -> tuple[str, int]:
+    """(owner id or "", last version the key has had)."""
+    owner, _, floor = value.partition("/")
+    return owner, int(floor) if floor.isdigit() else 0
+
+
 def _wrong_last_sequence(err: Exception) -> bool:
     """nats-py reports a failed compare-and-delete as a plain BadRequestError (10071)."""
     return isinstance(err, KeyWrongLastSequenceError) or getattr(err, "err_code", None) == 10071
@@ -192,26 +203,57 @@ class KvSecretStore:
             raise StoreUnavailableError("secret store listing failed") from err
         return [(subject.removeprefix(prefix), seq, data) for subject, seq, data in entries if data]
 
-    async def insert(self, record: SecretRecord) -> int:
-        """Claim the index atomically, then write the record (holding version 1)."""
-        org, idx = (
-            record.organization_id,
-            index_key(record.organization_id, record.customer_organization_id, record.key),
-        )
+    async def claim(self, organization_id: str, scope: str | None, key: str, secret_id: str) -> int:
+        """Claim (scope, key) for a new secret atomically; its first version number.
+
+        The index holds ``<id>`` (or ``<id>/<floor>``) while a secret owns the key and
+        ``/<floor>`` once it is deleted, ``floor`` being the last version the key has had:
+        a re-created secret continues from there, so (key, scope, version) never names two
+        values and a revision pinned to the deleted secret cannot pick up the new one.
+        """
+        idx = index_key(organization_id, scope, key)
         try:
-            if not await self._create(idx, record.id.encode()):
-                await self._take_over_dangling_index(record, idx)
+            if await self._create(idx, secret_id.encode()):
+                return 1
+            try:
+                entry = await self.kv.get(idx)
+            except KeyNotFoundError as err:
+                raise KeyTakenError("key is being claimed concurrently") from err
+            owner, floor = _parse_index((entry.value or b"").decode())
+            # An owner without a record was left by a create that died half-way: reusable.
+            if owner and await self._get(record_key(organization_id, owner)) is not None:
+                raise KeyTakenError("key exists")
+            try:
+                await self.kv.update(idx, _index_value(secret_id, floor), last=entry.revision)
+            except KeyWrongLastSequenceError as err:
+                raise KeyTakenError("key exists") from err
         except (JsError, TimeoutError) as err:
             raise StoreUnavailableError("secret store does not answer") from err
-        # Version 1's envelope lives in the record alone until a second version archives
-        # it (one write fewer per create; version 1 is committed exactly once).
+        return floor + 1
+
+    async def _release(self, record: SecretRecord, floor: int) -> None:
+        """Free the index of a record that is gone, keeping the key's last version."""
+        idx = index_key(record.organization_id, record.customer_organization_id, record.key)
+        if floor <= 0:
+            await self._forget(idx)
+            return
+        try:
+            await self.kv.put(idx, _index_value("", floor))
+        except (JsError, TimeoutError):
+            return  # best effort, like _forget: the next create takes the index over
+
+    async def insert(self, record: SecretRecord) -> int:
+        """Write the record of a claimed key (it holds its first version's envelope)."""
+        org = record.organization_id
+        # The first version's envelope lives in the record alone until a second version
+        # archives it (one write fewer per create; a first version is committed once).
         try:
             revision = await self._create(record_key(org, record.id), _dump(record_to_doc(record)))
         except (JsError, TimeoutError) as err:
-            await self._forget(idx)
+            await self._release(record, record.version - 1)
             raise StoreUnavailableError("secret store does not answer") from err
         if revision is None:
-            await self._forget(idx)
+            await self._release(record, record.version - 1)
             raise KeyTakenError("record id exists")
         self._remember(record, revision)
         return revision
@@ -234,20 +276,6 @@ class KvSecretStore:
             return await self.kv.update(key, value, last=last.seq)
         except KeyWrongLastSequenceError:
             return None
-
-    async def _take_over_dangling_index(self, record: SecretRecord, idx: str) -> None:
-        """An index left by a create that died half-way may be reused; a live one may not."""
-        try:
-            entry = await self.kv.get(idx)
-        except KeyNotFoundError as err:
-            raise KeyTakenError("key exists") from err
-        owner = (entry.value or b"").decode()
-        if owner and await self._get(record_key(record.organization_id, owner)) is not None:
-            raise KeyTakenError("key exists")
-        try:
-            await self.kv.update(idx, record.id.encode(), last=entry.revision)
-        except KeyWrongLastSequenceError as err:
-            raise KeyTakenError("key exists") from err
 
     async def _forget(self, key: str) -> None:
         try:
@@ -327,7 +355,7 @@ class KvSecretStore:
         org = record.organization_id
         slot = version_key(org, record.id, record.version)
         try:
-            if previous.version == 1:
+            if previous.updated_at == previous.created_at:  # still its first version
                 claimed, archived = await asyncio.gather(
                     self._claim_slot(slot, record, expected_revision),
                     self._archive_first(previous),
@@ -356,9 +384,9 @@ class KvSecretStore:
         return revision
 
     async def _archive_first(self, first: SecretRecord) -> None:
-        """Keep version 1's envelope under its version key (already there is fine: version 1
-        is committed once, so any copy holds the same value)."""
-        key = version_key(first.organization_id, first.id, 1)
+        """Keep a first version's envelope under its version key (already there is fine: a
+        first version is committed once, so any copy holds the same value)."""
+        key = version_key(first.organization_id, first.id, first.version)
         try:
             await self.kv.create(key, _dump(envelope_to_doc(first.envelope)))
         except KeyWrongLastSequenceError:
@@ -448,7 +476,7 @@ class KvSecretStore:
                     raise
                 await self._forget(tomb)
                 raise StaleRevisionError("record changed") from err
-            await self._forget(index_key(org, record.customer_organization_id, record.key))
+            await self._release(record, record.version)
         except (JsError, TimeoutError) as err:
             raise StoreUnavailableError("secret store does not answer") from err
 
@@ -473,8 +501,9 @@ class KvSecretStore:
         org = record.organization_id
         await self._forget(record_key(org, record.id))
         self._forget_cached(record)
+        first = min((v.version for v in record.versions), default=record.version)
         await asyncio.gather(
-            self._forget(index_key(org, record.customer_organization_id, record.key)),
+            self._release(record, first - 1),
             *(
                 self._forget(version_key(org, record.id, version))
                 for version in record.kept_versions() | {record.version}

@@ -67,6 +67,14 @@ class MongoSecretStore:
             )
             await self._records.create_index([("org", ASCENDING), ("key", ASCENDING)])
             await self._tombs.create_index([("org", ASCENDING)])
+            await self._tombs.create_index(
+                [
+                    ("org", ASCENDING),
+                    ("scope", ASCENDING),
+                    ("key", ASCENDING),
+                    ("version", ASCENDING),
+                ]
+            )
         except PyMongoError as err:
             raise StoreUnavailableError("secret store (MongoDB) is unavailable") from err
 
@@ -96,8 +104,25 @@ class MongoSecretStore:
             "at": datetime.now(UTC),
         }
 
+    async def claim(self, organization_id: str, scope: str | None, key: str, secret_id: str) -> int:
+        """The first version of a new secret for (scope, key): one past the last version a
+        deleted secret of that key had, so (key, scope, version) never names two values.
+
+        The unique index, not this read, decides a race: ``insert`` refuses the loser.
+        """
+        del secret_id
+        where = {"org": organization_id, "scope": scope, "key": key}
+        try:
+            if await self._records.find_one(where, {"_id": 1}) is not None:
+                raise KeyTakenError("key exists")
+            last = await self._tombs.find_one(where, {"version": 1}, sort=[("version", -1)])
+        except PyMongoError as err:
+            raise StoreUnavailableError("secret store (MongoDB) does not answer") from err
+        return int(last["version"]) + 1 if last else 1
+
     async def insert(self, record: SecretRecord) -> int:
-        """Insert version 1 and the record together; the unique index refuses a duplicate."""
+        """Insert the first version and the record together; the unique index refuses a
+        duplicate key in scope."""
         results = await asyncio.gather(
             self._versions.insert_one(self._version_doc(record, uuid.uuid4().hex)),
             self._records.insert_one(self._to_mongo(record, 1)),
