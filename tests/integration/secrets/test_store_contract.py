@@ -111,6 +111,17 @@ async def test_a_recreated_key_continues_the_deleted_secrets_versions(
         await store.claim(org, None, "API_KEY", uuid.uuid4().hex)
 
 
+async def test_racing_creates_of_one_key_leave_exactly_one_record(
+    store: SecretStore, unique: str
+) -> None:
+    org = f"a-{unique}"
+    records = [_record(org) for _ in range(12)]
+    results = await asyncio.gather(*(_insert(store, r) for r in records), return_exceptions=True)
+    assert len([r for r in results if isinstance(r, int)]) == 1
+    assert all(isinstance(r, KeyTakenError) for r in results if not isinstance(r, int))
+    assert len(await store.page(org, ListScope(every=True), after=None, limit=20)) == 1
+
+
 async def test_insert_then_load_by_organization_and_id(store: SecretStore, unique: str) -> None:
     record = _record(f"a-{unique}")
     await _insert(store, record)

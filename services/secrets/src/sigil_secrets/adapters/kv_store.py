@@ -216,15 +216,24 @@ class KvSecretStore:
             if await self._create(idx, secret_id.encode()):
                 return 1
             try:
-                entry = await self.kv.get(idx)
-            except KeyNotFoundError as err:
+                held = await self._js.get_last_msg(
+                    kv_stream(self._bucket_name), f"$KV.{self._bucket_name}.{idx}"
+                )
+            except NotFoundError as err:
                 raise KeyTakenError("key is being claimed concurrently") from err
-            owner, floor = _parse_index((entry.value or b"").decode())
-            # An owner without a record was left by a create that died half-way: reusable.
-            if owner and await self._get(record_key(organization_id, owner)) is not None:
-                raise KeyTakenError("key exists")
+            if (held.headers or {}).get("KV-Operation") in ("DEL", "PURGE") or held.seq is None:
+                raise KeyTakenError("key is being claimed concurrently")
+            owner, floor = _parse_index((held.data or b"").decode())
+            if owner:
+                if await self._get(record_key(organization_id, owner)) is not None:
+                    raise KeyTakenError("key exists")
+                # No record yet: a create in flight (it writes its record right after its
+                # claim), or one that died half-way, whose claim is reusable once old.
+                written = held.time or datetime.now(UTC)
+                if datetime.now(UTC) - written < self._orphan_age:
+                    raise KeyTakenError("key is being created concurrently")
             try:
-                await self.kv.update(idx, _index_value(secret_id, floor), last=entry.revision)
+                await self.kv.update(idx, _index_value(secret_id, floor), last=held.seq)
             except KeyWrongLastSequenceError as err:
                 raise KeyTakenError("key exists") from err
         except (JsError, TimeoutError) as err:
