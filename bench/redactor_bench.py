@@ -41,7 +41,7 @@ import nats
 from nats.aio.msg import Msg
 from nats.js.api import StorageType, StreamConfig
 
-from sigil_cli.embedded import NatsServer
+from sigil_cli.embedded import NatsServer, set_parent_death_signal
 from sigil_cli.stack import Stack, StackOptions
 from sigil_cli.tokens import issue_token, signing_key
 from sigil_redactor import Redactor
@@ -350,7 +350,7 @@ async def _drive(
         start = time.perf_counter()
         await publish_all(js, subject, payloads, window=16 if not single else 512)
         await asyncio.wait_for(all_stored.wait(), 600)
-        await _wait_last(http, deployment, f"LAST-{deployment}", anywhere=True)
+        await _wait_last(http, deployment, f"LAST-{deployment}", anywhere=bool(extra))
         elapsed = time.perf_counter() - start
         await watcher.close()
         after = {name: sum(cpu_seconds(p) for p in pids[name]) for name in before}
@@ -362,20 +362,16 @@ async def _drive(
 async def _wait_last(
     http: httpx.AsyncClient, deployment: str, marker: str, *, anywhere: bool = False
 ) -> None:
-    """Until the record ending with ``marker`` is readable over HTTP: the newest one, or
-    (``anywhere``, replicas store batches in any order) in the newest 20 pages."""
+    """Until the newest record, ending with ``marker``, is readable over HTTP; with
+    ``anywhere`` (replicas store batches in any order, and every record is known to be
+    stored) until the newest page is readable."""
     url = f"/api/v1/deployments/{deployment}/logs"
     deadline = time.perf_counter() + 600
     while time.perf_counter() < deadline:
-        params: dict[str, int] = {"limit": 1000 if anywhere else 1}
-        for _ in range(20 if anywhere else 1):
-            page = await http.get(url, params=params)
-            body = page.json() if page.status_code == 200 else {}
-            if any(i["record"]["body"].endswith(marker) for i in body.get("items", [])):
-                return
-            if not body.get("more") or body.get("nextBefore") is None:
-                break
-            params["before"] = body["nextBefore"]
+        page = await http.get(url, params={"limit": 1})
+        items = page.json().get("items", []) if page.status_code == 200 else []
+        if items and (anywhere or items[-1]["record"]["body"].endswith(marker)):
+            return
         await asyncio.sleep(0.02)
     raise SystemExit(f"{marker} never became readable")
 
@@ -401,7 +397,13 @@ def end_to_end(secrets: list[str], lines: list[str], single_lines: list[str]) ->
         single = asyncio.run(_drive(stack, [], secrets, single_lines, single=True))
         one = asyncio.run(_drive(stack, [], secrets, lines, single=False))
         env = stack._service_env("redactor", stack.data.passwords())  # the env sigil up gives it
-        extra.append(subprocess.Popen([sys.executable, "-m", "sigil_redactor"], env=env))
+        extra.append(
+            subprocess.Popen(
+                [sys.executable, "-m", "sigil_redactor"],
+                env=env,
+                preexec_fn=set_parent_death_signal,  # noqa: PLW1509 - only sets a signal
+            )
+        )
         time.sleep(3)  # the second replica binds the shared durable consumer
         two = asyncio.run(_drive(stack, [p.pid for p in extra], secrets, lines, single=False))
     finally:
