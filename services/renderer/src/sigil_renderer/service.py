@@ -44,6 +44,7 @@ from sigil_shared.errors import (
     ConflictError,
     ForbiddenError,
     InvalidRequestError,
+    NotFoundError,
     SigilError,
     UnavailableError,
 )
@@ -70,6 +71,11 @@ def deployment_scope(actor: Actor, customer_organization_id: str | None) -> str 
         msg = "customer users may only check templates for their own customer organization"
         raise ForbiddenError(msg, details={"field": "customerOrganizationId"})
     return actor.customer_organization_id
+
+
+def actor_sees_deployment(actor: Actor, customer_organization_id: str | None) -> bool:
+    """A customer user's scope is its own customer organization; a vendor user's is all."""
+    return actor.customer_organization_id in (None, customer_organization_id)
 
 
 def _files(env_file: str | None, values_yaml: str | None) -> dict[TemplateFile, str]:
@@ -249,6 +255,13 @@ class RendererService:
         if req.actor is not None and req.actor.organization_id != org:
             msg = "the actor belongs to another organization"
             raise InvalidRequestError(msg, details={"field": "actor"})
+        if req.actor is not None and not actor_sees_deployment(req.actor, scope):
+            # Another customer's (or a vendor-internal) deployment is another tenant's thing:
+            # answered as not found, before any read, so it reveals nothing; still audited.
+            await self._audit(req, [], NotFoundError.code)
+            raise NotFoundError(
+                "no such deployment in the actor's scope", details={"field": "deploymentId"}
+            )
         files = _files(req.env_file, req.values_yaml)
         referenced = self._referenced(files)
         # Both reads go out together: one round trip to the KV, none to the secrets service
