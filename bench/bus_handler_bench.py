@@ -5,10 +5,16 @@ command (a ``SecretGetRequest`` in, a ``Reply[HealthReply]`` envelope out, both 
 with pydantic):
 
 - ``raw``: a nats-py subscription callback (the floor: no FastStream at all);
+- ``bare``: a FastStream subscriber on a broker without middlewares, pydantic request
+  in and reply envelope out (issue 14's yardstick: a Sigil handler within 2x of it);
 - ``context``: a FastStream subscriber taking the service object through
-  ``Context()`` (how handlers were registered before);
-- ``closure``: ``sigil_shared.bus.serve`` (how they are registered now: the service
-  object by closure, the request contract the only parameter).
+  ``Context()`` (how handlers were registered at first);
+- ``chain``: ``sigil_shared.bus.serve`` through FastStream's per-message chain (the
+  service object by closure, the request contract the only parameter; Sigil's metrics
+  and error middlewares) — how every command was answered before, and still is with
+  tracing on;
+- ``closure``: ``sigil_shared.bus.serve`` as it answers without tracing: the same
+  declaration, answered by ``bus.DirectReplies`` from a plain nats-py callback.
 
 The figure is the responder process's CPU milliseconds per request (user + system from
 /proc/<pid>/stat over the measured requests), plus wall-clock requests per second for
@@ -29,7 +35,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 SUBJECT = "bench.handler.get"
-VARIANTS = ("raw", "context", "closure")
+VARIANTS = ("raw", "bare", "context", "chain", "closure")
 _TICK = os.sysconf("SC_CLK_TCK")
 
 
@@ -71,6 +77,15 @@ async def respond(variant: str, url: str) -> None:
 
         await nc.subscribe(SUBJECT, queue="bench", cb=on_msg)
         await asyncio.Event().wait()
+    if variant == "bare":
+        bare = NatsBroker(url, logger=None)  # no per-message log lines: the strict yardstick
+
+        @bare.subscriber(SUBJECT, queue="bench")
+        async def get_bare(request: SecretGetRequest) -> Reply[HealthReply]:
+            return Reply.success(await service.get(request))
+
+        await bare.start()
+        await asyncio.Event().wait()
     broker: NatsBroker = create_broker(BusSettings(nats_url=url), service="bench")
     if variant == "context":
         from faststream import FastStream  # noqa: PLC0415
@@ -86,7 +101,7 @@ async def respond(variant: str, url: str) -> None:
         app.context.set_global("bench_service", service)
     else:
         op = Command(SUBJECT, SecretGetRequest, HealthReply, "secrets", frozenset(), "bench")
-        serve(broker, op, service.get)
+        serve(broker, op, service.get, direct=variant == "closure")
     await broker.start()
     await asyncio.Event().wait()
 
@@ -183,13 +198,17 @@ def main() -> None:
     print(f"{'responder':<44}{'CPU ms/req':>12}{'req/s':>10}")
     labels = {
         "raw": "raw nats-py callback (floor)",
-        "context": "FastStream + Context() service (before)",
-        "closure": "FastStream + bus.serve closure (now)",
+        "bare": "FastStream, no middlewares (yardstick)",
+        "context": "FastStream + Context() service (older)",
+        "chain": "bus.serve via FastStream's chain (before)",
+        "closure": "bus.serve, direct replies (now)",
     }
     for variant, (cpu_ms, rate) in rows.items():
         print(f"{labels[variant]:<44}{cpu_ms:>12.3f}{rate:>10.0f}")
-    saved = rows["context"][0] - rows["closure"][0]
-    print(f"saved per request by the closure: {saved:.3f} CPU ms")
+    saved = rows["chain"][0] - rows["closure"][0]
+    print(f"saved per request by direct replies: {saved:.3f} CPU ms")
+    ratio = rows["closure"][0] / rows["bare"][0]
+    print(f"Sigil handler / FastStream without middlewares: {ratio:.2f}x CPU (aim: within 2x)")
 
 
 if __name__ == "__main__":

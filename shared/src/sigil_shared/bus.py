@@ -1,5 +1,6 @@
 """The FastStream/NATS plumbing: broker factory, error replies, typed requests, health."""
 
+import asyncio
 import functools
 import logging
 import time
@@ -10,6 +11,9 @@ from faststream.middlewares import BaseMiddleware, ExceptionMiddleware
 from faststream.nats import NatsBroker
 from faststream.nats.opentelemetry import NatsTelemetryMiddleware
 from faststream.security import SASLPlaintext
+from nats.aio.client import Client as NatsClient
+from nats.aio.msg import Msg
+from nats.errors import Error as NatsError
 from nats.errors import NoRespondersError
 from nats.errors import TimeoutError as NatsTimeoutError
 from opentelemetry import metrics
@@ -37,12 +41,12 @@ T = TypeVar("T")
 HealthCheck = Callable[[], Awaitable[dict[str, str]]]
 
 
-def _validation_details(err: ValidationError) -> dict[str, Any]:
+def _validation_details(err: ValidationError, root: tuple[str, ...] = ()) -> dict[str, Any]:
     """Field locations and messages of a validation error, never the input."""
     return {
         "errors": [
             {
-                "field": ".".join(str(p) for p in item["loc"]),
+                "field": ".".join(str(p) for p in (*root, *item["loc"])),
                 "type": item["type"],
                 "message": item["msg"],
             }
@@ -51,10 +55,11 @@ def _validation_details(err: ValidationError) -> dict[str, Any]:
     }
 
 
-def invalid_message(err: ValidationError) -> InvalidMessageError:
-    """The typed error for a message that does not match its contract."""
+def invalid_message(err: ValidationError, *, root: tuple[str, ...] = ()) -> InvalidMessageError:
+    """The typed error for a message that does not match its contract (``root`` prefixes
+    each field's location)."""
     return InvalidMessageError(
-        "message does not match the contract", details=_validation_details(err)
+        "message does not match the contract", details=_validation_details(err, root)
     )
 
 
@@ -200,6 +205,7 @@ def serve(
     handler: Callable[[RequestT], Awaitable[ReplyT]],
     *,
     max_workers: int = 1,
+    direct: bool | None = None,
 ) -> None:
     """Answer a declared command in its owner's queue group with ``handler``.
 
@@ -207,6 +213,12 @@ def serve(
     ``Depends`` parameter, which FastStream would resolve through a thread pool per message.
     ``max_workers`` > 1 handles that many messages at once (a handler that awaits the bus
     would otherwise serve one request per round trip).
+
+    The FastStream subscriber is always the declaration (AsyncAPI, start and stop with the
+    broker). Without tracing it answers through :class:`DirectReplies` instead of
+    FastStream's per-message chain, which cost several times the handler itself; with
+    tracing, FastStream's telemetry middleware is what carries the trace across the hop,
+    so it stays in the path. ``direct`` forces either path (tests compare the two).
     """
 
     async def answer(request: Any) -> Reply[Any]:
@@ -215,9 +227,107 @@ def serve(
     answer.__annotations__ = {"request": op.request, "return": Reply[op.reply]}  # type: ignore[name-defined]
     answer.__name__ = answer.__qualname__ = op.subject.replace(".", "_")
     options: dict[str, Any] = {"max_workers": max_workers} if max_workers > 1 else {}
-    broker.subscriber(
+    subscriber = broker.subscriber(
         op.subject, queue=op.queue, title=op.subject, description=op.description, **options
-    )(answer)
+    )
+    subscriber(answer)
+    if (not tracing_enabled()) if direct is None else direct:
+        replies = DirectReplies(op, handler, max_workers=max_workers)
+        # The subscriber's own subscription is the one place FastStream's chain is attached
+        # to the connection; creating ours there keeps start, stop and reconnects FastStream's.
+        subscriber._create_subscription = functools.partial(replies.subscribe, subscriber)
+
+
+class DirectReplies(Generic[RequestT, ReplyT]):
+    """One command answered from a plain nats-py subscription callback.
+
+    Does what the FastStream path does for a command, per message: the request validated
+    against its contract, the handler awaited, the reply envelope sent, every failure a
+    typed error reply (never the input, never a stack trace), and the command metrics —
+    without building a middleware stack, a context scope and a dependency model per
+    message. At most ``max_workers`` messages are handled at once; the subscription's
+    pending queue (nats-py's limits) holds the rest.
+    """
+
+    def __init__(
+        self,
+        op: Command[RequestT, ReplyT],
+        handler: Callable[[RequestT], Awaitable[ReplyT]],
+        *,
+        max_workers: int,
+    ) -> None:
+        self._op = op
+        self._handler = handler
+        # Serialized as the declared reply type (not the runtime one), as FastStream does.
+        self._reply: type[Reply[Any]] = Reply[op.reply]  # type: ignore[name-defined]
+        self._label = _command_label(op.subject)
+        self._slots = asyncio.Semaphore(max_workers) if max_workers > 1 else None
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._nc: NatsClient | None = None
+
+    async def subscribe(self, subscriber: Any) -> None:
+        """Subscribe for ``subscriber`` (FastStream unsubscribes it on stop)."""
+        if subscriber.subscription:
+            return
+        self._nc = subscriber.connection
+        subscriber.subscription = await subscriber.connection.subscribe(
+            self._op.subject, queue=self._op.queue, cb=self.on_message
+        )
+
+    async def on_message(self, msg: Msg) -> None:
+        """nats-py calls this for one message at a time; concurrent handling is ours."""
+        if self._slots is None:
+            await self.handle(msg)
+            return
+        await self._slots.acquire()
+        task = asyncio.ensure_future(self._handle_in_slot(msg))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _handle_in_slot(self, msg: Msg) -> None:
+        assert self._slots is not None
+        try:
+            await self.handle(msg)
+        finally:
+            self._slots.release()
+
+    async def handle(self, msg: Msg) -> None:
+        """Answer one request; nothing escapes (a broken reply inbox is only logged)."""
+        start = time.perf_counter()
+        try:
+            request = self._op.request.model_validate_json(msg.data)
+            result = await self._handler(request)
+            body = self._reply(ok=True, data=result).model_dump_json().encode()
+            outcome = "ok"
+        except ValidationError as exc:
+            # Located under the handler's parameter, as FastStream's path reports them.
+            body, outcome = _failure(ErrorBody.from_error(invalid_message(exc, root=_ROOT)))
+        except SigilError as exc:
+            body, outcome = _failure(ErrorBody.from_error(exc))
+        except Exception as exc:  # noqa: BLE001 - the process boundary of one message
+            # Only the type: an arbitrary exception's text may quote its input.
+            log.error("unexpected handler failure: %s", type(exc).__name__)
+            body, outcome = _failure(
+                ErrorBody(code=ErrorCode.INTERNAL, message="internal error", details={})
+            )
+        commands, duration = _command_instruments()
+        commands.add(1, {"subject": self._label, "outcome": outcome})
+        duration.record(time.perf_counter() - start, {"subject": self._label})
+        if not msg.reply or self._nc is None:
+            return
+        try:
+            # Not msg.respond: that would send the request's headers back with the reply.
+            await self._nc.publish(msg.reply, body)
+        except NatsError as exc:
+            log.warning("reply on %s not sent: %s", self._label, type(exc).__name__)
+
+
+#: The name ``serve`` gives the request parameter (FastStream prefixes locations with it).
+_ROOT = ("request",)
+
+
+def _failure(error: ErrorBody) -> tuple[bytes, str]:
+    return Reply[None].failure(error).model_dump_json().encode(), error.code
 
 
 def listen(broker: NatsBroker, event: Event, handler: Callable[[Any], Awaitable[None]]) -> None:
@@ -268,6 +378,7 @@ async def bus_check(broker: NatsBroker) -> dict[str, str]:
 
 __all__ = [
     "Deferred",
+    "DirectReplies",
     "HealthCheck",
     "bus_check",
     "create_broker",
