@@ -3,7 +3,8 @@
 Each user may publish the commands it is a declared caller of and the events it is a
 declared publisher of; subscribe to the commands it owns, the events it is a declared
 subscriber of, and its own reply inbox ``_INBOX.<user>.>``; and use only the JetStream API
-calls its stream ``access`` entries name. Replies to commands flow through
+calls its stream ``access`` entries name (stream info only where listing every subject of
+the stream tells it nothing new: ``streams.lists_subjects``). Replies to commands flow through
 ``allow_responses``. No runtime user may manage streams (create, update, delete, purge),
 delete messages, or delete a consumer; only ``bootstrap`` (the setup step) may.
 """
@@ -12,7 +13,7 @@ from dataclasses import dataclass, field
 
 from sigil_shared import subjects as s
 from sigil_shared.operations import COMMANDS, EVENTS, USERS, User
-from sigil_shared.streams import Access, StreamSpec, used_by
+from sigil_shared.streams import Access, StreamSpec, lists_subjects, used_by
 
 _API = "$JS.API"
 
@@ -32,10 +33,11 @@ def inbox(user: str) -> str:
     return f"{s.inbox_prefix(user)}.>"
 
 
-def _stream_api(spec: StreamSpec, access: Access) -> list[str]:
-    """JetStream API subjects one access entry needs, and nothing that manages the stream."""
+def _stream_api(spec: StreamSpec, user: User) -> list[str]:
+    """JetStream API subjects one user needs on one stream, and nothing that manages it."""
     name = spec.name
-    found = [f"{_API}.STREAM.INFO.{name}"]
+    access = spec.access.get(user, Access())
+    found = [f"{_API}.STREAM.INFO.{name}"] if lists_subjects(spec, user) else []
     if access.read:
         found += [
             f"{_API}.STREAM.MSG.GET.{name}",
@@ -85,10 +87,9 @@ def user_permissions(user: User) -> Permissions:
             publish.append(event.pattern)
         if user in event.subscribers:
             subscribe.append(event.pattern)
-    # A stream the user only publishes into gets stream info alone (its readiness check).
-    jetstream = [
-        api for spec in used_by(user) for api in _stream_api(spec, spec.access.get(user, Access()))
-    ]
+    # A stream the user only publishes into gets stream info alone (its readiness check),
+    # when it is the stream's only publisher.
+    jetstream = [api for spec in used_by(user) for api in _stream_api(spec, user)]
     if jetstream:
         publish += [f"{_API}.INFO", *jetstream]
     subscribe.append(inbox(user))

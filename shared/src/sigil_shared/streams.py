@@ -5,6 +5,13 @@ and updates them from this table with the ``bootstrap`` user; the NATS permissio
 derives each runtime user's JetStream API rights from the ``access`` entries; and every
 service checks at start (and in its readiness) that the streams it uses exist and are
 configured as declared, instead of creating or "fixing" them with runtime rights.
+
+Stream info lists every subject of a stream when asked with ``subjects_filter`` (on the
+secrets bucket: every organization, customer organization, key name and secret id), and
+NATS permissions cannot look into a request's payload. So it is granted only to a user that
+may read every message of the stream anyway or published every one of them
+(``lists_subjects``); a user that may only get some keys proves the stream is there with a
+direct get of one of those keys instead (``probe_subject``).
 """
 
 import logging
@@ -12,6 +19,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, fields
 from typing import Final
 
+from nats.errors import Error as NatsError
+from nats.errors import NoRespondersError
 from nats.js import JetStreamContext
 from nats.js.api import DiscardPolicy, RetentionPolicy, StorageType, StreamConfig
 from nats.js.errors import Error as JsError
@@ -36,8 +45,9 @@ class Access:
     """What one runtime user may do on one stream (beyond publishing declared events).
 
     ``read``: stream info, message get and short-lived ephemeral consumers (scans, ordered
-    reads); ``durables``: the durable consumers it creates, pulls from and acks;
-    ``keys_read`` / ``keys_write``: KV key patterns it may get (direct get only) or write.
+    reads); ``durables``: the durable consumers it creates, pulls from and acks (and stream
+    info); ``keys_read`` / ``keys_write``: KV key patterns it may get (direct get only) or
+    write, and nothing else: no stream info, which would list every key of the bucket.
     """
 
     read: bool = False
@@ -201,6 +211,41 @@ def stream(name: str) -> StreamSpec:
     raise KeyError(msg)
 
 
+#: Key token of the readiness probe of a user that may only get some keys: never an id (ids
+#: start with a letter or digit), so the probe finds no message and reads nothing.
+_PROBE_ID = "_ready"
+
+
+def _access(spec: StreamSpec, user: str) -> Access:
+    return next((a for name, a in spec.access.items() if name == user), Access())
+
+
+def lists_subjects(spec: StreamSpec, user: str) -> bool:
+    """Whether ``user`` may have stream info (which lists every subject) of the stream.
+
+    Only when that tells it nothing new: it may read every message anyway (``read``, or a
+    durable over the stream, whose filter is its choice), or it is the only publisher of
+    the events stored there (every subject is one it published).
+    """
+    access = _access(spec, user)
+    if access.read or access.durables:
+        return True
+    if access.keys_read or access.keys_write:
+        return False
+    publishers = {p for e in EVENTS if e.stream == spec.name for p in e.publishers}
+    return publishers == {user}
+
+
+def probe_subject(spec: StreamSpec, user: str) -> str | None:
+    """The KV subject a user that may not list the stream gets directly to check it is there
+    (a key it may read, with a token no id has); None when it may get no key at all."""
+    access = _access(spec, user)
+    if spec.bucket is None or not access.keys_read:
+        return None
+    tokens = [_PROBE_ID if t in ("*", ">") else t for t in access.keys_read[0].split(".")]
+    return f"$KV.{spec.bucket}.{'.'.join(tokens)}"
+
+
 def used_by(user: str) -> list[StreamSpec]:
     """The streams one user works with: those it has access to and those its declared
     events are stored in (its readiness depends on all of them)."""
@@ -248,6 +293,9 @@ async def check_streams(js: JetStreamContext, user: str) -> dict[str, str]:
     checks: dict[str, str] = {}
     for spec in used_by(user):
         key = f"stream {spec.name}"
+        if not lists_subjects(spec, user):
+            checks[key] = await _probe(js, spec, user)
+            continue
         try:
             info = await js.stream_info(spec.name)
         except NotFoundError:
@@ -259,6 +307,28 @@ async def check_streams(js: JetStreamContext, user: str) -> dict[str, str]:
         problems = config_problems(spec, info.config)
         checks[key] = "ok" if not problems else "; ".join(problems)
     return checks
+
+
+async def _probe(js: JetStreamContext, spec: StreamSpec, user: str) -> str:
+    """Readiness of a stream the user may not list: a direct get of a key it may read.
+
+    "No message" proves as well as a message that the stream is there and answers direct
+    gets; nobody answering means it is missing (or has direct gets off). Its configuration
+    is checked by the users that may list it (the bucket's owner).
+    """
+    subject = probe_subject(spec, user)
+    if subject is None:
+        return "not checked: this user may neither list the stream nor get a key of it"
+    try:
+        await js.get_msg(spec.name, subject=subject, direct=True)
+    except NotFoundError:
+        return "ok"
+    except NoRespondersError:
+        # Or its direct gets are off: the setup step fixes either.
+        return "missing: run the setup step (sigil init)"
+    except (JsError, NatsError, TimeoutError) as err:
+        return f"unavailable ({type(err).__name__})"
+    return "ok"
 
 
 async def streams_ready(js: JetStreamContext, user: str) -> bool:
