@@ -11,12 +11,19 @@ from typing import Literal
 from sigil_renderer.template.executor import (
     Decisions,
     ExecError,
+    LimitError,
     Limits,
     execute,
     missing_key_error,
 )
 from sigil_renderer.template.parser import ParseError, Tree, parse_trees
-from sigil_renderer.template.references import ReferenceSite, reference_sites, referenced_keys
+from sigil_renderer.template.references import (
+    ReferenceSite,
+    keys_in,
+    names_secrets_dynamically,
+    reference_sites,
+    referenced_keys,
+)
 from sigil_renderer.template.values import Root
 
 MAX_TEMPLATE_BYTES = 1024 * 1024
@@ -43,6 +50,8 @@ class TemplateError(Exception):
         column: int | None = None,
         key: str | None = None,
         name: str = "template",
+        statement_keys: frozenset[str] = frozenset(),
+        limit: bool = False,
     ) -> None:
         super().__init__(f"{self.prefix}: {go_message}")
         self.go_message = go_message
@@ -50,6 +59,10 @@ class TemplateError(Exception):
         self.column = column
         self.key = key
         self.name = name
+        #: Keys the failing action names (its pipeline only, not the body it guards).
+        self.statement_keys = statement_keys
+        #: A resource limit: its text is fixed (sizes, durations), never an operand.
+        self.limit = limit
 
 
 class TemplateParseError(TemplateError):
@@ -81,6 +94,11 @@ class CompiledTemplate:
         return frozenset(referenced_keys(self.trees))
 
     @cached_property
+    def names_secrets_dynamically(self) -> bool:
+        """Whether some use of ``.Secrets`` does not name its key (``range .Secrets``, ...)."""
+        return names_secrets_dynamically(self.trees)
+
+    @cached_property
     def reference_sites(self) -> tuple[ReferenceSite, ...]:
         """Every place the template names a secret, on every branch, in text order."""
         return tuple(reference_sites(self.trees))
@@ -104,7 +122,13 @@ class CompiledTemplate:
             output = execute(self.trees, self.name, Root(secrets), limits or Limits(), decisions)
         except ExecError as err:
             raise TemplateExecError(
-                str(err), line=err.line, column=err.column, key=err.key, name=self.name
+                str(err),
+                line=err.line,
+                column=err.column,
+                key=err.key,
+                name=self.name,
+                statement_keys=frozenset(keys_in(err.statement)),
+                limit=isinstance(err, LimitError),
             ) from None
         # Go writes bytes; a template that slices a multi-byte character writes invalid
         # UTF-8, which text consumers see as U+FFFD.

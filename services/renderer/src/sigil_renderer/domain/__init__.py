@@ -1,1 +1,1 @@
-"""Pure domain logic of the renderer: validation, structure safety, masking."""
+"""Pure domain logic of the renderer: validation and structure safety."""

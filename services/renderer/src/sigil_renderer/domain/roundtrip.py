@@ -23,6 +23,7 @@ import yaml
 
 from sigil_renderer.engine import CompiledTemplate, TemplateError
 from sigil_renderer.template.executor import Decisions, Limits
+from sigil_renderer.template.values import format_float
 from sigil_shared.contracts import TemplateFile, TemplateIssue
 
 #: Rendered files larger than this are not read back (the render is refused).
@@ -248,6 +249,39 @@ def _type(item: Item) -> str | None:
     return tag
 
 
+#: Tags under which a scalar reads back as its own text.
+_STRING_TAGS = frozenset({None, "!", "tag:yaml.org,2002:str"})
+_INT_TEXT = re.compile(r"-?(0|[1-9][0-9]*)")
+_FLOAT_TEXT = re.compile(r"-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][-+]?[0-9]+)?")
+
+
+def _tag(item: Item) -> str | None:
+    """The tag the template wrote on a scalar (``!!int``), if any."""
+    tag = item.attrs[1] if item.kind == "scalar" and len(item.attrs) > 1 else None
+    return tag if isinstance(tag, str) else None
+
+
+def _short_tag(tag: str) -> str:
+    prefix = "tag:yaml.org,2002:"
+    return "!!" + tag[len(prefix) :] if tag.startswith(prefix) else tag
+
+
+def _reads_back_under_tag(tag: str | None, value: str) -> bool:
+    """Whether ``value`` in a scalar the template author tagged with ``tag`` reads back as
+    exactly ``value``: any value under a string tag; under ``!!int``, ``!!float`` and
+    ``!!bool`` only the canonical text of such a number or boolean (``8080``, ``1.5``,
+    ``true``); never under any other tag (null, binary, timestamp, a custom tag)."""
+    if tag in _STRING_TAGS:
+        return True
+    if tag == "tag:yaml.org,2002:int":
+        return bool(_INT_TEXT.fullmatch(value)) and value != "-0"
+    if tag == "tag:yaml.org,2002:float":
+        return bool(_FLOAT_TEXT.fullmatch(value)) and format_float(float(value)) == value
+    if tag == "tag:yaml.org,2002:bool":
+        return value in ("true", "false")
+    return False
+
+
 class _Swap:
     """Turns a scalar read from the stand-in output into the ones intended with the values:
     each stand-in by its value (verbatim prints, and ``printf "%q"`` read back by a quoted
@@ -330,6 +364,10 @@ def _compare(
                 # Also a scalar with no stand-in that differs: a transformed secret (slice,
                 # len, ...) must not change how the scalar reads.
                 found.append(Mismatch(want.line, "type", keys, want))
+            elif keys and not _reads_back_under_tag(_tag(want), got.value):
+                # A tag the template wrote (``!!int``) makes the scalar that type: a value
+                # that is not its canonical text would not read back as itself.
+                found.append(Mismatch(want.line, "tag", keys, want))
     except (yaml.YAMLError, EnvSyntaxError) as err:
         line = getattr(getattr(err, "problem_mark", None), "line", None)
         found.append(
@@ -379,6 +417,7 @@ _REASONS = {
     "interpolated)",
     "type": "is read back as another type (a number, boolean, null or timestamp), not a string",
     "unreadable": "makes the file unreadable",
+    "tag": "does not read back as the intended string under the tag {tag} written next to it",
 }
 
 
@@ -419,6 +458,12 @@ def position_findings(
         if item.value is None:
             continue
         keys = sorted({_key_of(s) for s in pattern.findall(item.value)})
+        tag = _tag(item)
+        if keys and tag not in _STRING_TAGS:
+            assert tag is not None
+            issues.extend(
+                _lint_issue(file, key, item, _tag_risk(tag), fix=_tag_fix(tag)) for key in keys
+            )
         position = "key" if item.key_position else item.style[:1]
         risk = _RISKY.get((file, position))
         if risk is None:
@@ -427,8 +472,25 @@ def position_findings(
     return _dedupe(issues)
 
 
+def _tag_risk(tag: str) -> str:
+    return (
+        f"the tag {_short_tag(tag)} written next to it reads the scalar as that type: a value "
+        "that is not its canonical text would not read back as itself"
+    )
+
+
+def _tag_fix(tag: str) -> str:
+    return f"remove the tag {_short_tag(tag)} (a tagged scalar is read as that type)"
+
+
 def _lint_issue(
-    file: TemplateFile, key: str, item: Item | None, risk: str, line: int | None = None
+    file: TemplateFile,
+    key: str,
+    item: Item | None,
+    risk: str,
+    line: int | None = None,
+    *,
+    fix: str | None = None,
 ) -> TemplateIssue:
     line = item.line if item is not None else line
     where = _position(file, item) or " in quotes the template wrote"
@@ -439,7 +501,7 @@ def _lint_issue(
         key=key,
         message=(
             f"{file} line {line}: the reference to secret {key} sits{where}: {risk}; "
-            f"{_fix(file, key, item)}"
+            f"{fix or _fix(file, key, item)}"
         ),
     )
 
@@ -557,12 +619,16 @@ def _isolate(
 
 def _issue(file: TemplateFile, key: str, mismatch: Mismatch, *, probing: bool) -> TemplateIssue:
     where = _position(file, mismatch.expected)
+    tag = _tag(mismatch.expected) if mismatch.expected is not None else None
+    if mismatch.reason == "tag" and tag is not None:
+        reason, fix = _REASONS["tag"].format(tag=_short_tag(tag)), _tag_fix(tag)
+        if probing:
+            return _lint_issue(file, key, mismatch.expected, _tag_risk(tag), mismatch.line, fix=fix)
+    else:
+        reason, fix = _REASONS[mismatch.reason], _fix(file, key, mismatch.expected)
     if probing:
         return _lint_issue(file, key, mismatch.expected, _DOUBLE_QUOTED, mismatch.line)
-    message = (
-        f"secret {key} {_REASONS[mismatch.reason]} in {file} line {mismatch.line}{where}; "
-        f"{_fix(file, key, mismatch.expected)}"
-    )
+    message = f"secret {key} {reason} in {file} line {mismatch.line}{where}; {fix}"
     return TemplateIssue(file=file, phase="structure", line=mismatch.line, key=key, message=message)
 
 

@@ -5,7 +5,6 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 
 from sigil_renderer.domain import roundtrip
-from sigil_renderer.domain.masking import mask_values
 from sigil_renderer.engine import (
     CompiledTemplate,
     TemplateError,
@@ -77,20 +76,67 @@ class _Recording(Mapping[str, str]):
         return len(self._data)
 
 
-def _issue(
-    file: TemplateFile, err: TemplateError, values: Mapping[str, str] | None = None
-) -> TemplateIssue:
-    message = str(err)
-    if values:
-        # Second line of defence at render time: Go's own text can quote a value.
-        message = mask_values(message, values.values())
+def _issue(file: TemplateFile, err: TemplateError) -> TemplateIssue:
     return TemplateIssue(
         file=file,
         phase=err.phase,
         line=err.line,
         column=err.column,
         key=err.key,
-        message=message,
+        message=str(err),
+    )
+
+
+def value_free_error(
+    template: CompiledTemplate,
+    err: TemplateExecError,
+    stand_ins: Mapping[str, str],
+    decisions: Decisions,
+) -> TemplateExecError:
+    """The error to show for ``err``, raised by an execution on real values that took
+    ``decisions``: never text derived from a value.
+
+    Go's text quotes operands (``range can't iterate over X``), and an operand can be any
+    transform of a value (a slice, ``printf "%x"``, a concatenation), so no masking of the
+    value can make it safe. Instead the same branches are replayed on ``stand_ins``: when
+    that run fails at the same place, its text (which can only quote stand-ins) is shown;
+    otherwise a fixed message names the place and the keys, without Go's operand text.
+    Limit errors are fixed text already.
+    """
+    if err.limit:
+        return err
+    try:
+        template.render(stand_ins, decisions=Decisions(replay=decisions.taken))
+    except TemplateExecError as replayed:
+        # Any replayed text is free of values; "the same place" keeps it accurate. An error
+        # without a place (an empty template) counts when the text is the same.
+        same = (replayed.line, replayed.column) == (err.line, err.column) and (
+            err.line is not None or replayed.go_message == err.go_message
+        )
+        if same and not replayed.limit:
+            return TemplateExecError(
+                replayed.go_message,
+                line=err.line,
+                column=err.column,
+                key=err.key,
+                name=err.name,
+                statement_keys=err.statement_keys,
+            )
+    keys = sorted(err.statement_keys)
+    where = f"{err.name}:{err.line}:{err.column}" if err.line is not None else err.name
+    if keys:
+        whose = f"the value{'s' if len(keys) > 1 else ''} of secret{'s' if len(keys) > 1 else ''}"
+        whose += " " + ", ".join(keys)
+    else:
+        whose = "a secret's value"
+    return TemplateExecError(
+        f"template: {where}: execution fails here with {whose}; Go's message is withheld "
+        "because it may quote text derived from a value (validation shows it on stand-ins)",
+        line=err.line,
+        column=err.column,
+        key=err.key or (keys[0] if len(keys) == 1 else None),
+        name=err.name,
+        statement_keys=err.statement_keys,
     )
 
 
@@ -101,10 +147,14 @@ def _execute(
     result: FileResult,
     *,
     filler: Callable[[str], str],
-    mask: Mapping[str, str] | None,
+    real_values: bool,
 ) -> Decisions | None:
     """Execute; a key missing at run time is reported (Go's message), filled with
-    ``filler(key)`` and execution goes on. The decisions of the completed run, if any."""
+    ``filler(key)`` and execution goes on. The decisions of the completed run, if any.
+
+    With ``real_values`` (render time) an error's text comes from stand-ins, never from the
+    values (see :func:`value_free_error`).
+    """
     filled: dict[str, str] = {}
     for _ in range(MAX_MISSING_PASSES):
         data = _Recording({**secrets, **filled})
@@ -113,7 +163,12 @@ def _execute(
             result.output = template.render(data, decisions=decisions)
             return decisions
         except TemplateExecError as err:
-            result.issues.append(_issue(file, err, mask))
+            shown = err
+            if real_values:
+                stand_ins = {k: roundtrip.stand_in(k) for k in secrets}
+                shown = value_free_error(template, err, {**stand_ins, **filled}, decisions)
+            result.issues.append(_issue(file, shown))
+            # err.key comes from the template text (a field name), never from a value.
             if err.key is None or err.key in filled or err.key in secrets:
                 return None
             result.missing.add(err.key)
@@ -154,7 +209,9 @@ def validate_blind(
         if site.errs and not any(i.key == site.key for i in result.issues):
             result.issues.append(_issue(file, template.missing_key_error(site)))
     stand_ins = {k: roundtrip.stand_in(k) for k in keys | result.missing}
-    decisions = _execute(file, template, stand_ins, result, filler=roundtrip.stand_in, mask=None)
+    decisions = _execute(
+        file, template, stand_ins, result, filler=roundtrip.stand_in, real_values=False
+    )
     baseline, result.output = result.output, None  # validation never returns output
     if decisions is None or baseline is None:
         return result
@@ -230,13 +287,13 @@ def validate_file(
     *,
     compile_template: Callable[[str, str], CompiledTemplate] = parse,
 ) -> FileResult:
-    """Render one file with real values: Go's errors (masked), then the round-trip check
+    """Render one file with real values: Go's errors (as on stand-ins), then the round-trip check
     that every value reads back exactly. Used by render only: its answer depends on values.
     """
     try:
         template = compile_template(text, file)
     except TemplateParseError as err:
-        return FileResult(issues=[_issue(file, err, secrets)])
+        return FileResult(issues=[_issue(file, err)])  # the text alone: no value in it
     result = FileResult(references=set(template.secret_keys))
     decisions = _execute(
         file,
@@ -244,11 +301,15 @@ def validate_file(
         secrets,
         result,
         filler=lambda key: f"sigilmissing-{key}-",
-        mask=secrets,
+        real_values=True,
     )
     if result.issues or decisions is None or result.output is None:
         return result
     used = {k: secrets[k] for k in result.references if k in secrets}
+    if template.names_secrets_dynamically:
+        # ``range .Secrets`` prints values without asking for them by name: check them all,
+        # so no reader's message about the real output is ever shown (it may quote them).
+        used = dict(secrets)
     if file == "envFile" and _env_inert(result.output, used.values()):
         return result  # such values read back exactly where they sit: nothing to check
     if used:

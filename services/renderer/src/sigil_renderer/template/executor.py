@@ -24,11 +24,15 @@ class ExecError(Exception):
         line: int | None = None,
         column: int | None = None,
         key: str | None = None,
+        statement: n.Node | None = None,
     ) -> None:
         super().__init__(message)
         self.line = line
         self.column = column
         self.key = key
+        #: The pipeline of the action (or if/with/range/template) that was running: names
+        #: the keys involved when Go's own text cannot be shown.
+        self.statement = statement
 
 
 class LimitError(ExecError):
@@ -118,6 +122,7 @@ class State:
         self.deadline = deadline
         self.depth = depth
         self.node: n.Node | None = None
+        self.statement: n.Node | None = None
         self.vars: list[tuple[str, object]] = []
         self.size = [0]
         self.lenient = False
@@ -140,7 +145,9 @@ class State:
         # arguments, so a name holding "%" consumes them: mirror that exactly.
         name = double_percent(self.tree.name)
         if self.node is None:
-            return ExecError(errorf(f"template: {name}: {fmt}", *args), key=key)
+            return ExecError(
+                errorf(f"template: {name}: {fmt}", *args), key=key, statement=self.statement
+            )
         line, column = self.location(self.node)
         location = f"{self.tree.parse_name}:{line}:{column}"
         context = double_percent(str(self.node))
@@ -151,6 +158,7 @@ class State:
             line=line,
             column=column,
             key=key,
+            statement=self.statement,
         )
 
     def tick(self) -> None:
@@ -204,6 +212,7 @@ class State:
         self.tick()
         self.at(node)
         if isinstance(node, n.ActionNode):
+            self.statement = node.pipe
             value = self.eval_pipeline(dot, node.pipe)
             if not node.pipe.decl:
                 self.print_value(node, value)
@@ -229,6 +238,7 @@ class State:
 
     def walk_if_or_with(self, dot: object, node: n.BranchNode) -> None:
         mark = self.mark()
+        self.statement = node.pipe
         try:
             value = self.eval_condition(dot, node.pipe)
             truth, ok = is_true(value)
@@ -264,6 +274,7 @@ class State:
     def walk_range(self, dot: object, node: n.RangeNode) -> None:
         self.at(node)
         mark = self.mark()
+        self.statement = node.pipe
         try:
             value = self.eval_pipeline(dot, node.pipe)
             inner = self.mark()
@@ -323,6 +334,7 @@ class State:
             raise LimitError(
                 self.errorf("exceeded maximum template depth (%v)", self.limits.max_depth).args[0]
             )
+        self.statement = node.pipe
         value = self.eval_pipeline(dot, node.pipe) if node.pipe is not None else NO_VALUE
         child = State(
             self.trees,

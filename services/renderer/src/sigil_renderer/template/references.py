@@ -40,29 +40,32 @@ def referenced_keys(trees: Mapping[str, Tree]) -> set[str]:
     """Keys named as ``.Secrets.KEY``, ``$.Secrets.KEY`` or ``index .Secrets "KEY"``."""
     keys: set[str] = set()
     for tree in trees.values():
-        for node in _walk(tree.root):
-            if (
-                isinstance(node, n.FieldNode)
-                and len(node.ident) >= 2
-                and node.ident[0] == "Secrets"
-            ):
-                keys.add(node.ident[1])
-            elif (
-                isinstance(node, n.VariableNode)
-                and len(node.ident) >= 3
-                and node.ident[:2] == ["$", "Secrets"]
-            ):
-                keys.add(node.ident[2])
-            elif isinstance(node, n.CommandNode):
-                args = node.args
-                for i, arg in enumerate(args[:-2]):
-                    if (
-                        isinstance(arg, n.IdentifierNode)
-                        and arg.ident == "index"
-                        and _is_secrets(args[i + 1])
-                        and isinstance(args[i + 2], n.StringNode)
-                    ):
-                        keys.add(args[i + 2].text)  # type: ignore[attr-defined]
+        keys |= keys_in(tree.root)
+    return keys
+
+
+def keys_in(root: n.Node | None) -> set[str]:
+    """Keys named within ``root`` (a tree's root, or one action's pipeline)."""
+    keys: set[str] = set()
+    for node in _walk(root):
+        if isinstance(node, n.FieldNode) and len(node.ident) >= 2 and node.ident[0] == "Secrets":
+            keys.add(node.ident[1])
+        elif (
+            isinstance(node, n.VariableNode)
+            and len(node.ident) >= 3
+            and node.ident[:2] == ["$", "Secrets"]
+        ):
+            keys.add(node.ident[2])
+        elif isinstance(node, n.CommandNode):
+            args = node.args
+            for i, arg in enumerate(args[:-2]):
+                if (
+                    isinstance(arg, n.IdentifierNode)
+                    and arg.ident == "index"
+                    and _is_secrets(args[i + 1])
+                    and isinstance(args[i + 2], n.StringNode)
+                ):
+                    keys.add(args[i + 2].text)  # type: ignore[attr-defined]
     return keys
 
 
