@@ -21,6 +21,7 @@ from pydantic import BaseModel, ValidationError
 
 from sigil_shared import operations, subjects
 from sigil_shared.contracts import ErrorBody, HealthReply, HealthRequest, Reply
+from sigil_shared.contracts.health import check_ready
 from sigil_shared.errors import (
     ErrorCode,
     InvalidMessageError,
@@ -349,7 +350,7 @@ def register_health(broker: NatsBroker, service: ServiceName, check: HealthCheck
     async def health(request: HealthRequest) -> HealthReply:
         del request
         checks = await check()
-        ready = all(v == "ok" for v in checks.values())
+        ready = all(check_ready(v) for v in checks.values())
         return HealthReply(service=service, ready=ready, checks=checks)
 
     serve(broker, operations.health(service), health)

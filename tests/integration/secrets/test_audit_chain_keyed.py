@@ -22,6 +22,7 @@ from nats.js.api import DiscardPolicy
 from pydantic import SecretStr
 
 from sigil_cli.admin import keys_rotate, verify_audit_chains
+from sigil_secrets.adapters import js_audit
 from sigil_secrets.adapters.audit_intake import AuditIntakeConsumer
 from sigil_secrets.adapters.js_audit import JetStreamAuditLog
 from sigil_secrets.adapters.keyring_source import KeyringSource
@@ -37,6 +38,7 @@ from sigil_shared.contracts import (
     ValueUseEvent,
     ValueUseKey,
 )
+from sigil_shared.errors import AuditUnavailableError
 from sigil_shared.settings import SecretsSettings
 from tests.helpers import NatsFixture, start_nats
 
@@ -395,25 +397,81 @@ async def test_appends_fail_closed_for_every_queued_caller_when_the_stream_refus
     assert {type(r).__name__ for r in results} == {"AuditUnavailableError"}
 
 
-async def test_an_unreadable_chain_head_refuses_appends_without_hanging(
+def _forged_after(head: AuditEvent, n: int) -> AuditEvent:
+    """An event linked to ``head`` and "sealed" with plain SHA-256: what someone with the
+    service's bus rights but without the audit key can publish."""
+    forged = _event(head.organization_id, n).model_copy(
+        update={"chain_seq": head.chain_seq + 1, "prev_hash": head.hash, "key_id": head.key_id}
+    )
+    body = json.dumps(
+        forged.model_dump(mode="json", exclude={"hash"}), sort_keys=True, separators=(",", ":")
+    )
+    return forged.model_copy(update={"hash": hashlib.sha256(body.encode()).hexdigest()})
+
+
+async def test_junk_or_forged_messages_are_skipped_so_appends_go_on_and_verify_names_them(
     private_nats: NatsFixture, secrets_nc: NatsClient
 ) -> None:
+    # Red-team F5: one junk publish on sigil.audit.<org>.* refused every command for ever.
     org = "garbage"
+    log = await _audit_log(private_nats, secrets_nc)
+    first = await log.append(_event(org, 0))
+    await log.close()
+    js = secrets_nc.jetstream()
+    await js.publish(subjects.audit(org, "secret.create"), b'{"probe":1}')
+    forged = _forged_after(first, 99)
+    await js.publish(subjects.audit(org, "create"), forged.model_dump_json().encode())
+    fresh = await _audit_log(private_nats, secrets_nc)  # a replica that reads the head
+    async with asyncio.timeout(10):
+        appended = [await fresh.append(_event(org, n)) for n in range(1, 4)]
+    # Linked to the last event that verifies, not to the junk or the forgery.
+    assert [e.chain_seq for e in appended] == [2, 3, 4]
+    assert appended[0].prev_hash == first.hash
+    findings = fresh.findings()
+    assert list(findings) == [f"audit chain {org}"]
+    assert findings[f"audit chain {org}"].startswith("degraded: ")
+    assert "stream sequence 3" in findings[f"audit chain {org}"]
+    assert "probe" not in str(findings)
+    assert forged.id not in str(findings)
+    # Junk between two appends of a replica that already knows the head: the same.
+    await js.publish(subjects.audit(org, "create"), b"junk")
+    later = await fresh.append(_event(org, 5))
+    assert (later.chain_seq, later.prev_hash) == (5, appended[-1].hash)
+    await fresh.close()
+    served = [e.id async for _, e in log.events(org, after=0)]
+    assert served == [first.id, *(e.id for e in appended), later.id]
+    report = await verify_audit(_settings(private_nats), organization_id=org)
+    (chain,) = report.chains
+    assert chain.count == 8
+    assert [(p.kind, p.stream_seq) for p in chain.problems] == [
+        ("forged", 2),
+        ("forged", 3),
+        ("forged", 7),
+    ]
+    assert "not a readable audit event" in chain.problems[0].message
+    assert forged.id in chain.problems[1].message
+
+
+async def test_a_chain_ending_in_more_unverifiable_messages_than_the_bound_fails_closed(
+    private_nats: NatsFixture, secrets_nc: NatsClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    org = "flooded"
+    monkeypatch.setattr(js_audit, "MAX_TAIL_SCAN", 8)
+    monkeypatch.setattr(js_audit, "_TAIL_WINDOW", 4)
     log = await _audit_log(private_nats, secrets_nc)
     await log.append(_event(org, 0))
     await log.close()
-    await secrets_nc.jetstream().publish(subjects.audit(org, "create"), b"not an audit event")
-    fresh = await _audit_log(private_nats, secrets_nc)  # a replica that reads the head
+    for _ in range(12):
+        await secrets_nc.jetstream().publish(subjects.audit(org, "create"), b"junk")
+    fresh = await _audit_log(private_nats, secrets_nc)
     async with asyncio.timeout(10):
-        results = await asyncio.gather(
-            *(fresh.append(_event(org, n)) for n in range(1, 4)), return_exceptions=True
-        )
-    assert {type(r).__name__ for r in results} == {"AuditUnavailableError"}
-    report = await verify_audit(_settings(private_nats), organization_id=org)
-    (chain,) = report.chains
-    assert [p.kind for p in chain.problems] == ["forged"]
-    assert "not a readable audit event" in chain.problems[0].message
-    assert len([e async for _, e in log.events(org, after=0)]) == 1  # garbage not served
+        with pytest.raises(AuditUnavailableError):
+            await fresh.append(_event(org, 1))
+        # Within the bound (fewer junk messages than it) the walk back finds the head.
+        monkeypatch.setattr(js_audit, "MAX_TAIL_SCAN", 100)
+        appended = await fresh.append(_event(org, 1))
+    assert appended.chain_seq == 2
+    await fresh.close()
 
 
 def _operator_env(fx: NatsFixture, monkeypatch: pytest.MonkeyPatch) -> None:

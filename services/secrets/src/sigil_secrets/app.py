@@ -104,6 +104,8 @@ def create_app(settings: SecretsSettings) -> FastStream:
             checks.update(await check_streams(broker.connection.jetstream(), "secrets"))
         if service_ref.ready:
             checks.update(await service_ref.get().health())
+            for audit_log in audit_logs:  # degraded entries: forged messages on a chain
+                checks.update(audit_log.findings())
         else:
             checks["service"] = "not started"
         return checks

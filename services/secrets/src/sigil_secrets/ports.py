@@ -124,6 +124,10 @@ class AuditLog(Protocol):
     async def ping(self) -> None:
         """Raise AuditUnavailableError unless audit records can be written."""
 
+    async def writable(self, organization_id: str) -> None:
+        """Raise AuditUnavailableError when the organization's next event is known not to
+        be storable: checked before a change writes anything (cheap while all is well)."""
+
 
 class EventPublisher(Protocol):
     """Change events for the redactor and anyone else (no values)."""

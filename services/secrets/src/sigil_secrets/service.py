@@ -231,6 +231,7 @@ class SecretsService:
             value = check_value(req.value.get_secret_value())
             secret_id = uuid.uuid4().hex
             org = actor.organization_id
+            await self._audit.writable(org)  # refused before anything is written
             try:
                 with _TRACER.start_as_current_span("secrets.store.insert"):
                     first = await self._store.claim(org, scope, key, secret_id)
@@ -291,6 +292,7 @@ class SecretsService:
             record, revision = await self._load_visible(actor, req.id, cached=True)
             policy.require_write(actor)
             value = check_value(req.value.get_secret_value())
+            await self._audit.writable(actor.organization_id)
             # Which live revisions pin which versions: needed for the reply, and before the
             # commit whenever this version would evict an older one. Asked in parallel.
             impact = asyncio.create_task(self._affected_or_none(record))
@@ -421,6 +423,7 @@ class SecretsService:
                     details={"affectedDeployments": [a.model_dump(mode="json") for a in affected]},
                 )
             tomb = replace(record, deleted_at=self._clock(), deleted_by=actor.user_id)
+            await self._audit.writable(actor.organization_id)
             try:
                 await self._store.remove(tomb, expected_revision=revision)
             except StaleRevisionError as err:

@@ -4,14 +4,20 @@ Renderers publish a ValueUseEvent per render or validation into the SIGIL_AUDIT_
 work queue and wait for its PubAck before answering. Here each fetched batch is appended
 to the organizations' audit chains (group-committed, so a batch costs a few round trips)
 and every message is acknowledged only after its event is stored; an event that cannot
-be stored is redelivered. nats-py directly, like the redactor's raw-log consumer: the
+be stored is redelivered with a growing delay, at most ``MAX_DELIVER`` times. An event
+that can never be appended (not the contract, filed under another organization, an
+actor of another organization, a customer using another's scope, an ``at`` far from the
+time the intake stored it) is terminated at once. Every drop is counted and logged by
+reason and organization, never content. nats-py directly, like the redactor's raw-log consumer: the
 loop fetches batches and acks per message after the append.
 """
 
 import asyncio
 import contextlib
 import logging
+from collections import Counter
 from collections.abc import Awaitable
+from datetime import UTC, datetime
 
 from nats.aio.client import Client as NatsClient
 from nats.aio.msg import Msg
@@ -20,9 +26,10 @@ from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from nats.js.errors import Error as JsError
+from opentelemetry import metrics
 from pydantic import ValidationError
 
-from sigil_secrets.domain.value_use import value_use_audit_event
+from sigil_secrets.domain.value_use import value_use_audit_event, value_use_problem
 from sigil_secrets.ports import AuditLog
 from sigil_shared import subjects
 from sigil_shared.contracts import ValueUseEvent
@@ -32,8 +39,20 @@ log = logging.getLogger("sigil.secrets.audit_intake")
 
 #: Seconds before an unacknowledged intake message is redelivered.
 ACK_WAIT = 30.0
-#: Seconds a failed append waits before its redelivery.
+#: Seconds a failed append waits before its first redelivery; doubles per delivery.
 RETRY_DELAY = 1.0
+MAX_RETRY_DELAY = 60.0
+#: Deliveries of one event before it is given up (terminated, counted and logged): about
+#: 17 minutes of an audit stream that takes no events, then the work queue moves on rather
+#: than retrying a poison event for ever. The consumer's own max_deliver backs this up.
+MAX_DELIVER = 24
+
+#: Intake messages not appended, by reason; labels never carry content.
+_DROPPED = metrics.get_meter("sigil.secrets").create_counter(
+    "sigil.audit_intake.dropped",
+    unit="{message}",
+    description="Value-use events refused (invalid, misfiled, forged) or given up after retries",
+)
 
 
 class AuditIntakeConsumer:
@@ -45,6 +64,9 @@ class AuditIntakeConsumer:
         self._batch = batch
         self._task: asyncio.Task[None] | None = None
         self._sub: JetStreamContext.PullSubscription | None = None
+        #: Messages dropped since start, by reason (also the ``sigil.audit_intake.dropped``
+        #: counter): what the log lines count.
+        self.dropped: Counter[str] = Counter()
 
     async def start(self) -> None:
         """Bind the durable consumer (shared by all replicas) and start the loop."""
@@ -58,7 +80,8 @@ class AuditIntakeConsumer:
                 ack_policy=AckPolicy.EXPLICIT,
                 deliver_policy=DeliverPolicy.ALL,
                 ack_wait=ACK_WAIT,
-                max_deliver=-1,
+                # One more than the loop's own bound: the loop terminates the message first.
+                max_deliver=MAX_DELIVER + 1,
                 max_ack_pending=10_000,
             ),
         )
@@ -77,24 +100,51 @@ class AuditIntakeConsumer:
                 continue
             await asyncio.gather(*(self._handle(msg) for msg in messages))
 
+    def _drop(self, msg: Msg, reason: str, org: str | None) -> Awaitable[None]:
+        """Terminate ``msg`` (never redelivered), counted; the log line names the reason
+        and organization only, never the message's content."""
+        self.dropped[reason] += 1
+        _DROPPED.add(1, {"reason": reason})
+        log.error(
+            "audit intake: event of %s refused (%s); %d refused for this reason so far",
+            org or "an unknown organization",
+            reason,
+            self.dropped[reason],
+        )
+        return _settle(msg.term())
+
     async def _handle(self, msg: Msg) -> None:
-        """Append one event, then ack; redeliver later if it cannot be stored."""
+        """Append one event, then ack; redeliver later (a bounded number of times) if it
+        cannot be stored; terminate at once what can never be appended."""
         try:
             event = ValueUseEvent.model_validate_json(msg.data)
         except ValidationError:
             # Contract violation by a publisher: never appendable, so not retried.
-            log.error("audit intake: message on %s is not a ValueUseEvent; dropped", msg.subject)
-            await _settle(msg.term())
+            await self._drop(msg, "not a value-use event", None)
             return
-        if msg.subject != subjects.audit_intake(event.organization_id):
-            log.error("audit intake: event %s filed under another organization", event.event_id)
-            await _settle(msg.term())
+        org = event.organization_id
+        if msg.subject != subjects.audit_intake(org):
+            await self._drop(msg, "filed under another organization", None)
             return
+        received = _received(msg)
+        problem = value_use_problem(event, received)
+        if problem is not None:
+            await self._drop(msg, problem, org)
+            return
+        deliveries = _deliveries(msg)
         try:
-            await self._audit.append(value_use_audit_event(event))
+            await self._audit.append(value_use_audit_event(event, received))
         except SigilError as err:
-            log.warning("audit intake: event %s not stored yet (%s)", event.event_id, err.code)
-            await _settle(msg.nak(delay=RETRY_DELAY))
+            if deliveries >= MAX_DELIVER:
+                await self._drop(msg, "not stored after every retry", org)
+                return
+            if deliveries == 1:  # once per event, not once per retry
+                log.warning("audit intake: event of %s not stored yet (%s)", org, err.code)
+            delay = min(RETRY_DELAY * 2 ** (deliveries - 1), MAX_RETRY_DELAY)
+            await _settle(msg.nak(delay=delay))
+            return
+        except Exception as err:  # noqa: BLE001 - one event must not stop the loop
+            await self._drop(msg, f"unexpected {type(err).__name__}", org)
             return
         await _settle(msg.ack())
 
@@ -109,6 +159,21 @@ class AuditIntakeConsumer:
             with contextlib.suppress(JsError, NatsError):
                 await self._sub.unsubscribe()
             self._sub = None
+
+
+def _received(msg: Msg) -> datetime:
+    """When the intake stream stored ``msg`` (the server's clock), else now."""
+    try:
+        return msg.metadata.timestamp
+    except (ValueError, TypeError, IndexError, AttributeError):
+        return datetime.now(UTC)
+
+
+def _deliveries(msg: Msg) -> int:
+    try:
+        return max(1, msg.metadata.num_delivered)
+    except (ValueError, TypeError, IndexError, AttributeError):
+        return 1
 
 
 async def _settle(reply: Awaitable[None]) -> None:

@@ -33,14 +33,16 @@ from pydantic import ValidationError
 from sigil_secrets.adapters.keyring_source import KeyringSource
 from sigil_secrets.domain.audit_chain import (
     ChainHead,
+    continues_chain,
     head_of,
-    link_verifies,
     seal_anchor,
     seal_events,
 )
+from sigil_secrets.domain.crypto import Keyring
 from sigil_shared import subjects
 from sigil_shared.audit_stream import dropping_problems
 from sigil_shared.contracts import AuditEvent
+from sigil_shared.contracts.health import DEGRADED
 from sigil_shared.errors import AuditUnavailableError, SigilError
 
 log = logging.getLogger("sigil.secrets.audit")
@@ -64,6 +66,15 @@ ANCHOR_DELAY = 0.05
 #: a noisy machine does not make batches look cheap.
 _QUICK, _SLOW = 0.5, 0.05
 _FADE = 0.95
+
+#: Stream sequences of the first window searched back for a chain's last verifying event
+#: (it grows eightfold per round), and the most messages read in all before failing closed.
+_TAIL_WINDOW = 64
+MAX_TAIL_SCAN = 10_000
+#: Seconds a passed stream check lets changes go ahead without checking again.
+PING_TTL = 1.0
+#: Organizations whose unverifiable messages health reports (newest findings kept).
+_MAX_FINDINGS = 50
 
 _EXPECTED_SEQ = "Nats-Expected-Last-Subject-Sequence"
 _EXPECTED_SUBJECT = "Nats-Expected-Last-Subject-Sequence-Subject"
@@ -127,6 +138,10 @@ class JetStreamAuditLog:
         # Head anchors waiting to be written (newest per organization), and their writer.
         self._anchors: dict[str, ChainHead] = {}
         self._anchor_task: asyncio.Task[None] | None = None
+        #: Organization -> stream sequence of the last unverifiable message found at the
+        #: end of its chain (health reports it; ``sigil audit verify`` names it).
+        self._unverifiable: dict[str, int] = {}
+        self._pinged_at = -PING_TTL
 
     async def setup(self) -> None:
         """Learn whether the stream takes atomic batches; it is the setup step's to create."""
@@ -152,6 +167,25 @@ class JetStreamAuditLog:
             msg = "audit stream configuration would let events be dropped: " + "; ".join(problems)
             raise AuditUnavailableError(msg)
         self._atomic = bool(config.allow_atomic)
+
+    async def writable(self, organization_id: str) -> None:
+        """Raise AuditUnavailableError when ``organization_id``'s next event is known not to
+        be storable, so a change is refused before it writes anything (its compensation
+        could only leave delete markers). No I/O while the chain's head is known and the
+        stream was checked within the last ``PING_TTL`` seconds."""
+        now = time.monotonic()
+        if now - self._pinged_at >= PING_TTL:
+            await self.ping()
+            self._pinged_at = now
+        chain = self._chains.setdefault(organization_id, _Chain())
+        if chain.head is not None or chain.writer is not None:
+            return  # a writer is at work: it reads the head itself
+        try:
+            head = await self._read_head(organization_id)
+        except (JsError, NatsError, TimeoutError) as err:
+            raise AuditUnavailableError("audit stream does not answer") from err
+        if chain.writer is None and chain.head is None:
+            chain.head = head
 
     async def close(self) -> None:
         """Wait for queued appends (their callers are waiting) and head anchors to be written."""
@@ -264,18 +298,120 @@ class JetStreamAuditLog:
         raise AuditUnavailableError("audit chain is contended; try again")
 
     async def _read_head(self, org: str) -> tuple[int, ChainHead]:
+        """The stream sequence the next append must follow, and the head it links to.
+
+        The head is the last event that verifies under the audit keyring. A message that
+        does not (junk or forged, published with the service's bus rights) stays where it
+        is, reported by ``sigil audit verify`` and by health; it is skipped, not linked to,
+        so one such publish cannot stop the organization's changes.
+        """
         try:
             msg = await self._js.get_last_msg(self._stream, subjects.audit_org(org))
         except NotFoundError:
             return 0, ChainHead()
+        last = msg.seq or 0
+        keyring = self._keyring.get()
+        event = _readable(msg.data or b"")
+        if event is not None and continues_chain(event, org, keyring):
+            return last, head_of(event)
+        return last, await self._last_verified(org, last, keyring)
+
+    async def _last_verified(self, org: str, last: int, keyring: Keyring) -> ChainHead:
+        """Walk back from stream sequence ``last`` to the org's last event that verifies.
+
+        Reads the organization's messages in a window before ``last`` that grows until an
+        event verifies or the stream's start is reached; at most ``MAX_TAIL_SCAN`` messages
+        in all, beyond which appends fail closed. No verifiable event at all: the chain
+        starts (again) at position 1.
+        """
+        window, scanned = _TAIL_WINDOW, 0
+        while True:
+            start = max(1, last - window + 1)
+            found, unverified, read = await self._scan_tail(
+                org, start, last, keyring, limit=MAX_TAIL_SCAN - scanned
+            )
+            scanned += read
+            if unverified < 0 or (found is None and start > 1 and scanned >= MAX_TAIL_SCAN):
+                # The window was not read to its end within the bound: whatever verified
+                # in it may not be the last such event, so linking to it could fork.
+                self._note_unverifiable(org, last, scanned)
+                log.error("audit chain of %s: no verifiable event among its last messages", org)
+                raise AuditUnavailableError("audit chain head does not verify")
+            if found is not None or start == 1:
+                self._note_unverifiable(org, last, unverified)
+                return found or ChainHead()
+            window *= 8
+
+    async def _scan_tail(
+        self, org: str, start: int, last: int, keyring: Keyring, *, limit: int
+    ) -> tuple[ChainHead | None, int, int]:
+        """In stream sequences ``start..last``: the last verifying head, the number of
+        unverifiable messages after it (-1: ``limit`` messages read before ``last``), and
+        the number of messages read."""
+        sub = await self._js.subscribe(
+            subjects.audit_org(org),
+            stream=self._stream,
+            ordered_consumer=True,
+            config=ConsumerConfig(
+                deliver_policy=DeliverPolicy.BY_START_SEQUENCE, opt_start_seq=start
+            ),
+        )
+        found: ChainHead | None = None
+        unverified = read = 0
         try:
-            event = AuditEvent.model_validate_json(msg.data or b"{}")
-        except ValidationError as err:
-            # Someone wrote a non-event onto the chain: refuse to link to it (fail closed);
-            # ``sigil audit verify`` names it.
-            log.error("audit chain head of %s at sequence %s is not an audit event", org, msg.seq)
-            raise AuditUnavailableError("audit chain head is unreadable") from err
-        return msg.seq or 0, head_of(event)
+            while True:
+                if read >= limit:
+                    return found, -1, read
+                try:
+                    msg = await sub.next_msg(timeout=_READ_TIMEOUT)
+                except TimeoutError as err:
+                    raise AuditUnavailableError("audit stream read timed out") from err
+                seq = msg.metadata.sequence.stream
+                if seq > last:
+                    break
+                read += 1
+                event = _readable(msg.data)
+                if event is not None and continues_chain(event, org, keyring):
+                    found, unverified = head_of(event), 0
+                else:
+                    unverified += 1
+                if seq >= last or msg.metadata.num_pending == 0:
+                    break
+        finally:
+            with contextlib.suppress(JsError, NatsError):
+                await sub.unsubscribe()
+        return found, unverified, read
+
+    def _note_unverifiable(self, org: str, last: int, count: int) -> None:
+        """Remember (for health) that ``org``'s chain ends in unverifiable messages."""
+        if count == 0:
+            return
+        log.error(
+            "audit chain of %s: %d message(s) up to stream sequence %d do not verify "
+            "(forged or junk); appends link past them; run sigil audit verify",
+            org,
+            count,
+            last,
+        )
+        self._unverifiable.pop(org, None)
+        self._unverifiable[org] = last
+        while len(self._unverifiable) > _MAX_FINDINGS:  # bounded: oldest findings go first
+            self._unverifiable.pop(next(iter(self._unverifiable)))
+
+    def findings(self) -> dict[str, str]:
+        """Health entries, one per organization whose chain this replica found holding a
+        message that does not verify: the organization and position, never the content.
+
+        Degraded, not unready: the organization's changes go on (they link past the
+        message), and readiness gates the whole API, which one publish must not take down.
+        """
+        return {
+            f"audit chain {org}": (
+                f"{DEGRADED}a message at stream sequence {seq} does not verify "
+                "(forged or junk); run sigil audit verify"
+            )
+            for org, seq in self._unverifiable.items()
+        }
 
     def _headers(self, event: AuditEvent) -> dict[str, str]:
         return {"Nats-Msg-Id": event.id, "Nats-Expected-Stream": self._stream}
@@ -377,7 +513,7 @@ class JetStreamAuditLog:
                     raise AuditUnavailableError("audit stream read timed out; retry") from err
                 seq = msg.metadata.sequence.stream
                 event = _readable(msg.data)
-                if event is not None and link_verifies(event, keyring):
+                if event is not None and continues_chain(event, organization_id, keyring):
                     yield seq, event
                 else:
                     log.warning("audit event at sequence %s does not verify; not served", seq)

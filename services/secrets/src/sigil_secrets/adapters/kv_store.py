@@ -511,12 +511,14 @@ class KvSecretStore:
         await self._forget(record_key(org, record.id))
         self._forget_cached(record)
         first = min((v.version for v in record.versions), default=record.version)
+        versions = record.kept_versions() | {record.version}
+        if record.updated_at == record.created_at:
+            # A first version's envelope lives in the record alone: deleting its version
+            # key would only write a marker naming a version never stored there.
+            versions.discard(record.version)
         await asyncio.gather(
             self._release(record, first - 1),
-            *(
-                self._forget(version_key(org, record.id, version))
-                for version in record.kept_versions() | {record.version}
-            ),
+            *(self._forget(version_key(org, record.id, version)) for version in versions),
         )
 
     async def load_version(

@@ -71,6 +71,12 @@ def link_verifies(event: AuditEvent, keyring: Keyring) -> bool:
     return key is not None and hmac.compare_digest(event.hash, event_link(event, key))
 
 
+def continues_chain(event: AuditEvent, organization_id: str, keyring: Keyring) -> bool:
+    """True when ``event`` is a sealed event of ``organization_id``'s chain: the only kind a
+    writer may link to (a forged, edited or misfiled message is skipped, never linked)."""
+    return event.organization_id == organization_id and link_verifies(event, keyring)
+
+
 def head_of(event: AuditEvent) -> ChainHead:
     """The chain head after ``event``."""
     return ChainHead(link=event.hash, chain_seq=event.chain_seq)
@@ -179,6 +185,7 @@ def verify_chain(
             report.problems.append(ChainProblem(kind, seq, message))
 
     links: dict[int, str] = {}
+    skipped = 0  # unverifiable events since the last one that verifies
     for item in items:
         seq = item.stream_seq
         if report.first_seq is None:
@@ -188,11 +195,11 @@ def verify_chain(
         event = _parse(item)
         if event is None:
             problem("forged", seq, f"stream sequence {seq}: not a readable audit event")
+            skipped += 1
             continue
         if event.organization_id != organization_id or not item.subject.startswith(subject_prefix):
             problem("misfiled", seq, f"stream sequence {seq}: event of another organization")
             continue
-        links[event.chain_seq] = event.hash
         key = keyring.keys.get(event.key_id)
         if key is None:
             problem(
@@ -208,11 +215,17 @@ def verify_chain(
                 f"stream sequence {seq} (event {event.id}): forged or edited "
                 "(its HMAC link does not verify)",
             )
-            # A forged event's own fields cannot be trusted to continue the chain.
-            head = ChainHead(link="", chain_seq=head.chain_seq + 1)
+            # A forged event's own fields cannot be trusted: the chain goes on from the last
+            # event that verifies (writers skip it), or one position per edited event later.
+            skipped += 1
             continue
+        links[event.chain_seq] = event.hash
         expected = head.chain_seq + 1
-        if report.count == 1 and event.chain_seq != 1:
+        edited_before = skipped > 0 and expected < event.chain_seq <= expected + skipped
+        skipped = 0
+        if edited_before:
+            pass  # positions taken by the edited events reported above; their links are lost
+        elif report.count == 1 and event.chain_seq != 1:
             problem(
                 "missing_head",
                 seq,

@@ -1,13 +1,48 @@
 """Value-use events (contract C1) as audit events of the organization's chain."""
 
+from datetime import datetime, timedelta
+
 from sigil_shared.contracts import AuditEvent, AuditOutcome, ValueUseEvent
 
+#: How far an event's ``at`` may lie after the time the intake stored it (clock skew
+#: between renderer and NATS), and how long before it: the renderer publishes right after
+#: the render and waits for the PubAck, so its ``at`` is seconds old when stored.
+MAX_FUTURE_SKEW = timedelta(seconds=30)
+MAX_AGE = timedelta(minutes=5)
 
-def value_use_audit_event(event: ValueUseEvent) -> AuditEvent:
+
+def value_use_problem(event: ValueUseEvent, received: datetime) -> str | None:
+    """Why ``event`` is refused from the audit chain, or None; ``received`` is when the
+    intake stream stored it. The reason names fields, never their values.
+
+    Refused: an actor of another organization; a customer user's successful use of another
+    scope than its own (a refused attempt, e.g. a customer naming another customer, is
+    exactly what must be recorded, so it stays); a key of another customer than the use's
+    scope; an ``at`` far from the receive time (backdated or post-dated).
+    """
+    if event.actor.organization_id != event.organization_id:
+        return "actor of another organization"
+    own = event.actor.customer_organization_id
+    success = event.outcome == AuditOutcome.SUCCESS.value
+    if success and own is not None and event.customer_organization_id != own:
+        return "customer actor using another scope"
+    if any(
+        k.customer_organization_id not in (None, event.customer_organization_id) for k in event.keys
+    ):
+        return "key of another customer scope"
+    if event.at > received + MAX_FUTURE_SKEW:
+        return "at is in the future"
+    if event.at < received - MAX_AGE:
+        return "at is too old"
+    return None
+
+
+def value_use_audit_event(event: ValueUseEvent, received: datetime | None = None) -> AuditEvent:
     """The chain event for one render or validation: who, which keys and versions, outcome.
 
     The renderer's event id becomes the audit event id, so a redelivered intake message
-    is stored once (it is also the stream's de-duplication id).
+    is stored once (it is also the stream's de-duplication id). ``received`` (when the
+    intake stored it) is kept next to the renderer's ``at``.
     """
     success = event.outcome == AuditOutcome.SUCCESS.value
     return AuditEvent(
@@ -26,5 +61,6 @@ def value_use_audit_event(event: ValueUseEvent) -> AuditEvent:
         deployment_id=event.deployment_id,
         revision=event.revision,
         keys=list(event.keys),
+        details={"receivedAt": received.isoformat()} if received is not None else None,
         prev_hash="",
     )
