@@ -1,8 +1,10 @@
 """The masking kernel against a slow, obviously correct reference, plus the known holes."""
 
 import base64
+import html
 import json
 import re
+from collections.abc import Callable
 from urllib.parse import quote
 
 import pytest
@@ -234,3 +236,97 @@ def test_a_family_of_nested_values_is_masked_in_layers() -> None:
     redactor = Redactor(values)
     assert redactor.layers > 1
     assert redactor.redact("a zzzzz b " + "z" * 300) == f"a {MASK} b {MASK}"
+
+
+# --- Red-team F2: wrapped base64 whatever separates its lines ---------------------------
+
+#: Every separator of the finding: indentation, a tab, a YAML list marker, a JSON logger's
+#: escaped newline, CRLF with indentation; and the bare newline.
+SEPARATORS = ["\n  ", "\n    ", "\n\t", "\n- ", "\\n", "\r\n    ", "\n", "\r\n"]
+
+
+def _wrapped(value: bytes, width: int, separator: str) -> tuple[list[str], str]:
+    encoded = base64.b64encode(value).decode()
+    lines = [encoded[i : i + width] for i in range(0, len(encoded), width)]
+    return lines, separator.join(lines)
+
+
+@pytest.mark.parametrize("separator", SEPARATORS)
+@pytest.mark.parametrize("width", [64, 76])
+@pytest.mark.parametrize("size", [49, 100, 337, 2000])
+def test_every_line_of_wrapped_base64_is_masked_whatever_the_separator(
+    size: int, width: int, separator: str
+) -> None:
+    value = "".join(chr(33 + (i * 7919) % 94) for i in range(size))
+    lines, blob = _wrapped(value.encode(), width, separator)
+    out = Redactor([value]).redact(f"key: |\n  {blob}\nend")
+    per_line = width * 3 // 4
+    tail = size % per_line
+    # Every line is masked but a last one holding fewer than 6 bytes (documented); bare
+    # line breaks are also read joined, which masks most of that one too.
+    visible = [line for line in lines if line in out]
+    short_tail = 0 < tail < 6
+    bare = separator in ("\n", "\r\n")
+    assert visible == ([lines[-1]] if short_tail and not bare else visible if bare else [])
+    assert set(visible) <= ({lines[-1]} if short_tail else set())
+    assert out.count(MASK) >= (1 if bare else len(lines) - short_tail)
+    assert out.startswith("key: |\n  ")
+    assert out.endswith("\nend")
+
+
+def test_the_pem_of_the_finding_is_masked_with_indentation() -> None:
+    pem = (
+        "-----BEGIN PRIVATE KEY-----\n"
+        + "\n".join("".join(chr(65 + (i + j) % 26) for j in range(64)) for i in range(5))
+        + "\n-----END PRIVATE KEY-----\n"
+    )
+    lines, blob = _wrapped(pem.encode(), 64, "\n    ")
+    out = Redactor([pem]).redact(f"tls.key: |\n    {blob}")
+    assert not [line for line in lines if line in out]
+
+
+def test_wrapped_line_patterns_keep_random_values_in_one_layer() -> None:
+    values = ["".join(chr(33 + (i * k * 31) % 94) for i in range(48 * 57 + k)) for k in range(5)]
+    assert Redactor(values).layers == 1
+
+
+# --- Red-team F3: HTML escaping with either entity for each quote ------------------------
+
+
+def _cgi_escape_html(value: str) -> str:
+    """Ruby ``CGI.escapeHTML``, written out."""
+    table = {"'": "&#39;", "&": "&amp;", '"': "&quot;", "<": "&lt;", ">": "&gt;"}
+    return "".join(table.get(ch, ch) for ch in value)
+
+
+def _php_htmlspecialchars(value: str, *, html5: bool = False) -> str:
+    """PHP ``htmlspecialchars($v, ENT_QUOTES)`` (``ENT_HTML5``: ``&apos;``), written out."""
+    quote = "&apos;" if html5 else "&#039;"
+    table = {"&": "&amp;", '"': "&quot;", "'": quote, "<": "&lt;", ">": "&gt;"}
+    return "".join(table.get(ch, ch) for ch in value)
+
+
+@pytest.mark.parametrize("value", ["it's-Canary-Q7", 'say "hi" it\'s-Z8', 'a<b>&c "d" \'e\' "f"'])
+@pytest.mark.parametrize(
+    "encoder",
+    [
+        html.escape,
+        _cgi_escape_html,
+        _php_htmlspecialchars,
+        lambda v: _php_htmlspecialchars(v, html5=True),
+        lambda v: html.escape(v).replace("&quot;", "&#34;").replace("&#x27;", "&#x27;"),
+        lambda v: html.escape(v).replace("&quot;", "&#x22;").replace("&#x27;", "&#39;"),
+        lambda v: html.escape(v, quote=False),
+    ],
+)
+def test_html_escaping_with_any_entity_for_each_quote_is_masked(
+    value: str, encoder: Callable[[str], str]
+) -> None:
+    encoded = encoder(value)
+    out = Redactor([value]).redact(f"<p>{encoded}</p>")
+    assert out == f"<p>{MASK}</p>", encoded
+
+
+def test_html_forms_are_bounded_per_text() -> None:
+    value = "\"'" * 200 + "<&>"
+    assert len(all_forms([value], min_length=4)) < 60

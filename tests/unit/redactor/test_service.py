@@ -2,8 +2,10 @@
 batches, every field, scope from receipts, cut after redaction, byte-bounded pages."""
 
 import json
+import logging
 from datetime import UTC, datetime
 
+import pytest
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 
@@ -18,7 +20,7 @@ from sigil_shared.contracts import (
     Role,
 )
 from sigil_shared.contracts.logs import entry_sequence, stored_records
-from sigil_shared.errors import UnavailableError
+from sigil_shared.errors import NotFoundError, UnavailableError
 
 NOW = datetime(2026, 11, 28, tzinfo=UTC)
 DOWN = "no service answers on sigil.secrets.internal.redaction_values"
@@ -31,6 +33,7 @@ class FakeMessage:
         self._sequence = sequence
         self.acked = False
         self.naked: float | None = None
+        self.termed = False
 
     @property
     def sequence(self) -> int:
@@ -45,6 +48,9 @@ class FakeMessage:
 
     async def nak(self, delay: float) -> None:
         self.naked = delay
+
+    async def term(self) -> None:
+        self.termed = True
 
 
 class FakeReceipts:
@@ -352,3 +358,150 @@ async def test_a_newer_scope_generation_rebuilds_the_matcher_without_any_event()
     await service.process([FakeMessage("sigil.logs.raw.o.d", _record("c third-value-3333"), 3)])  # type: ignore[list-item]
     assert [r.body for r in _records(logs)] == ["a ********", "b ********", "c ********"]
     assert len(source.asked) == 3
+
+
+# --- Red-team findings: refused subjects, ownership from receipts, no stored customer ----
+
+
+@pytest.mark.parametrize(
+    "subject",
+    [
+        "sigil.logs.raw.orgA",
+        "sigil.logs.raw.orgA.dep1.extra",
+        "sigil.logs.raw.org$B.dep1",
+        "sigil.logs.raw.orgB.d\u00e9p",
+        "sigil.logs.raw.orgB." + "d" * 100,
+        "sigil.logs.raw.orgB.-dep",
+        "sigil.logs.raw.orgB.",
+    ],
+)
+async def test_messages_on_malformed_subjects_are_terminated_never_stored(
+    subject: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    logs, reader = FakeLogs(), InMemoryMetricReader()
+    service = _service([SECRET], logs, reader)
+    bad = FakeMessage(subject, _record(f"leak {SECRET} body-canary-51"), 1)
+    good = FakeMessage("sigil.logs.raw.o.d", _record("fine"), 2)
+    with caplog.at_level(logging.DEBUG):
+        await service.process([bad, good])  # type: ignore[list-item]
+    assert bad.termed
+    assert not bad.acked
+    assert bad.naked is None
+    assert good.acked
+    assert not good.termed
+    assert [r.body for r in _records(logs)] == ["fine"]
+    assert service.counters.refused == 1
+    assert _metrics(reader)[("sigil.redactor.refused", "")] == 1
+    assert "refused 1 raw log message" in caplog.text
+    # The log line quotes neither the content nor the subject.
+    for canary in (SECRET, "body-canary-51", subject.split(".", 3)[3]):
+        assert canary not in caplog.text
+
+
+def _receipt(rev: int, customer: str | None) -> RenderReceipt:
+    return RenderReceipt.model_validate(
+        {
+            "organizationId": "o",
+            "deploymentId": "d",
+            "revision": rev,
+            "customerOrganizationId": customer,
+            "secrets": [],
+            "renderedAt": NOW.isoformat(),
+        }
+    )
+
+
+def _claiming(customers: list[str]) -> list[LogEntry]:
+    """Stored records that each claim a customer (as records written before this fix did)."""
+    return [
+        LogEntry(
+            sequence=entry_sequence(n + 1, 0),
+            record=LogRecord(
+                deployment_id="d", timestamp=NOW, body=f"line {n}", customer_organization_id=c
+            ),
+        )
+        for n, c in enumerate(customers)
+    ]
+
+
+def _reader(customer: str | None) -> Actor:
+    return Actor(
+        user_id="u", organization_id="o", customer_organization_id=customer, role=Role.READ_ONLY
+    )
+
+
+async def test_without_receipts_only_vendor_users_read_whatever_the_records_claim() -> None:
+    logs = FakeLogs()
+    logs.pages = _claiming(["custB", "custB", "custB2", "custB"])
+    service = _service([SECRET], logs, InMemoryMetricReader())
+    for customer in ("custB", "custB2"):
+        for cursor in ({}, {"after": logs.pages[1].sequence}, {"limit": 1}):
+            with pytest.raises(NotFoundError):
+                await service.page(
+                    LogPageRequest(
+                        actor=_reader(customer), request_id="r", deployment_id="d", **cursor
+                    )
+                )
+    reply = await service.page(
+        LogPageRequest(actor=_reader(None), request_id="r", deployment_id="d")
+    )
+    assert len(reply.items) == 4
+    # The claim written into old stored records is not shown either.
+    assert all(e.record.customer_organization_id is None for e in reply.items)
+
+
+async def test_the_newest_receipts_customer_reads_and_no_other_customer_does() -> None:
+    logs = FakeLogs()
+    logs.pages = _claiming(["custB2", "custB2"])  # the records' claim changes nothing
+    receipts = FakeReceipts([_receipt(1, "custA"), _receipt(2, "custB")])
+    service = _service([SECRET], logs, InMemoryMetricReader(), receipts=receipts)
+    own = await service.page(
+        LogPageRequest(actor=_reader("custB"), request_id="r", deployment_id="d")
+    )
+    assert [e.record.body for e in own.items] == ["line 0", "line 1"]
+    for other in ("custB2", "custA"):
+        with pytest.raises(NotFoundError):
+            await service.page(
+                LogPageRequest(actor=_reader(other), request_id="r", deployment_id="d", after=1)
+            )
+    assert (
+        len(
+            (
+                await service.page(
+                    LogPageRequest(actor=_reader(None), request_id="r", deployment_id="d")
+                )
+            ).items
+        )
+        == 2
+    )
+    # Re-rendered for another customer: the next read follows the receipts at once.
+    receipts.found = [*receipts.found, _receipt(3, "custC")]
+    with pytest.raises(NotFoundError):
+        await service.page(
+            LogPageRequest(actor=_reader("custB"), request_id="r", deployment_id="d")
+        )
+    assert (
+        await service.page(
+            LogPageRequest(actor=_reader("custC"), request_id="r", deployment_id="d")
+        )
+    ).items
+    # A vendor-internal deployment (no customer on its receipt): vendor users only.
+    receipts.found = [_receipt(4, None)]
+    with pytest.raises(NotFoundError):
+        await service.page(
+            LogPageRequest(actor=_reader("custC"), request_id="r", deployment_id="d")
+        )
+
+
+async def test_a_records_customer_field_is_not_stored() -> None:
+    logs = FakeLogs()
+    # A secret value fitting the id pattern, given as the customer: never stored.
+    value = "Cust-Canary_77aa"
+    service = _service([value], logs, InMemoryMetricReader())
+    record = {"timestamp": NOW.isoformat(), "body": "b", "customerOrganizationId": value}
+    msg = FakeMessage("sigil.logs.raw.o.d", json.dumps(record).encode(), 1)
+    await service.process([msg])  # type: ignore[list-item]
+    assert msg.acked
+    (stored,) = _records(logs)
+    assert stored.customer_organization_id is None
+    assert value.encode() not in b"".join(logs.stored.values())

@@ -2,6 +2,7 @@
 
 import asyncio
 import logging
+import re
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -43,6 +44,8 @@ log = logging.getLogger("sigil.redactor")
 _MIB = 1024 * 1024
 #: Masked together in one kernel scan (and between two, the loop serves others).
 _SCAN_CHUNK_BYTES = 4 * _MIB
+#: Organization and deployment ids (ARCHITECTURE "The secret model"); ASCII only.
+_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
 
 
 class RawMessage(Protocol):
@@ -60,6 +63,8 @@ class RawMessage(Protocol):
     async def ack(self) -> None: ...
 
     async def nak(self, delay: float) -> None: ...
+
+    async def term(self) -> None: ...
 
 
 class ReceiptReader(Protocol):
@@ -150,6 +155,8 @@ class Counters:
     redacted: int = 0
     held: int = 0
     bytes_in: int = 0
+    #: Raw messages refused for their subject (terminated: never stored, never redelivered).
+    refused: int = 0
 
 
 @dataclass
@@ -168,6 +175,26 @@ class _Part:
     data: bytes
     msg_id: str
     records: int
+
+
+def raw_target(subject: str) -> tuple[str, str] | None:
+    """(org, deployment) of a raw log subject whose ids are well formed, else None."""
+    where = subjects.logs_raw_parts(subject)
+    if where is None or not all(_ID.fullmatch(part) for part in where):
+        return None
+    return where
+
+
+def may_read(actor_customer: str | None, scope: Scope) -> bool:
+    """Whether a user of ``actor_customer`` (None: a vendor user) may read the logs.
+
+    The organization's vendor users read every deployment of it. A customer user reads a
+    deployment whose newest receipt names its customer; a deployment without receipts
+    belongs to no customer that can be established, so only vendor users read it.
+    """
+    if actor_customer is None:
+        return True
+    return scope.receipted and scope.customer == actor_customer
 
 
 def scope_of(receipts: list[RenderReceipt]) -> Scope:
@@ -216,6 +243,11 @@ class RedactorService:
         )
         self._bytes = meter.create_counter(
             "sigil.redactor.bytes", unit="By", description="Raw log bytes redacted"
+        )
+        self._refused = meter.create_counter(
+            "sigil.redactor.refused",
+            unit="{message}",
+            description="Raw messages refused for a malformed subject or id (terminated)",
         )
         meter.create_observable_gauge(
             "sigil.redactor.backlog",
@@ -300,13 +332,25 @@ class RedactorService:
         """Redact fetched messages; each is acked only after all its records are stored."""
         now = self._clock().isoformat()
         groups: dict[tuple[str, str], list[_Raw]] = defaultdict(list)
+        refused = 0
         for msg in messages:
-            where = subjects.logs_raw_parts(msg.subject)
+            where = raw_target(msg.subject)
             if where is None:
-                await msg.nak(backoff(msg.deliveries))
+                # No deployment can own it: terminated, never stored, never redelivered.
+                await msg.term()
+                refused += 1
                 continue
             drafts, batch = parse_message(msg.data, where[1], now)
             groups[where].append(_Raw(msg, drafts, batch))
+        if refused:
+            # Neither the subject nor the data is quoted: either may carry a secret.
+            self.counters.refused += refused
+            self._refused.add(refused)
+            log.warning(
+                "refused %d raw log message(s): subject is not sigil.logs.raw.<org>.<deployment>"
+                " with well-formed ids (terminated, not stored)",
+                refused,
+            )
         parts: list[_Part] = []
         done: list[_Raw] = []
         # Read after these messages arrived: a matcher older than this is rebuilt (C2).
@@ -379,6 +423,8 @@ class RedactorService:
                     "resource": resource[:RESOURCE_MAX] if record.resource is not None else None,
                     "severity": severity[:SEVERITY_MAX] if record.severity is not None else None,
                     "attributes": attributes,
+                    # Stored before it was dropped at intake: not shown (records.py).
+                    "customerOrganizationId": None,
                 }
             )
             out.append(LogEntry(sequence=entry.sequence, record=self._fit(changed)))
@@ -401,7 +447,15 @@ class RedactorService:
         """
         org, deployment = req.actor.organization_id, req.deployment_id
         generation = await self._generations.current(org)
-        scope = await self.matchers.scope(org, deployment)
+        # Who may read is decided per deployment, from its receipts read now (never from
+        # the records, nor a cached scope), before any record is read: page, export and
+        # the stream's authorization all come here.
+        scope = scope_of(await self._receipts.receipts(org, deployment))
+        if not may_read(req.actor.customer_organization_id, scope):
+            raise NotFoundError("deployment not found")
+        cached = self.matchers.cached_scope(org, deployment)
+        if cached is not None and cached != scope:
+            self.matchers.invalidate(org, deployment)  # a receipt event not seen yet
         stored = await self._logs.page(
             org,
             deployment,
@@ -410,17 +464,6 @@ class RedactorService:
             limit=req.limit,
             max_bytes=self.limits.page,
         )
-        own = req.actor.customer_organization_id
-        if own is not None:
-            # Who may read: the receipts' customer; without receipts, what the platform
-            # stated on the records (the masking scope is the whole organization then).
-            owner = scope.customer
-            if not scope.receipted:
-                owner = (
-                    stored.entries[0].record.customer_organization_id if stored.entries else None
-                )
-            if owner != own:
-                raise NotFoundError("deployment not found")
         redactor = await self.matchers.get(org, deployment, generation)
         items = self._second_pass(redactor, stored.entries)
         items, trimmed = self._within_budget(items, newest_first=req.after is None)

@@ -50,6 +50,9 @@ class _Raw:
     async def nak(self, delay: float) -> None:
         await self._msg.nak(delay=delay)
 
+    async def term(self) -> None:
+        await self._msg.term()
+
 
 class RawLogConsumer:
     """Fetches raw records in batches and hands them to the service."""

@@ -14,10 +14,15 @@ Sigil masks (the README lists these with the forms deliberately left out):
    ``encodeURIComponent``, and ``/:@`` kept;
 6. hex of the UTF-8 bytes (``printf "%x"`` and ``"%X"``);
 7. base64 and base64url at the three byte alignments (the characters that depend only on
-   V, so V inside a longer blob is caught); base64 wrapped at 64/76 columns is matched by
-   the kernel, which reads wrapped runs with their line breaks taken out;
-8. XML/HTML escaping (``&amp; &lt; &gt;`` with ``&quot; &#34; &#x22;`` and the quote
-   equivalents; Sigil's ``html`` function gives the ``&#34; &#39;`` form).
+   V, so V inside a longer blob is caught); base64 wrapped at 64/76 columns: the kernel
+   reads runs wrapped with bare line breaks with the breaks taken out (any alignment), and
+   each wrapped line of base64(V) itself (PEM: 48 bytes a line, MIME: 57) is a pattern of
+   its own, so any separator between the lines (indentation, an escaped ``\\n``, ``\\r\\n``,
+   a list marker) leaves none of them visible;
+8. XML/HTML escaping (``&amp; &lt; &gt;``), each quote character independently as itself or
+   any common entity (``"``: ``&quot; &#34; &#x22;``; ``'``: ``&apos; &#39; &#039; &#x27;``),
+   which covers Python ``html.escape``, Ruby ``CGI.escapeHTML``, PHP ``htmlspecialchars``,
+   Go ``html.EscapeString`` and Sigil's ``html`` function: at most 20 forms per text.
 """
 
 import base64
@@ -27,6 +32,12 @@ from collections.abc import Iterable, Iterator
 from urllib.parse import quote
 
 MIN_ENCODED_LENGTH = 8
+#: Plaintext bytes per line of wrapped base64: PEM (64 columns) and MIME (76 columns).
+WRAP_LINE_BYTES = (48, 57)
+#: The last, shorter line of wrapped base64(V) is a pattern only from this many bytes of V
+#: (8 base64 characters, 48 bits: as distinctive as the shortest whole-value base64 form); a
+#: shorter last line would mask unrelated blobs everywhere, and leaves at most 5 bytes of V.
+WRAPPED_TAIL_MIN_BYTES = 6
 
 #: ``safe`` sets of the percent-encoders people actually use (unreserved ``-._~`` and
 #: alphanumerics are always kept by ``quote``).
@@ -127,11 +138,45 @@ def _base64_cores(data: bytes) -> Iterator[str]:
             yield core.replace("+", "-").replace("/", "_")
 
 
+def _wrapped_lines(data: bytes) -> Iterator[str]:
+    """Each line of base64(``data``) wrapped at 64 and 76 columns, whatever separates them.
+
+    Only for ``data`` at the start of the blob (alignment 0: a value encoded on its own, as
+    in a PEM or a Kubernetes secret); the last line when it holds enough of ``data`` to be
+    distinctive, both as the characters ``data`` alone determines and padded (the value
+    ends the blob).
+    """
+    for width in WRAP_LINE_BYTES:
+        if len(data) <= width:  # one line: the whole-value base64 forms cover it
+            continue
+        for start in range(0, len(data), width):
+            chunk = data[start : start + width]
+            if len(chunk) == width:
+                yield base64.b64encode(chunk).decode()
+            elif len(chunk) >= WRAPPED_TAIL_MIN_BYTES:
+                yield base64.b64encode(chunk[: len(chunk) // 3 * 3]).decode()
+                yield base64.b64encode(chunk).decode()
+
+
+#: Each quote character as itself or any entity encoders emit for it.
+_DOUBLE_QUOTE = ('"', "&quot;", "&#34;", "&#x22;")
+_SINGLE_QUOTE = ("'", "&apos;", "&#39;", "&#039;", "&#x27;")
+
+
 def _xml(value: str) -> Iterator[str]:
+    """``& < >`` as entities, each quote character independently as any of its forms.
+
+    Encoders pick one entity per character (Python ``html.escape``: ``&quot; &#x27;``, Ruby
+    ``CGI.escapeHTML``: ``&quot; &#39;``, PHP ``ENT_QUOTES``: ``&quot; &#039;``), so the
+    forms are the combinations of one choice per quote character: at most 4 x 5.
+    """
     amp = value.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-    yield amp.replace('"', "&quot;").replace("'", "&apos;")
-    yield amp.replace('"', "&#34;").replace("'", "&#39;")
-    yield amp.replace('"', "&#x22;").replace("'", "&#x27;")
+    doubles = _DOUBLE_QUOTE if '"' in value else ('"',)
+    singles = _SINGLE_QUOTE if "'" in value else ("'",)
+    for double in doubles:
+        quoted = amp.replace('"', double)
+        for single in singles:
+            yield quoted.replace("'", single)
 
 
 def _encodings(text: str) -> set[str]:
@@ -155,6 +200,7 @@ def forms(value: str, *, min_length: int) -> set[str]:
     if len(value) < min_length:
         return set()
     found = _encodings(value)
+    found.update(_wrapped_lines(value.encode("utf-8", "surrogatepass")))
     for line in value.splitlines():
         if len(line.strip()) >= min_length:
             found |= _encodings(line)

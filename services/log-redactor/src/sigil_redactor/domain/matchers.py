@@ -99,6 +99,10 @@ class MatcherCache:
                 self._scopes.popitem(last=False)
         return found
 
+    def cached_scope(self, org: str, deployment: str) -> Scope | None:
+        """The deployment's cached scope, if any (without reading receipts)."""
+        return self._scopes.get((org, deployment))
+
     async def get(self, org: str, deployment: str, generation: int | None = 0) -> Redactor:
         """The matcher of the deployment's scope, built once (concurrent callers share it).
 

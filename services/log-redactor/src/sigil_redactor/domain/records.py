@@ -5,6 +5,11 @@ instead of a pydantic round trip per record: a batch of a thousand lines is pars
 ``json.loads``, every text of every record is masked in one kernel scan, and records are
 serialised with ``json.dumps``. Anything that does not fit the contract is kept whole as
 the body of an ``unparsed`` record — redacted, never dropped, never forwarded raw.
+
+A record's ``customerOrganizationId`` is checked like the rest of the record but not
+stored: who may read a deployment's logs comes from its render receipts, never from a
+record, and an id-shaped field would be the one text left unmasked (a secret value can
+match the id pattern).
 """
 
 import json
@@ -99,8 +104,7 @@ def _structured(item: dict[str, Any], deployment: str, timestamp: str) -> Draft 
     doc: dict[str, Any] = {"deploymentId": deployment, "timestamp": timestamp}
     if revision is not None:
         doc["revision"] = revision
-    if customer is not None:
-        doc["customerOrganizationId"] = customer
+    # ``customer`` is not stored (see the module docstring).
     draft = Draft(doc, [item["body"]], resource is not None, severity is not None)
     if resource is not None:
         draft.texts.append(resource)
