@@ -204,3 +204,81 @@ async def test_validation_scope_follows_the_caller(client: SecretsClient, org: s
         )
     with pytest.raises(InvalidRequestError):
         await _validate(client, admin)
+
+
+#: The red team's repros (F1) and a split across two files: Go's text on real values would
+#: quote a slice, the hex, or pieces of the value.
+_TRANSFORMS = {
+    "envFile": [
+        "{{ range (slice .Secrets.LONGR 0 9) }}{{ end }}",
+        '{{ range (printf "%x" .Secrets.LONGR) }}{{ end }}',
+        '{{ range (printf "%.3s|%s" .Secrets.LONGR (slice .Secrets.LONGR 3)) }}{{ end }}',
+    ],
+    "valuesYaml": ["a: {{ range (slice .Secrets.LONGR 9) }}{{ end }}\n"],
+}
+
+
+def _value_forms(value: str) -> set[str]:
+    raw = value.encode()
+    forms = {value[i : i + 4] for i in range(len(value) - 3)}
+    forms |= {raw[i : i + 4].hex() for i in range(len(raw) - 3)}
+    return forms
+
+
+async def test_render_error_reply_carries_no_form_of_the_value(
+    client: SecretsClient, platform_nc: NatsClient, org: str
+) -> None:
+    value = "Zr8-loooong-canary"
+    await client.create(actor(org), "LONGR", value)
+    for n, env in enumerate(_TRANSFORMS["envFile"]):
+        body = {
+            "organizationId": org,
+            "deploymentId": "shX",
+            "revision": n + 1,
+            "envFile": env,
+            "valuesYaml": _TRANSFORMS["valuesYaml"][0],
+        }
+        reply = await platform_nc.request(
+            subjects.TEMPLATE_RENDER, json.dumps(body).encode(), timeout=10
+        )
+        text = reply.data.decode()
+        errors = json.loads(text)["error"]["details"]["errors"]
+        assert [(e["file"], e["phase"], e["line"]) for e in errors] == [
+            ("envFile", "exec", 1),
+            ("valuesYaml", "exec", 1),
+        ]
+        assert all(e["column"] is not None for e in errors)
+        leaked = sorted(f for f in _value_forms(value) if f in text)
+        assert not leaked, (leaked, text)
+        # Go's text on stand-ins: what value-blind validation says for the same text.
+        blind = await _validate(client, actor(org), env_file=env)
+        assert errors[0]["message"] == blind.errors[0].message
+        assert "can't iterate over" in errors[0]["message"]
+
+
+async def test_int_tag_next_to_a_secret_that_is_not_an_int_is_refused_naming_it(
+    client: SecretsClient, platform: NatsBroker, org: str
+) -> None:
+    await client.create(actor(org), "API_KEY", CANARY)
+    await client.create(actor(org), "PORT", "8080")
+    with pytest.raises(InvalidRequestError) as info:
+        await _render(
+            platform,
+            org,
+            deployment_id="t",
+            revision=1,
+            values_yaml="a: !!int {{ .Secrets.API_KEY }}\n",
+        )
+    (error,) = info.value.details["errors"]
+    assert (error["key"], error["line"], error["phase"]) == ("API_KEY", 1, "structure")
+    assert "!!int" in error["message"]
+    assert CANARY not in json.dumps([info.value.message, info.value.details])
+    port = await _render(
+        platform,
+        org,
+        deployment_id="t",
+        revision=2,
+        values_yaml="port: !!int {{ .Secrets.PORT }}\n",
+    )
+    assert port.values_yaml is not None
+    assert port.values_yaml.get_secret_value() == "port: !!int 8080\n"

@@ -200,3 +200,61 @@ def test_answer_is_a_function_of_the_key_set_only() -> None:
     assert validate_blind("envFile", text, frozenset({"K"})) == first
     assert validate_blind("envFile", text, frozenset({"K", "OTHER"})) == first
     assert validate_blind("envFile", text, frozenset()).missing == {"K", "NOPE"}
+
+
+@pytest.mark.parametrize(
+    ("tag", "value"),
+    [
+        ("!!int", "sk-live-Canary-1234"),  # the red team's case: a string under !!int
+        ("!!int", "0x1F"),  # an int, but 31 reads back, not "0x1F"
+        ("!!int", "+80"),
+        ("!!int", "1_000"),
+        ("!!int", ""),
+        ("!!float", "1.50"),
+        ("!!float", "abc"),
+        ("!!bool", "yes"),  # true to YAML 1.1, not the string "yes"
+        ("!!bool", "True"),
+        ("!!null", "null"),  # a null is never a string
+        ("!!binary", "aGk="),
+        ("!!timestamp", "2001-12-14"),
+        ("!custom", "val-ue9"),
+    ],
+)
+def test_a_tag_written_next_to_a_secret_that_does_not_read_back_is_a_render_error(
+    tag: str, value: str
+) -> None:
+    for text in (f"a: {tag} {{{{ .Secrets.P }}}}\n", f'a: {tag} "{{{{ .Secrets.P }}}}"\n'):
+        result = _render("valuesYaml", text, value)
+        assert _structure(result) == [("P", 1)], (text, result.issues)
+        (issue,) = result.issues
+        assert f"under the tag {tag} written next to it" in issue.message
+        assert f"remove the tag {tag}" in issue.message
+
+
+@pytest.mark.parametrize(
+    ("tag", "value"),
+    [
+        ("!!int", "8080"),
+        ("!!int", "-3"),
+        ("!!int", "0"),
+        ("!!float", "1.5"),
+        ("!!float", "2"),
+        ("!!bool", "true"),
+        ("!!bool", "false"),
+        ("!!str", "any text: at all #"),
+        ("!", "8080"),
+    ],
+)
+def test_a_tag_under_which_the_value_reads_back_as_itself_renders(tag: str, value: str) -> None:
+    text = f'a: {tag} "{{{{ .Secrets.P }}}}"\n'
+    result = _render("valuesYaml", text, value)
+    assert result.issues == []
+    assert result.output == f'a: {tag} "{value}"\n'
+
+
+def test_validation_lints_a_tag_next_to_a_reference_whatever_the_quoting() -> None:
+    text = 'a: !!int {{ .Secrets.P | printf "%q" }}\nb: !!str {{ .Secrets.P | printf "%q" }}\n'
+    result = validate_blind("valuesYaml", text, frozenset({"P"}))
+    assert [(i.key, i.line) for i in result.issues] == [("P", 1)]
+    assert "the tag !!int written next to it" in result.issues[0].message
+    assert "remove the tag !!int" in result.issues[0].message
