@@ -37,6 +37,8 @@ class LogRecord(Contract):
     timestamp: AwareDatetime
     severity: str | None = Field(default=None, max_length=SEVERITY_MAX)
     body: str = Field(max_length=LOG_BODY_MAX)
+    #: Accepted from publishers but never stored nor shown (always None in redacted records):
+    #: who may read a deployment's logs comes from its render receipts, never from a record.
     customer_organization_id: EntityId | None = None
     attributes: dict[str, str] | None = Field(default=None, max_length=ATTRIBUTES_MAX)
     truncated: bool = False
