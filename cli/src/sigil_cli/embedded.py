@@ -21,6 +21,16 @@ READY_LINE = "Server is ready"
 _LISTEN_RE = re.compile(r"Listening for client connections on (\S+):(\d+)")
 
 
+def new_nats_password() -> str:
+    """A random NATS password that nats-server reads back as a string wherever it lands.
+
+    nats-server parses an environment variable it substitutes (``<< $VAR >>`` in the Helm
+    chart) as a number when it starts with a digit or a sign, which refuses the whole
+    configuration; a leading letter keeps every generated password a string.
+    """
+    return "p" + secrets.token_urlsafe(24)
+
+
 class EmbeddedError(RuntimeError):
     """The embedded stack could not be prepared or started."""
 
@@ -82,7 +92,7 @@ class DataDir:
         missing = [name for name in service_permissions() if name not in users]
         if missing:
             # A user added by a later release (e.g. ``bootstrap``) gets its password here.
-            users |= {name: secrets.token_urlsafe(24) for name in missing}
+            users |= {name: new_nats_password() for name in missing}
             _write_private(self.users_file, json.dumps(users, indent=2) + "\n")
         if not self.kek_file.exists():
             key = base64.b64encode(secrets.token_bytes(32)).decode()

@@ -8,7 +8,6 @@ step (bootstrap) and the services' wait for streams work with these credentials.
 
 import json
 import re
-import secrets
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -19,7 +18,7 @@ import yaml
 from nats.aio.client import Client as NatsClient
 from nats.errors import Error as NatsError
 
-from sigil_cli.embedded import NatsServer
+from sigil_cli.embedded import NatsServer, new_nats_password
 from sigil_shared import subjects
 from sigil_shared.operations import USERS
 from sigil_shared.settings import BusSettings, SetupSettings
@@ -41,7 +40,7 @@ def helm_nats(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[tuple[str, dict[str, str]]]:
     values = _nats_values()
-    passwords = {user: secrets.token_urlsafe(18) for user in USERS}
+    passwords = {user: new_nats_password() for user in USERS}
     for user in USERS:
         variable = next(
             v
