@@ -173,6 +173,13 @@ def _execute(
                 return None
             result.missing.add(err.key)
             filled[err.key] = filler(err.key)
+        except Exception as err:
+            if not real_values:
+                raise
+            # An engine bug's text may quote a value (ValueError: ... 'value'): only its
+            # type goes on, without the chain (spans record the text and the traceback).
+            msg = f"template engine failure while rendering {file}: {type(err).__name__}"
+            raise RuntimeError(msg) from None
         finally:
             result.references |= data.asked & (set(secrets) | set(filled))
     return None
