@@ -6,6 +6,10 @@ reply's text comes from the same branches replayed on stand-ins, or is a fixed m
 
 import base64
 import logging
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -192,3 +196,52 @@ async def test_render_reply_logs_and_audit_carry_no_form_of_the_value(
     assert_value_free("".join(e.model_dump_json() for e in h.audit.events))
     assert_value_free(caplog.text)
     assert h.receipts.stored == {}
+
+
+_SPAN_PROBE = """
+import asyncio, sys
+from opentelemetry import trace
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+exporter = InMemorySpanExporter()
+provider = TracerProvider()
+provider.add_span_processor(SimpleSpanProcessor(exporter))
+trace.set_tracer_provider(provider)
+from sigil_shared.contracts import TemplateRenderRequest
+from tests.unit.renderer.test_render_service import ORG, Harness
+
+async def main() -> None:
+    h = Harness()
+    h.secrets.put("K", sys.argv[1])
+    for n, template in enumerate(sys.argv[2:]):
+        try:
+            await h.service.render(TemplateRenderRequest(
+                organization_id=ORG, deployment_id="w", revision=n + 1, env_file=template))
+        except Exception as err:
+            print("raised", type(err).__name__)
+    for s in exporter.get_finished_spans():
+        print(s.name, dict(s.attributes or {}), s.status.description)
+        for event in s.events:
+            print(event.name, dict(event.attributes or {}))
+
+asyncio.run(main())
+"""
+
+
+def test_render_spans_carry_no_form_of_the_value() -> None:
+    # A child process: the global tracer provider stays out of the other tests.
+    probe = subprocess.run(
+        [sys.executable, "-c", _SPAN_PROBE, CANARY, *FAILING[:3]],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=Path(__file__).parents[3],
+        env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[3])},
+        check=True,
+    )
+    assert probe.stdout.count("raised TemplateRejectedError") == 3
+    assert "exception.message" in probe.stdout  # the span recorded the error's text
+    assert "can't iterate over" in probe.stdout
+    assert_value_free(probe.stdout + probe.stderr)
