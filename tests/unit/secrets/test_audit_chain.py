@@ -3,7 +3,7 @@
 import base64
 import hashlib
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from sigil_cli.embedded import DataDir
@@ -12,12 +12,19 @@ from sigil_secrets.domain.audit_chain import (
     ChainReport,
     StoredEvent,
     check_anchor,
+    continues_chain,
+    head_of,
     seal_anchor,
     seal_events,
     verify_chain,
 )
 from sigil_secrets.domain.crypto import Keyring
-from sigil_secrets.domain.value_use import value_use_audit_event
+from sigil_secrets.domain.value_use import (
+    MAX_AGE,
+    MAX_FUTURE_SKEW,
+    value_use_audit_event,
+    value_use_problem,
+)
 from sigil_shared.contracts import (
     Actor,
     AuditEvent,
@@ -198,3 +205,62 @@ def test_head_anchor_catches_events_cut_from_the_end_and_forged_anchors() -> Non
     missing = _verify(_stored(events))
     check_anchor(missing, None, keyring=keyring)
     assert [p.kind for p in missing.problems] == ["anchor"]
+
+
+def test_junk_between_events_is_reported_and_the_chain_goes_on_from_the_last_verified() -> None:
+    keyring = Keyring.parse(KEY_A)
+    before = _chain(2, keyring)
+    # A writer skips junk and links the next event to the last one that verifies.
+    after = seal_events([_event(7)], head=head_of(before[-1]), keyring=keyring)
+    junk = StoredEvent(3, PREFIX + "secret.create", b'{"probe":1}')
+    report = _verify([*_stored(before), junk, *_stored(after, start=4)])
+    assert [(p.kind, p.stream_seq) for p in report.problems] == [("forged", 3)]
+    assert report.head == head_of(after[-1])
+    # One junk message may stand for one edited event (its position then taken), not more.
+    wrong = seal_events([_event(8)], head=ChainHead("f" * 64, 4), keyring=keyring)
+    broken = _verify([*_stored(before), junk, *_stored(wrong, start=4)])
+    assert [p.kind for p in broken.problems] == ["forged", "gap"]
+
+
+def test_writers_continue_only_from_sealed_events_of_their_own_organization() -> None:
+    keyring = Keyring.parse(KEY_A)
+    (event,) = _chain(1, keyring)
+    assert continues_chain(event, ORG, keyring)
+    assert not continues_chain(event, "other", keyring)
+    assert not continues_chain(event.model_copy(update={"actor_id": "x"}), ORG, keyring)
+
+
+def _use(**changes: object) -> ValueUseEvent:
+    event = ValueUseEvent(
+        event_id="v1",
+        action="template.render",
+        actor=Actor(user_id="u", organization_id=ORG, role=Role.ADMIN),
+        organization_id=ORG,
+        customer_organization_id="c1",
+        keys=[ValueUseKey(key="K", customer_organization_id="c1", version=1)],
+        outcome="success",
+        request_id="r",
+        at=NOW,
+    )
+    return event.model_copy(update=changes)
+
+
+def test_value_use_problems_name_the_rule_never_the_values() -> None:
+    customer = Actor(
+        user_id="u", organization_id=ORG, role=Role.ADMIN, customer_organization_id="c1"
+    )
+    assert value_use_problem(_use(), NOW) is None
+    assert value_use_problem(_use(actor=customer), NOW) is None
+    foreign = Actor(user_id="u", organization_id="evil", role=Role.ADMIN)
+    assert value_use_problem(_use(actor=foreign), NOW) == "actor of another organization"
+    other_scope = _use(actor=customer, customer_organization_id="c2", keys=[])
+    assert value_use_problem(other_scope, NOW) == "customer actor using another scope"
+    # The refused attempt itself is what the chain must record.
+    assert value_use_problem(other_scope.model_copy(update={"outcome": "forbidden"}), NOW) is None
+    stray = _use(keys=[ValueUseKey(key="K", customer_organization_id="c2", version=1)])
+    assert value_use_problem(stray, NOW) == "key of another customer scope"
+    assert value_use_problem(_use(), NOW - MAX_FUTURE_SKEW - timedelta(seconds=1)) == (
+        "at is in the future"
+    )
+    assert value_use_problem(_use(), NOW + MAX_FUTURE_SKEW) is None
+    assert value_use_problem(_use(), NOW + MAX_AGE + timedelta(seconds=1)) == "at is too old"
