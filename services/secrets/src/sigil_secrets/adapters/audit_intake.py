@@ -43,7 +43,7 @@ ACK_WAIT = 30.0
 RETRY_DELAY = 1.0
 MAX_RETRY_DELAY = 60.0
 #: Deliveries of one event before it is given up (terminated, counted and logged): about
-#: 17 minutes of an audit stream that takes no events, then the work queue moves on rather
+#: 18 minutes of an audit stream that takes no events, then the work queue moves on rather
 #: than retrying a poison event for ever. The consumer's own max_deliver backs this up.
 MAX_DELIVER = 24
 
