@@ -115,7 +115,7 @@ def test_replayed_text_is_gos_message_on_stand_ins() -> None:
         'template execution error: template: envFile:1:29: executing "envFile" at <9>: '
         "range can't iterate over sigil-sta"
     )
-    assert (issue.phase, issue.line, issue.column) == ("exec", 1, 29)
+    assert (issue.phase, issue.line, issue.column, issue.key) == ("exec", 1, 29, "K")
     # Exactly what validation (value-blind) says for the same template.
     blind = validate_blind(
         "envFile", "{{ range (slice .Secrets.K 0 9) }}{{ end }}", frozenset({"K"})

@@ -105,6 +105,9 @@ def value_free_error(
     """
     if err.limit:
         return err
+    keys = sorted(err.statement_keys)
+    # The secret the failing action names, when it names one (a missing key is its own).
+    key = err.key or (keys[0] if len(keys) == 1 else None)
     try:
         template.render(stand_ins, decisions=Decisions(replay=decisions.taken))
     except TemplateExecError as replayed:
@@ -118,23 +121,19 @@ def value_free_error(
                 replayed.go_message,
                 line=err.line,
                 column=err.column,
-                key=err.key,
+                key=key,
                 name=err.name,
                 statement_keys=err.statement_keys,
             )
-    keys = sorted(err.statement_keys)
     where = f"{err.name}:{err.line}:{err.column}" if err.line is not None else err.name
-    if keys:
-        whose = f"the value{'s' if len(keys) > 1 else ''} of secret{'s' if len(keys) > 1 else ''}"
-        whose += " " + ", ".join(keys)
-    else:
-        whose = "a secret's value"
+    plural = "s" if len(keys) > 1 else ""
+    whose = f"the value{plural} of secret{plural} {', '.join(keys)}" if keys else "a secret's value"
     return TemplateExecError(
         f"template: {where}: execution fails here with {whose}; Go's message is withheld "
         "because it may quote text derived from a value (validation shows it on stand-ins)",
         line=err.line,
         column=err.column,
-        key=err.key or (keys[0] if len(keys) == 1 else None),
+        key=key,
         name=err.name,
         statement_keys=err.statement_keys,
     )
