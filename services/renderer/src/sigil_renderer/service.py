@@ -1,13 +1,13 @@
 """The renderer service: validate for the gateway, render for the platform, impact queries."""
 
 import asyncio
+import functools
 import time
 import uuid
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
 from opentelemetry import metrics, trace
-from pydantic import TypeAdapter
 
 from sigil_renderer.adapters.scope_keys import ValuelessScopeKeys
 from sigil_renderer.domain.validation import FileResult, validate_blind, validate_file
@@ -38,6 +38,7 @@ from sigil_shared.contracts import (
     TemplateValidateReply,
     TemplateValidateRequest,
     ValueUseEvent,
+    ValueUseKey,
 )
 from sigil_shared.contracts.audit import MAX_VALUE_USE_KEYS
 from sigil_shared.errors import (
@@ -96,21 +97,21 @@ def _same_version(secret: ResolvedSecret, pin: PinnedVersion) -> bool:
     )
 
 
-#: One validation call for a whole list (per-item models cost more with 20 references).
-_ENTRIES = TypeAdapter(list[ReceiptEntry])
+@functools.lru_cache(maxsize=4096)
+def _entry(key: str, scope: str | None, version: int) -> ReceiptEntry:
+    """Validated once per (key, scope, version) and shared (frozen): a render's receipt
+    names the same entries as the last one of its scope until a secret changes."""
+    return ReceiptEntry(key=key, customer_organization_id=scope, version=version)
+
+
+@functools.lru_cache(maxsize=4096)
+def _use_key(key: str, scope: str | None, version: int | None) -> ValueUseKey:
+    """A value-use event's key, validated once per (key, scope, version) like ``_entry``."""
+    return ValueUseKey(key=key, customer_organization_id=scope, version=version)
 
 
 def _entries(secrets: list[ResolvedSecret]) -> list[ReceiptEntry]:
-    return _ENTRIES.validate_python(
-        [
-            {
-                "key": s.key,
-                "customer_organization_id": s.customer_organization_id,
-                "version": s.version,
-            }
-            for s in secrets
-        ]
-    )
+    return [_entry(s.key, s.customer_organization_id, s.version) for s in secrets]
 
 
 async def _unchanged() -> bool:
@@ -219,7 +220,8 @@ class RendererService:
     ) -> None:
         """A ``template.validate`` value-use event (contract C1): the keys referenced, never
         text or values; raises (nothing is answered) when it cannot be recorded."""
-        keys = [{"key": k} for k in references if len(k) <= _AUDIT_KEY_MAX][:MAX_VALUE_USE_KEYS]
+        keys = [_use_key(k, None, None) for k in references if len(k) <= _AUDIT_KEY_MAX]
+        keys = keys[:MAX_VALUE_USE_KEYS]
         event = ValueUseEvent.model_validate(
             {
                 "event_id": uuid.uuid4().hex,
@@ -402,14 +404,7 @@ class RendererService:
                 "customer_organization_id": req.customer_organization_id,
                 "deployment_id": req.deployment_id,
                 "revision": str(req.revision),
-                "keys": [
-                    {
-                        "key": e.key,
-                        "customer_organization_id": e.customer_organization_id,
-                        "version": e.version,
-                    }
-                    for e in entries
-                ],
+                "keys": [_use_key(e.key, e.customer_organization_id, e.version) for e in entries],
                 "outcome": outcome,
                 "request_id": req.request_id or uuid.uuid4().hex,
                 "trace_id": _trace_id(),

@@ -1,9 +1,10 @@
 """KvReceiptStore: render receipts in a JetStream KV bucket, one key per deployment revision."""
 
 from nats.aio.client import Client as NatsClient
+from nats.errors import Error as NatsError
 from nats.js import JetStreamContext
 from nats.js.api import KeyValueConfig, StorageType
-from nats.js.errors import BucketNotFoundError, KeyNotFoundError, KeyWrongLastSequenceError
+from nats.js.errors import BucketNotFoundError, KeyWrongLastSequenceError
 from nats.js.errors import Error as JsError
 from nats.js.kv import KeyValue
 
@@ -12,6 +13,13 @@ from sigil_shared.contracts import RenderReceipt
 from sigil_shared.errors import UnavailableError
 from sigil_shared.jetstream import scan_last_per_subject
 from sigil_shared.subjects import kv_stream
+
+# Direct-get reply headers (the server's, as nats-py parses them).
+_STATUS = "Status"
+_NOT_FOUND = "404"
+_SEQUENCE = "Nats-Sequence"
+_KV_OPERATION = "KV-Operation"
+_REMOVED = ("DEL", "PURGE")
 
 
 def receipt_key(org: str, deployment: str, revision: int) -> str:
@@ -23,11 +31,19 @@ class KvReceiptStore:
     """Receipts: (key, scope, version) triples per rendered revision; never values."""
 
     def __init__(
-        self, nc: NatsClient, js: JetStreamContext, *, bucket: str, replicas: int = 1
+        self,
+        nc: NatsClient,
+        js: JetStreamContext,
+        *,
+        bucket: str,
+        replicas: int = 1,
+        timeout: float = 5.0,
     ) -> None:
         self._nc = nc
         self._js = js
         self._bucket = bucket
+        self._direct = f"$JS.API.DIRECT.GET.{kv_stream(bucket)}.$KV.{bucket}."
+        self._timeout = timeout
         self._replicas = replicas
         self._kv: KeyValue | None = None
 
@@ -52,20 +68,33 @@ class KvReceiptStore:
     @property
     def kv(self) -> KeyValue:
         """The bucket, once set up."""
+        return self._require_setup()
+
+    def _require_setup(self) -> KeyValue:
         if self._kv is None:
             raise UnavailableError("receipt store is not set up")
         return self._kv
 
     async def get(self, org: str, deployment: str, revision: int) -> StoredReceipt | None:
-        """The receipt of one revision, if it was rendered before."""
+        """The receipt of one revision, if it was rendered before.
+
+        A direct get whose subject names the key (every render asks once): no JSON request
+        to build and no stream-message wrapping to parse, unlike ``KeyValue.get``.
+        """
+        self._require_setup()
+        subject = f"{self._direct}{receipt_key(org, deployment, revision)}"
         try:
-            entry = await self.kv.get(receipt_key(org, deployment, revision))
-        except KeyNotFoundError:
-            return None
-        except (JsError, TimeoutError) as err:
+            msg = await self._nc.request(subject, b"", timeout=self._timeout)
+        except (NatsError, TimeoutError) as err:
             raise UnavailableError("receipt store does not answer") from err
-        receipt = RenderReceipt.model_validate_json(entry.value or b"{}")
-        return StoredReceipt(receipt=receipt, revision=entry.revision or 0)
+        headers = msg.headers or {}
+        status = headers.get(_STATUS)
+        if status == _NOT_FOUND or headers.get(_KV_OPERATION) in _REMOVED:
+            return None
+        if status is not None or _SEQUENCE not in headers:
+            raise UnavailableError("receipt store does not answer")
+        receipt = RenderReceipt.model_validate_json(msg.data or b"{}")
+        return StoredReceipt(receipt=receipt, revision=int(headers[_SEQUENCE]))
 
     async def create(self, receipt: RenderReceipt) -> bool:
         """Store a new revision's receipt; False if another render stored it first."""
