@@ -166,6 +166,10 @@ async def test_intake_gives_a_poison_event_up_after_bounded_redeliveries(
 ) -> None:
     monkeypatch.setattr(audit_intake, "MAX_DELIVER", 3)
     monkeypatch.setattr(audit_intake, "RETRY_DELAY", 0.05)
+    # A chain ending in more junk than the walk back reads refuses its appends: its
+    # events are poison while the stream itself is fine.
+    monkeypatch.setattr(js_audit, "MAX_TAIL_SCAN", 4)
+    monkeypatch.setattr(js_audit, "_TAIL_WINDOW", 2)
     org = "poisoned"
     secrets_nc = await _connect(private_nats, "secrets")
     renderer = await _connect(private_nats, "renderer")
@@ -173,7 +177,8 @@ async def test_intake_gives_a_poison_event_up_after_bounded_redeliveries(
     consumer = AuditIntakeConsumer(secrets_nc, log)
     try:
         await log.append(value_use_audit_event(_use(org)))
-        await _break_audit_stream(private_nats)  # every append is refused from now on
+        for _ in range(10):
+            await secrets_nc.jetstream().publish(subjects.audit(org, "create"), b"junk")
         await consumer.start()
         with caplog.at_level(logging.INFO):
             await renderer.jetstream().publish(
@@ -189,6 +194,59 @@ async def test_intake_gives_a_poison_event_up_after_bounded_redeliveries(
     assert caplog.text.count("not stored yet") == 1  # once per event, not per retry
     assert f"event of {org} refused (not stored after every retry)" in caplog.text
     assert CANARY not in caplog.text
+
+
+async def test_intake_keeps_events_through_an_audit_outage_longer_than_the_retries(
+    private_nats: NatsFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(audit_intake, "MAX_DELIVER", 2)
+    monkeypatch.setattr(audit_intake, "RETRY_DELAY", 0.05)
+    monkeypatch.setattr(audit_intake, "MAX_RETRY_DELAY", 0.05)
+    org = "outage"
+    secrets_nc = await _connect(private_nats, "secrets")
+    renderer = await _connect(private_nats, "renderer")
+    log = await _audit_log(private_nats, secrets_nc)
+    consumer = AuditIntakeConsumer(secrets_nc, log)
+    use = _use(org)
+    try:
+        await log.append(value_use_audit_event(_use(org)))
+        await _break_audit_stream(private_nats)  # the stream refuses every event
+        await consumer.start()
+        await renderer.jetstream().publish(
+            subjects.audit_intake(org), use.model_dump_json().encode()
+        )
+        js = secrets_nc.jetstream()
+        async with asyncio.timeout(20):
+            while True:  # well past the bound of deliveries
+                info = await js.consumer_info(
+                    subjects.AUDIT_INTAKE_STREAM, subjects.AUDIT_INTAKE_DURABLE
+                )
+                if info.num_redelivered and info.delivered.consumer_seq > 6:
+                    break
+                await asyncio.sleep(0.05)
+        assert (await js.stream_info(subjects.AUDIT_INTAKE_STREAM)).state.messages == 1
+        await _loosen_audit_stream(private_nats)  # the outage ends
+        await _drained(secrets_nc)
+        stored = [e.id async for _, e in log.events(org, after=0)]
+    finally:
+        await consumer.stop()
+        await log.close()
+        await renderer.close()
+        await secrets_nc.close()
+    assert use.event_id in stored
+    assert consumer.dropped == {}
+
+
+async def _loosen_audit_stream(fx: NatsFixture) -> None:
+    """Undo ``_break_audit_stream`` as the setup-step user."""
+    nc = await _connect(fx, "bootstrap")
+    try:
+        js = nc.jetstream()
+        config = (await js.stream_info(subjects.AUDIT_STREAM)).config
+        config.max_msgs = -1
+        await js.update_stream(config)
+    finally:
+        await nc.close()
 
 
 async def _kv_subjects(fx: NatsFixture, org: str) -> set[str]:

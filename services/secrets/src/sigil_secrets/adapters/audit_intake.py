@@ -4,12 +4,13 @@ Renderers publish a ValueUseEvent per render or validation into the SIGIL_AUDIT_
 work queue and wait for its PubAck before answering. Here each fetched batch is appended
 to the organizations' audit chains (group-committed, so a batch costs a few round trips)
 and every message is acknowledged only after its event is stored; an event that cannot
-be stored is redelivered with a growing delay, at most ``MAX_DELIVER`` times. An event
-that can never be appended (not the contract, filed under another organization, an
-actor of another organization, a customer using another's scope, an ``at`` far from the
-time the intake stored it) is terminated at once. Every drop is counted and logged by
-reason and organization, never content. nats-py directly, like the redactor's raw-log consumer: the
-loop fetches batches and acks per message after the append.
+be stored is redelivered with a growing delay, at most ``MAX_DELIVER`` times unless the
+audit stream itself is down. An event that can never be appended (not the contract, filed
+under another organization, an actor of another organization, a customer using another's
+scope, keys of another customer, an ``at`` far from the time the intake stored it) is
+terminated at once. Every drop is counted and logged by reason and organization, never
+content. nats-py directly, like the redactor's raw-log consumer: the loop fetches batches
+and acks per message after the append.
 """
 
 import asyncio
@@ -42,9 +43,10 @@ ACK_WAIT = 30.0
 #: Seconds a failed append waits before its first redelivery; doubles per delivery.
 RETRY_DELAY = 1.0
 MAX_RETRY_DELAY = 60.0
-#: Deliveries of one event before it is given up (terminated, counted and logged): about
-#: 18 minutes of an audit stream that takes no events, then the work queue moves on rather
-#: than retrying a poison event for ever. The consumer's own max_deliver backs this up.
+#: Deliveries of one event before it is given up (terminated, counted and logged), about
+#: 18 minutes of retries, while the audit stream itself answers and takes events: the
+#: event (or its organization's chain) is then the problem, and the work queue moves on
+#: rather than retrying it for ever. While the stream is down, events stay queued.
 MAX_DELIVER = 24
 
 #: Intake messages not appended, by reason; labels never carry content.
@@ -80,8 +82,9 @@ class AuditIntakeConsumer:
                 ack_policy=AckPolicy.EXPLICIT,
                 deliver_policy=DeliverPolicy.ALL,
                 ack_wait=ACK_WAIT,
-                # One more than the loop's own bound: the loop terminates the message first.
-                max_deliver=MAX_DELIVER + 1,
+                # Unbounded here: the loop bounds a poison event (term) and keeps events
+                # queued through an audit outage (a server-side limit would strand them).
+                max_deliver=-1,
                 max_ack_pending=10_000,
             ),
         )
@@ -131,22 +134,37 @@ class AuditIntakeConsumer:
         if problem is not None:
             await self._drop(msg, problem, org)
             return
-        deliveries = _deliveries(msg)
         try:
             await self._audit.append(value_use_audit_event(event, received))
         except SigilError as err:
-            if deliveries >= MAX_DELIVER:
-                await self._drop(msg, "not stored after every retry", org)
-                return
-            if deliveries == 1:  # once per event, not once per retry
-                log.warning("audit intake: event of %s not stored yet (%s)", org, err.code)
-            delay = min(RETRY_DELAY * 2 ** (deliveries - 1), MAX_RETRY_DELAY)
-            await _settle(msg.nak(delay=delay))
+            await self._retry(msg, org, err.code)
             return
         except Exception as err:  # noqa: BLE001 - one event must not stop the loop
             await self._drop(msg, f"unexpected {type(err).__name__}", org)
             return
         await _settle(msg.ack())
+
+    async def _retry(self, msg: Msg, org: str, code: str) -> None:
+        """Redeliver later with a growing delay; give the event up after ``MAX_DELIVER``
+        deliveries unless the audit stream itself is down (then it waits, durable)."""
+        deliveries = _deliveries(msg)
+        if deliveries >= MAX_DELIVER:
+            if not await self._stream_down():
+                await self._drop(msg, "not stored after every retry", org)
+                return
+            await _settle(msg.nak(delay=MAX_RETRY_DELAY))
+            return
+        if deliveries == 1:  # once per event, not once per retry
+            log.warning("audit intake: event of %s not stored yet (%s)", org, code)
+        delay = min(RETRY_DELAY * 2 ** (deliveries - 1), MAX_RETRY_DELAY)
+        await _settle(msg.nak(delay=delay))
+
+    async def _stream_down(self) -> bool:
+        try:
+            await self._audit.ping()
+        except SigilError:
+            return True
+        return False
 
     async def stop(self) -> None:
         """Stop fetching and release the subscription."""
