@@ -8,6 +8,7 @@ newest message per subject to a callback; the count comes from each message's ow
 """
 
 import asyncio
+from collections.abc import Callable
 
 from nats.aio.client import Client as NatsClient
 from nats.aio.msg import Msg
@@ -15,25 +16,30 @@ from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
 _SCAN_TIMEOUT = 30.0
+_IDLE = 5.0
 _KV_DELETED = ("DEL", "PURGE")
 
 
-async def scan(
+#: ``(stream sequence, message) -> go on?``
+RowHandler = Callable[[int, Msg], bool]
+
+
+async def scan_rows(
     nc: NatsClient,
     js: JetStreamContext,
     stream: str,
     subject: str,
     *,
+    on_row: RowHandler,
     last_per_subject: bool = False,
     start_seq: int | None = None,
-    limit: int | None = None,
-) -> list[tuple[str, int, bytes]]:
-    """``(subject, stream sequence, data)`` of matching messages, in stream order.
+) -> None:
+    """Feed the subject's messages, in stream order, to ``on_row`` until it returns False
+    or the stream ends, so a read keeps only what it needs. KV deletes are skipped.
 
-    ``last_per_subject`` keeps only the newest message per subject (KV reads, deletes left
-    out); ``start_seq`` starts there; ``limit`` stops after that many messages.
+    ``last_per_subject`` delivers only the newest message per subject (KV reads);
+    ``start_seq`` starts there.
     """
-    found: list[tuple[str, int, bytes]] = []
     done = asyncio.Event()
 
     async def on_msg(msg: Msg) -> None:
@@ -41,9 +47,10 @@ async def scan(
             return
         # Reply: $JS.ACK.<stream>.<consumer>.<delivered>.<sseq>.<cseq>.<ts>.<pending>[...]
         tokens = msg.reply.split(".")
+        going = True
         if (msg.headers or {}).get("KV-Operation") not in _KV_DELETED:
-            found.append((msg.subject, int(tokens[5]), msg.data))
-        if tokens[8] == "0" or (limit is not None and len(found) >= limit):
+            going = on_row(int(tokens[5]), msg)
+        if not going or tokens[8] == "0":
             done.set()
 
     if last_per_subject:
@@ -63,7 +70,7 @@ async def scan(
                 opt_start_seq=opt_start_seq,
                 ack_policy=AckPolicy.NONE,
                 filter_subject=subject,
-                inactive_threshold=5.0,
+                inactive_threshold=_IDLE,
                 mem_storage=True,
                 num_replicas=1,
             ),
@@ -74,6 +81,38 @@ async def scan(
         # No consumer delete: runtime users hold no such right (sigil_shared.permissions);
         # the server removes the idle consumer after its inactive threshold.
         await sub.unsubscribe()
+
+
+async def scan(
+    nc: NatsClient,
+    js: JetStreamContext,
+    stream: str,
+    subject: str,
+    *,
+    last_per_subject: bool = False,
+    start_seq: int | None = None,
+    limit: int | None = None,
+) -> list[tuple[str, int, bytes]]:
+    """``(subject, stream sequence, data)`` of matching messages, in stream order.
+
+    ``last_per_subject`` keeps only the newest message per subject (KV reads, deletes left
+    out); ``start_seq`` starts there; ``limit`` stops after that many messages.
+    """
+    found: list[tuple[str, int, bytes]] = []
+
+    def on_row(seq: int, msg: Msg) -> bool:
+        found.append((msg.subject, seq, msg.data))
+        return limit is None or len(found) < limit
+
+    await scan_rows(
+        nc,
+        js,
+        stream,
+        subject,
+        on_row=on_row,
+        last_per_subject=last_per_subject,
+        start_seq=start_seq,
+    )
     return found
 
 

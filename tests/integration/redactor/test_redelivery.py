@@ -10,10 +10,10 @@ import pytest
 from nats.aio.client import Client as NatsClient
 from nats.aio.msg import Msg
 
-from sigil_redactor.adapters.scan import scan
 from sigil_shared import subjects
 from sigil_shared.contracts import LogRecord
 from sigil_shared.contracts.logs import stored_records
+from sigil_shared.jetstream import scan_rows
 from sigil_shared.log_publisher import LogPublisher
 from tests.helpers import NatsFixture
 from tests.integration.bus_client import SecretsClient, actor, bus_as
@@ -124,5 +124,5 @@ async def _bodies(nc: NatsClient, subject: str) -> list[str]:
         bodies.extend(r.body for r in stored_records(msg.data))
         return True
 
-    await scan(nc, nc.jetstream(), subjects.LOGS_REDACTED_STREAM, subject, on_row=on_row)
+    await scan_rows(nc, nc.jetstream(), subjects.LOGS_REDACTED_STREAM, subject, on_row=on_row)
     return bodies

@@ -12,12 +12,12 @@ from nats.js.errors import Error as JsError
 from nats.js.errors import NotFoundError
 from pydantic import ValidationError
 
-from sigil_redactor.adapters.scan import scan
 from sigil_redactor.service import StoredPage
 from sigil_shared import subjects
 from sigil_shared.contracts import LogEntry
 from sigil_shared.contracts.logs import SEQUENCE_SHIFT, entry_sequence, stored_records
 from sigil_shared.errors import UnavailableError
+from sigil_shared.jetstream import scan_rows
 
 log = logging.getLogger("sigil.redactor.streams")
 #: How many records a stored message holds (so newest-first pages parse only what they keep).
@@ -182,7 +182,9 @@ async def _scan(
             log.error("a stored message of %s is not a record batch; skipped", subject)
             return True
 
-    await scan(nc, js, subjects.LOGS_REDACTED_STREAM, subject, on_row=on_msg, start_seq=start_seq)
+    await scan_rows(
+        nc, js, subjects.LOGS_REDACTED_STREAM, subject, on_row=on_msg, start_seq=start_seq
+    )
 
 
 def _count(data: bytes) -> int:

@@ -6,7 +6,6 @@ from nats.aio.msg import Msg
 from nats.js.errors import Error as JsError
 from nats.js.errors import NotFoundError
 
-from sigil_redactor.adapters.scan import scan
 from sigil_shared import operations as ops
 from sigil_shared import subjects
 from sigil_shared.bus import request
@@ -16,6 +15,7 @@ from sigil_shared.contracts import (
     RenderReceipt,
 )
 from sigil_shared.errors import UnavailableError
+from sigil_shared.jetstream import scan_rows
 
 
 class KvReceiptReader:
@@ -37,7 +37,7 @@ class KvReceiptReader:
             return True
 
         try:
-            await scan(
+            await scan_rows(
                 self._nc,
                 self._js,
                 subjects.kv_stream(bucket),
