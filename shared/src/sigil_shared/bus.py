@@ -40,6 +40,8 @@ RequestT = TypeVar("RequestT", bound=BaseModel)
 ReplyT = TypeVar("ReplyT", bound=BaseModel)
 T = TypeVar("T")
 HealthCheck = Callable[[], Awaitable[dict[str, str]]]
+#: What FastStream's own request sends; a FastStream subscriber decodes the body by it.
+_JSON = {"content-type": "application/json"}
 
 
 def _validation_details(err: ValidationError, root: tuple[str, ...] = ()) -> dict[str, Any]:
@@ -159,15 +161,25 @@ async def request(
     *,
     timeout: float,
 ) -> ReplyT:
-    """The typed client: send a declared command, return its result or raise its error."""
+    """The typed client: send a declared command, return its result or raise its error.
+
+    With tracing, FastStream's request carries the span context in the headers; without,
+    the NATS client's own request on the same connection and private inbox skips
+    FastStream's publish command and message wrapping (as the gateway's relay does).
+    """
     subject = op.subject
     try:
-        raw = await broker.request(message, subject, timeout=timeout)
+        if tracing_enabled():
+            body: bytes = (await broker.request(message, subject, timeout=timeout)).body
+        else:
+            payload = message.model_dump_json().encode()
+            msg = await broker.connection.request(subject, payload, timeout=timeout, headers=_JSON)
+            body = msg.data
     except (TimeoutError, NatsTimeoutError) as err:
         raise UnavailableError(f"no reply on {subject} within {timeout:g}s") from err
     except NoRespondersError as err:
         raise UnavailableError(f"no service answers on {subject}") from err
-    reply = Reply[op.reply].model_validate_json(raw.body)  # type: ignore[name-defined]
+    reply = Reply[op.reply].model_validate_json(body)  # type: ignore[name-defined]
     if reply.error is not None:
         raise error_from_code(reply.error.code, reply.error.message, reply.error.details)
     if reply.data is None:
