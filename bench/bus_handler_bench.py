@@ -9,7 +9,7 @@ with pydantic):
   in and reply envelope out (issue 14's yardstick: a Sigil handler within 2x of it);
 - ``context``: a FastStream subscriber taking the service object through
   ``Context()`` (how handlers were registered at first);
-- ``chain``: ``sigil_shared.bus.serve`` through FastStream's per-message chain (the
+- ``chain``: ``sigil_shared.bus.declare``, FastStream's per-message chain (the
   service object by closure, the request contract the only parameter; Sigil's metrics
   and error middlewares) — how every command was answered before, and still is with
   tracing on;
@@ -59,7 +59,7 @@ async def respond(variant: str, url: str) -> None:
     from faststream import Context  # noqa: PLC0415
     from faststream.nats import NatsBroker  # noqa: PLC0415
 
-    from sigil_shared.bus import create_broker, serve  # noqa: PLC0415
+    from sigil_shared.bus import create_broker, declare, serve  # noqa: PLC0415
     from sigil_shared.contracts import HealthReply, Reply, SecretGetRequest  # noqa: PLC0415
     from sigil_shared.operations import Command  # noqa: PLC0415
     from sigil_shared.settings import BusSettings  # noqa: PLC0415
@@ -101,7 +101,10 @@ async def respond(variant: str, url: str) -> None:
         app.context.set_global("bench_service", service)
     else:
         op = Command(SUBJECT, SecretGetRequest, HealthReply, "secrets", frozenset(), "bench")
-        serve(broker, op, service.get, direct=variant == "closure")
+        if variant == "closure":
+            serve(broker, op, service.get)  # direct replies: tracing is off here
+        else:
+            declare(broker, op, service.get)
     await broker.start()
     await asyncio.Event().wait()
 
@@ -200,7 +203,7 @@ def main() -> None:
         "raw": "raw nats-py callback (floor)",
         "bare": "FastStream, no middlewares (yardstick)",
         "context": "FastStream + Context() service (older)",
-        "chain": "bus.serve via FastStream's chain (before)",
+        "chain": "bus.declare: FastStream's chain (before)",
         "closure": "bus.serve, direct replies (now)",
     }
     for variant, (cpu_ms, rate) in rows.items():

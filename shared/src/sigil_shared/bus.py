@@ -218,7 +218,6 @@ def serve(
     handler: Callable[[RequestT], Awaitable[ReplyT]],
     *,
     max_workers: int = 1,
-    direct: bool | None = None,
 ) -> None:
     """Answer a declared command in its owner's queue group with ``handler``.
 
@@ -227,12 +226,25 @@ def serve(
     ``max_workers`` > 1 handles that many messages at once (a handler that awaits the bus
     would otherwise serve one request per round trip).
 
-    The FastStream subscriber is always the declaration (AsyncAPI, start and stop with the
-    broker). Without tracing it answers through :class:`DirectReplies` instead of
-    FastStream's per-message chain, which cost several times the handler itself; with
-    tracing, FastStream's telemetry middleware is what carries the trace across the hop,
-    so it stays in the path. ``direct`` forces either path (tests compare the two).
+    The FastStream subscriber (:func:`declare`) is always the declaration (AsyncAPI, start
+    and stop with the broker). Without tracing it answers through :class:`DirectReplies`
+    instead of FastStream's per-message chain, which cost several times the handler
+    itself; with tracing, FastStream's telemetry middleware is what carries the trace
+    across the hop, so the chain stays.
     """
+    subscriber = declare(broker, op, handler, max_workers=max_workers)
+    if not tracing_enabled():
+        DirectReplies(op, handler, max_workers=max_workers).attach(subscriber)
+
+
+def declare(
+    broker: NatsBroker,
+    op: Command[RequestT, ReplyT],
+    handler: Callable[[RequestT], Awaitable[ReplyT]],
+    *,
+    max_workers: int = 1,
+) -> Any:
+    """The FastStream subscriber of a command, answering through FastStream's chain."""
 
     async def answer(request: Any) -> Reply[Any]:
         return Reply.success(await handler(request))
@@ -244,11 +256,7 @@ def serve(
         op.subject, queue=op.queue, title=op.subject, description=op.description, **options
     )
     subscriber(answer)
-    if (not tracing_enabled()) if direct is None else direct:
-        replies = DirectReplies(op, handler, max_workers=max_workers)
-        # The subscriber's own subscription is the one place FastStream's chain is attached
-        # to the connection; creating ours there keeps start, stop and reconnects FastStream's.
-        subscriber._create_subscription = functools.partial(replies.subscribe, subscriber)
+    return subscriber
 
 
 class DirectReplies(Generic[RequestT, ReplyT]):
@@ -277,6 +285,12 @@ class DirectReplies(Generic[RequestT, ReplyT]):
         self._slots = asyncio.Semaphore(max_workers) if max_workers > 1 else None
         self._tasks: set[asyncio.Task[None]] = set()
         self._nc: NatsClient | None = None
+
+    def attach(self, subscriber: Any) -> None:
+        """Answer in place of ``subscriber``'s chain, from its own start on."""
+        # The subscription is the one place FastStream's chain meets the connection;
+        # creating ours there keeps start, stop and reconnects FastStream's.
+        subscriber._create_subscription = functools.partial(self.subscribe, subscriber)
 
     async def subscribe(self, subscriber: Any) -> None:
         """Subscribe for ``subscriber`` (FastStream unsubscribes it on stop)."""
@@ -395,6 +409,7 @@ __all__ = [
     "HealthCheck",
     "bus_check",
     "create_broker",
+    "declare",
     "document_events",
     "error_middleware",
     "invalid_message",

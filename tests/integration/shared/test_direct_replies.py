@@ -18,7 +18,7 @@ import pytest
 from nats.aio.client import Client as NatsClient
 
 from sigil_shared import operations as ops
-from sigil_shared.bus import create_broker, serve
+from sigil_shared.bus import DirectReplies, create_broker, declare
 from sigil_shared.contracts import TemplateValidateReply, TemplateValidateRequest
 from sigil_shared.errors import NotFoundError
 from sigil_shared.settings import BusSettings
@@ -64,8 +64,13 @@ async def _serving(
     max_workers: int = 1,
 ) -> AsyncIterator[None]:
     broker = create_broker(BusSettings(**nats_server.creds("renderer")), service="renderer")
-    serve(broker, OP, handler, max_workers=max_workers, direct=direct)
+    subscriber = declare(broker, OP, handler, max_workers=max_workers)
+    if direct:
+        # As serve() does without tracing (explicit here: it must not depend on tracing).
+        DirectReplies(OP, handler, max_workers=max_workers).attach(subscriber)
     await broker.start()
+    # A PING round trip: the server has the subscription before the first request.
+    await broker.connection.flush()
     try:
         yield
     finally:
