@@ -16,6 +16,7 @@ from typing import Any
 import nats
 import pytest
 from nats.aio.client import Client as NatsClient
+from nats.errors import NoRespondersError
 
 from sigil_shared import operations as ops
 from sigil_shared.bus import DirectReplies, create_broker, declare
@@ -55,9 +56,13 @@ CASES: list[tuple[bytes, Behaviour]] = [
 NOT_JSON = [b"not json " + CANARY.encode(), b"\xff\xfe invalid utf-8", b"", b'{"a": ', b"[]"]
 
 
+PROBE = json.dumps({"actor": ACTOR, "requestId": "probe"}).encode()
+
+
 @asynccontextmanager
 async def _serving(
     nats_server: NatsFixture,
+    nc: NatsClient,
     handler: Callable[[TemplateValidateRequest], Any],
     *,
     direct: bool,
@@ -69,12 +74,23 @@ async def _serving(
         # As serve() does without tracing (explicit here: it must not depend on tracing).
         DirectReplies(OP, handler, max_workers=max_workers).attach(subscriber)
     await broker.start()
-    # A PING round trip: the server has the subscription before the first request.
-    await broker.connection.flush()
     try:
+        await _until_answered(nc)
         yield
     finally:
         await broker.stop()
+
+
+async def _until_answered(nc: NatsClient) -> None:
+    """Bounded wait until the server routes requests to the new responder."""
+    for _ in range(200):
+        try:
+            await nc.request(OP.subject, PROBE, timeout=2)
+        except NoRespondersError:
+            await asyncio.sleep(0.02)
+        else:
+            return
+    pytest.fail("the responder never answered")
 
 
 @pytest.fixture
@@ -93,10 +109,12 @@ async def _replies(nats_server: NatsFixture, nc: NatsClient, *, direct: bool) ->
     behaviours: list[Behaviour] = []
 
     async def handler(request: TemplateValidateRequest) -> TemplateValidateReply:
+        if request.request_id == "probe":
+            return _answer(request)
         return behaviours.pop(0)(request)
 
     answers = []
-    async with _serving(nats_server, handler, direct=direct):
+    async with _serving(nats_server, nc, handler, direct=direct):
         for payload, behaviour in [*CASES, *((p, _answer) for p in NOT_JSON)]:
             behaviours[:] = [behaviour]
             # Request headers are not sent back with the reply.
@@ -144,6 +162,8 @@ async def test_direct_replies_handle_max_workers_at_once(
 
     async def handler(request: TemplateValidateRequest) -> TemplateValidateReply:
         nonlocal inside
+        if request.request_id == "probe":
+            return _answer(request)
         inside += 1
         if inside == workers:
             all_in.set()
@@ -152,7 +172,7 @@ async def test_direct_replies_handle_max_workers_at_once(
         return _answer(request)
 
     payloads = [json.dumps({"actor": ACTOR, "requestId": f"r{i}"}).encode() for i in range(workers)]
-    async with _serving(nats_server, handler, direct=True, max_workers=workers):
+    async with _serving(nats_server, gateway_nc, handler, direct=True, max_workers=workers):
         replies = await asyncio.gather(
             *(gateway_nc.request(OP.subject, p, timeout=8) for p in payloads)
         )
