@@ -134,7 +134,9 @@ async def test_rotated_value_stays_masked_and_new_value_is_masked(
     # No wait for the change event: the scope generation (C2) is read for each batch.
     await _publish(platform_nc, org, "api", ["old first-password-aaa", "new second-password-bbb"])
     lines = await _wait_lines(gateway, admin, "api", 2)
-    assert lines == [f"old {MASK}", f"new {MASK}"]
+    # Two separate raw messages: a nak'ed first fetch (matcher rebuilt for the new
+    # generation) may store them in either order; what matters here is that both are masked.
+    assert sorted(lines) == sorted([f"old {MASK}", f"new {MASK}"])
 
 
 async def test_value_registered_later_is_masked_at_read_time(
@@ -184,7 +186,10 @@ async def test_fail_closed_while_secrets_service_is_down(
             bus_as(nats_server, "gateway") as gateway,
         ):
             lines = await _wait_lines(gateway, actor(org), "svc", 20)
-    assert lines == [f"line {i} {MASK}" for i in range(20)]
+    # Held messages come back after their own nak delays, so their stored order may differ.
+    assert sorted(lines, key=lambda line: int(line.split()[1])) == [
+        f"line {i} {MASK}" for i in range(20)
+    ]
 
 
 async def test_two_replicas_share_the_work_without_duplicates(
