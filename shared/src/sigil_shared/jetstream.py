@@ -121,3 +121,32 @@ async def scan_last_per_subject(
 ) -> list[tuple[str, int, bytes]]:
     """The newest message of every subject matching ``subject`` (deletes left out)."""
     return await scan(nc, js, stream, subject, last_per_subject=True)
+
+
+async def bind_work_consumer(
+    nc: NatsClient,
+    *,
+    subject: str,
+    stream: str,
+    durable: str,
+    ack_wait: float,
+    max_ack_pending: int,
+) -> JetStreamContext.PullSubscription:
+    """Bind the durable pull consumer that every replica of a service shares on a work stream.
+
+    Deliveries are unbounded on the server: the service decides when a message is given up
+    (``term``), so an outage of what it writes to never strands a message.
+    """
+    return await nc.jetstream().pull_subscribe(
+        subject,
+        durable=durable,
+        stream=stream,
+        config=ConsumerConfig(
+            durable_name=durable,
+            ack_policy=AckPolicy.EXPLICIT,
+            deliver_policy=DeliverPolicy.ALL,
+            ack_wait=ack_wait,
+            max_deliver=-1,
+            max_ack_pending=max_ack_pending,
+        ),
+    )

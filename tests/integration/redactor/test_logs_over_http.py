@@ -48,7 +48,11 @@ async def test_page_and_export_of_1_mib_records(
         export = await stack.http.get(f"{url}/export", headers=headers)
     assert export.status_code == 200
     lines = export.text.splitlines()
-    assert [line.split(" ")[1] for line in lines] == [str(n) for n in range(5)] + ["small"] * 3
+    # 4.5 MiB for one deployment in one fetch is stored in parts that may land in any order
+    # (README, "Log redactor"); every record is there once, masked, cut only after masking.
+    assert sorted(line.split(" ")[1] for line in lines) == sorted(
+        [str(n) for n in range(5)] + ["small"] * 3
+    )
     assert SECRET not in export.text
     assert SECRET not in page.text
     assert export.text.count("********") == 8

@@ -13,11 +13,11 @@ from nats.aio.msg import Msg
 from nats.errors import Error as NatsError
 from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js import JetStreamContext
-from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from nats.js.errors import Error as JsError
 
 from sigil_redactor.service import RedactorService
 from sigil_shared import subjects
+from sigil_shared.jetstream import bind_work_consumer
 
 log = logging.getLogger("sigil.redactor.consumer")
 #: Fetches being stored at once (one redacting while the other waits for store acks).
@@ -71,19 +71,13 @@ class RawLogConsumer:
 
     async def start(self) -> None:
         """Bind the durable consumer (shared by all replicas) and start the loop."""
-        js = self._nc.jetstream()
-        self._sub = await js.pull_subscribe(
-            subjects.LOGS_RAW_ALL,
-            durable=subjects.REDACTOR_DURABLE,
+        self._sub = await bind_work_consumer(
+            self._nc,
+            subject=subjects.LOGS_RAW_ALL,
             stream=subjects.LOGS_RAW_STREAM,
-            config=ConsumerConfig(
-                durable_name=subjects.REDACTOR_DURABLE,
-                ack_policy=AckPolicy.EXPLICIT,
-                deliver_policy=DeliverPolicy.ALL,
-                ack_wait=self._ack_wait,
-                max_deliver=-1,
-                max_ack_pending=20_000,
-            ),
+            durable=subjects.REDACTOR_DURABLE,
+            ack_wait=self._ack_wait,
+            max_ack_pending=20_000,
         )
         self._task = asyncio.create_task(self._run(), name="raw-log-consumer")
 

@@ -25,7 +25,6 @@ from nats.aio.msg import Msg
 from nats.errors import Error as NatsError
 from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js import JetStreamContext
-from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from nats.js.errors import Error as JsError
 from opentelemetry import metrics
 from pydantic import ValidationError
@@ -35,6 +34,7 @@ from sigil_secrets.ports import AuditLog
 from sigil_shared import subjects
 from sigil_shared.contracts import ValueUseEvent
 from sigil_shared.errors import SigilError
+from sigil_shared.jetstream import bind_work_consumer
 
 log = logging.getLogger("sigil.secrets.audit_intake")
 
@@ -72,21 +72,15 @@ class AuditIntakeConsumer:
 
     async def start(self) -> None:
         """Bind the durable consumer (shared by all replicas) and start the loop."""
-        js = self._nc.jetstream()
-        self._sub = await js.pull_subscribe(
-            subjects.AUDIT_INTAKE_ALL,
-            durable=subjects.AUDIT_INTAKE_DURABLE,
+        # The loop bounds a poison event (term) and keeps events queued through an audit
+        # outage, so the server-side delivery count stays unbounded.
+        self._sub = await bind_work_consumer(
+            self._nc,
+            subject=subjects.AUDIT_INTAKE_ALL,
             stream=subjects.AUDIT_INTAKE_STREAM,
-            config=ConsumerConfig(
-                durable_name=subjects.AUDIT_INTAKE_DURABLE,
-                ack_policy=AckPolicy.EXPLICIT,
-                deliver_policy=DeliverPolicy.ALL,
-                ack_wait=ACK_WAIT,
-                # Unbounded here: the loop bounds a poison event (term) and keeps events
-                # queued through an audit outage (a server-side limit would strand them).
-                max_deliver=-1,
-                max_ack_pending=10_000,
-            ),
+            durable=subjects.AUDIT_INTAKE_DURABLE,
+            ack_wait=ACK_WAIT,
+            max_ack_pending=10_000,
         )
         self._task = asyncio.create_task(self._run(), name="audit-intake")
 
