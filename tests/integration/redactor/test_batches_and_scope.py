@@ -247,9 +247,11 @@ async def test_batches_and_single_records_mixed_keep_every_record_once(
         expected.append(single["body"])
         await js.publish(subjects.logs_raw(org, "mix"), json.dumps(single).encode())
     page = await _all(gateway, actor(org), "mix", len(expected))
-    assert [e.record.body for e in page.items] == [
+    # Every record once, masked; separate messages may be stored out of publish order when a
+    # fetch is held and redelivered (README, "Log redactor"), so the comparison ignores order.
+    assert sorted(e.record.body for e in page.items) == sorted(
         b.replace("mixed-secret-5150", MASK) for b in expected
-    ]
+    )
     sequences = [e.sequence for e in page.items]
     assert sequences == sorted(set(sequences))
     # Cursors work record by record inside a stored batch.
