@@ -13,7 +13,7 @@ from faststream.nats import NatsBroker
 from sigil_shared import operations as ops
 from sigil_shared.bus import request
 from sigil_shared.contracts import Actor, TemplateRenderReply, TemplateRenderRequest
-from sigil_shared.errors import NotFoundError
+from sigil_shared.errors import ConflictError, NotFoundError
 from tests.integration.bus_client import SecretsClient, actor
 
 CANARY = "canary-Render-Scope-4471-value"
@@ -27,6 +27,7 @@ async def _render(
     customer: str | None,
     deployment: str,
     request_id: str,
+    revision: int = 1,
 ) -> TemplateRenderReply:
     return await request(
         platform,
@@ -35,7 +36,7 @@ async def _render(
             organization_id=org,
             customer_organization_id=customer,
             deployment_id=deployment,
-            revision=1,
+            revision=revision,
             env_file=ENV,
             actor=who,
             request_id=request_id,
@@ -89,3 +90,34 @@ async def test_customer_actor_renders_only_its_own_customers_deployments(
     assert outcomes.get("intruder-shop") == ("failed", "not_found")
     assert outcomes.get("intruder-internal") == ("failed", "not_found")
     assert outcomes.get("owner-shop") == ("success", None)
+
+
+async def test_a_new_revision_cannot_move_a_deployment_to_another_scope(
+    client: SecretsClient, platform: NatsBroker, org: str
+) -> None:
+    """The red team's takeover: a customer renders revision 2 of another customer's (or a
+    vendor-internal) deployment for its own customer organization, to read its logs and stop
+    the owner's values from being masked. A deployment keeps the scope of its first render."""
+    admin = actor(org)
+    await client.create(admin, "K", f"{CANARY}-custB", customer="custB")
+    await client.create(admin, "K", f"{CANARY}-custB2", customer="custB2")
+    await client.create(admin, "K", f"{CANARY}-vendor")
+    owner = actor(org, role="read_only", customer="custB", user="u-custB")
+    intruder = actor(org, role="read_only", customer="custB2", user="u-custB2")
+    await _render(platform, org, owner, "custB", "depR", "owner-r1")
+    await _render(platform, org, admin, None, "depV", "vendor-v1")
+
+    for deployment in ("depR", "depV"):
+        with pytest.raises(NotFoundError) as info:
+            await _render(platform, org, intruder, "custB2", deployment, "takeover", revision=2)
+        assert "custB" not in str(info.value).replace("custB2", "")
+        assert CANARY not in f"{info.value} {info.value.details}"
+        # The platform itself (no actor) is told why, and cannot move it either.
+        with pytest.raises(ConflictError):
+            await _render(platform, org, None, "custB2", deployment, "moved", revision=3)
+
+    # The owner's next revision renders as before, with its own value.
+    again = await _render(platform, org, owner, "custB", "depR", "owner-r2", revision=2)
+    assert again.env_file is not None
+    assert again.env_file.get_secret_value() == f"K={CANARY}-custB\n"
+    assert again.receipt.customer_organization_id == "custB"

@@ -81,10 +81,14 @@ class FakeGenerations:
 class FakeReceipts:
     def __init__(self) -> None:
         self.stored: dict[tuple[str, str, int], StoredReceipt] = {}
+        self.owners: dict[tuple[str, str], str | None] = {}
         self.lose_next_create = False
 
     async def get(self, org: str, deployment: str, revision: int) -> StoredReceipt | None:
         return self.stored.get((org, deployment, revision))
+
+    async def claim_owner(self, org: str, deployment: str, customer: str | None) -> str | None:
+        return self.owners.setdefault((org, deployment), customer)
 
     async def create(self, receipt: RenderReceipt) -> bool:
         key = (receipt.organization_id, receipt.deployment_id, receipt.revision)

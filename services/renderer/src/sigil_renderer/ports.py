@@ -54,6 +54,9 @@ class ReceiptStore(Protocol):
     async def get(self, org: str, deployment: str, revision: int) -> StoredReceipt | None:
         """One revision's receipt."""
 
+    async def claim_owner(self, org: str, deployment: str, customer: str | None) -> str | None:
+        """The deployment's scope, recorded by its first render (None: vendor-internal)."""
+
     async def create(self, receipt: RenderReceipt) -> bool:
         """Store a new revision's receipt; False if one exists already (a lost race)."""
 

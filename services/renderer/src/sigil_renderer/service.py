@@ -6,6 +6,7 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
+from typing import NoReturn
 
 from opentelemetry import metrics, trace
 
@@ -268,10 +269,13 @@ class RendererService:
         referenced = self._referenced(files)
         # Both reads go out together: one round trip to the KV, none to the secrets service
         # when the values are cached.
-        stored, current = await asyncio.gather(
+        owner, stored, current = await asyncio.gather(
+            self._receipts.claim_owner(org, req.deployment_id, scope),
             self._receipts.get(org, req.deployment_id, req.revision),
             self._secrets.current(org, scope, referenced),
         )
+        if owner != scope:
+            await self._refuse_other_scope(req)
         try:
             used = await self._values(req, stored, current, referenced)
         except PinnedVersionGoneError as err:
@@ -317,6 +321,24 @@ class RendererService:
             receipt=receipt,
             reused_receipt=stored is not None,
         )
+
+    async def _refuse_other_scope(self, req: TemplateRenderRequest) -> NoReturn:
+        """A deployment keeps the scope of its first render: another scope is refused.
+
+        To a customer user it is another tenant's deployment (not found, reveals nothing);
+        the platform, which knows every deployment, is told why.
+        """
+        if req.actor is not None and req.actor.customer_organization_id is not None:
+            await self._audit(req, [], NotFoundError.code)
+            raise NotFoundError(
+                "no such deployment in the actor's scope", details={"field": "deploymentId"}
+            )
+        await self._audit(req, [], ConflictError.code)
+        msg = (
+            f"deployment {req.deployment_id} was first rendered for another scope; a "
+            "deployment keeps its scope (use a new deployment id)"
+        )
+        raise ConflictError(msg, details={"field": "customerOrganizationId"})
 
     async def _values(
         self,

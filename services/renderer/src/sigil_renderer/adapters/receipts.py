@@ -27,6 +27,11 @@ def receipt_key(org: str, deployment: str, revision: int) -> str:
     return f"o.{org}.d.{deployment}.r.{revision}"
 
 
+def owner_key(org: str, deployment: str) -> str:
+    """``o.<org>.d.<deployment>.owner``: the scope the deployment was first rendered for."""
+    return f"o.{org}.d.{deployment}.owner"
+
+
 class KvReceiptStore:
     """Receipts: (key, scope, version) triples per rendered revision; never values."""
 
@@ -95,6 +100,41 @@ class KvReceiptStore:
             raise UnavailableError("receipt store does not answer")
         receipt = RenderReceipt.model_validate_json(msg.data or b"{}")
         return StoredReceipt(receipt=receipt, revision=int(headers[_SEQUENCE]))
+
+    async def claim_owner(self, org: str, deployment: str, customer: str | None) -> str | None:
+        """The customer organization the deployment belongs to (None: vendor-internal).
+
+        Its first render records it with a create-only write; every later render gets the
+        recorded scope back, whatever it asks for, so no render can move a deployment (and
+        with it who reads its logs and which values mask them) to another scope.
+        """
+        key = owner_key(org, deployment)
+        subject = f"{self._direct}{key}"
+        for _ in range(2):
+            found, owner = await self._read_owner(subject)
+            if found:
+                return owner
+            try:
+                await self.kv.create(key, (customer or "").encode())
+            except KeyWrongLastSequenceError:
+                continue  # another render claimed it a moment earlier: read what it wrote
+            except (JsError, TimeoutError) as err:
+                raise UnavailableError("receipt store does not answer") from err
+            return customer
+        raise UnavailableError("the owner of this deployment keeps changing; try again")
+
+    async def _read_owner(self, subject: str) -> tuple[bool, str | None]:
+        try:
+            msg = await self._nc.request(subject, b"", timeout=self._timeout)
+        except (NatsError, TimeoutError) as err:
+            raise UnavailableError("receipt store does not answer") from err
+        headers = msg.headers or {}
+        status = headers.get(_STATUS)
+        if status == _NOT_FOUND or headers.get(_KV_OPERATION) in _REMOVED:
+            return False, None
+        if status is not None or _SEQUENCE not in headers:
+            raise UnavailableError("receipt store does not answer")
+        return True, (msg.data or b"").decode() or None
 
     async def create(self, receipt: RenderReceipt) -> bool:
         """Store a new revision's receipt; False if another render stored it first."""
