@@ -323,3 +323,34 @@ async def test_a_change_refused_for_its_audit_event_leaves_nothing_in_the_store(
         detail = await client.get(admin, kept.id)
         assert [v.version for v in detail.versions] == [1]
     assert not any("REFUSED_KEY" in s for s in before)
+
+
+async def test_a_repeated_intake_event_is_stored_once_and_verify_stays_intact(
+    private_nats: NatsFixture,
+) -> None:
+    """The red team's dup.py: the same value-use event twice on the intake. The audit stream
+    keeps it once (its id is the message id); the head anchor must follow the stream, not the
+    position the duplicate was sealed at, or verify reports a lost head (a false alarm)."""
+    org = "orgB"
+    secrets_nc = await _connect(private_nats, "secrets")
+    renderer = await _connect(private_nats, "renderer")
+    log = await _audit_log(private_nats, secrets_nc)
+    consumer = AuditIntakeConsumer(secrets_nc, log)
+    event = _use(org)
+    try:
+        await consumer.start()
+        for _ in range(2):
+            await renderer.request(
+                subjects.audit_intake(org), event.model_dump_json().encode(), timeout=5
+            )
+            await _drained(secrets_nc)
+        stored = [e async for _, e in log.events(org, after=0)]
+    finally:
+        await consumer.stop()
+        await log.close()
+        await renderer.close()
+        await secrets_nc.close()
+    assert [e.id for e in stored] == [event.event_id]
+    report = await verify_audit(service_settings(private_nats, "secrets"), organization_id=org)
+    assert report.ok, report.lines()
+    assert report.chains[0].count == 1

@@ -231,7 +231,11 @@ class JetStreamAuditLog:
                 for pending, sealed in zip(batch, stored, strict=True):
                     if not pending.done.done():
                         pending.done.set_result(sealed)
-                self._anchor_later(org, head_of(stored[-1]))
+                # The head as the stream holds it: an event the server took as a duplicate
+                # of one stored earlier (a repeated event id) was not written again, so its
+                # sealed position must not become the anchor (verify would see a lost head).
+                if chain.head is not None:
+                    self._anchor_later(org, chain.head[1])
         finally:
             chain.writer = None
             if chain.queue:  # appended while the writer was finishing
