@@ -13,81 +13,28 @@ import pytest
 from faststream.nats import NatsBroker
 from nats.aio.client import Client as NatsClient
 
-from sigil_shared import operations as ops
 from sigil_shared import subjects
-from sigil_shared.bus import request
 from sigil_shared.contracts import (
-    Actor,
-    LogEntry,
     LogPageReply,
-    LogPageRequest,
-    TemplateRenderRequest,
 )
 from sigil_shared.log_publisher import LogPublisher, RecordTooLargeError
 from tests.helpers import NatsFixture
-from tests.integration.bus_client import SecretsClient, actor, bus_as
-from tests.integration.stack import running_stack
+from tests.integration.bus_client import SecretsClient, actor
+from tests.integration.redactor import logs as helpers
+from tests.integration.redactor.logs import MASK
 
-MASK = "********"
 NOW = "2026-12-01T12:00:00+00:00"
+
+
+@pytest.fixture
+async def stack(nats_server: NatsFixture) -> AsyncIterator[helpers.Stack]:
+    async with helpers.full_stack(nats_server) as stack:
+        yield stack
 
 
 @pytest.fixture
 def org(unique: str) -> str:
     return f"b12-{unique}"
-
-
-@pytest.fixture
-async def stack(
-    nats_server: NatsFixture,
-) -> AsyncIterator[tuple[SecretsClient, NatsBroker, NatsBroker]]:
-    async with (
-        running_stack(nats_server, services=("secrets", "renderer", "redactor")),
-        bus_as(nats_server, "gateway") as gateway,
-        bus_as(nats_server, "platform") as platform,
-    ):
-        yield SecretsClient(gateway), gateway, platform
-
-
-async def _page(broker: NatsBroker, who: Actor, deployment: str, **kw: object) -> LogPageReply:
-    return await request(
-        broker,
-        ops.LOGS_PAGE,
-        LogPageRequest(actor=who, request_id="p", deployment_id=deployment, **kw),  # type: ignore[arg-type]
-        timeout=20,
-    )
-
-
-async def _all(broker: NatsBroker, who: Actor, deployment: str, count: int) -> LogPageReply:
-    """Every record, oldest first, read page by page with the ``after`` cursor."""
-    items: list[LogEntry] = []
-    after = 0
-    for _ in range(300):
-        page = await _page(broker, who, deployment, after=after, limit=1000)
-        items.extend(page.items)
-        after = page.next_after or after
-        if len(items) >= count:
-            return LogPageReply(items=items)
-        if not page.more:
-            await asyncio.sleep(0.05)
-    pytest.fail(f"only {len(items)} of {count} redacted records arrived")
-
-
-async def _render(
-    platform: NatsBroker, org: str, deployment: str, env: str, customer: str | None = None
-) -> None:
-    await request(
-        platform,
-        ops.TEMPLATE_RENDER,
-        TemplateRenderRequest(
-            organization_id=org,
-            customer_organization_id=customer,
-            deployment_id=deployment,
-            revision=1,
-            env_file=env,
-        ),
-        timeout=20,
-    )
 
 
 async def test_every_field_of_a_record_is_redacted(
@@ -107,7 +54,7 @@ async def test_every_field_of_a_record_is_redacted(
     await platform_nc.jetstream().publish(
         subjects.logs_raw(org, "web"), json.dumps(record).encode()
     )
-    page = await _all(gateway, actor(org), "web", 1)
+    page = LogPageReply(items=await helpers.all_records(gateway, actor(org), "web", 1))
     stored = page.items[0].record
     assert stored.body == f"body {MASK}"
     assert stored.resource == f"--password={MASK}"
@@ -129,7 +76,7 @@ async def test_scope_without_receipts_masks_every_customer_after_a_non_json_firs
     for customer, value in (("c1", "customer-one-2222"), ("c2", "customer-two-3333")):
         line = {"timestamp": NOW, "body": f"{customer} {value}", "customerOrganizationId": customer}
         await js.publish(subjects.logs_raw(org, "norc"), json.dumps(line).encode())
-    page = await _all(gateway, admin, "norc", 3)
+    page = LogPageReply(items=await helpers.all_records(gateway, admin, "norc", 3))
     assert [e.record.body for e in page.items] == [
         f"plain first line {MASK}",
         f"c1 {MASK}",
@@ -143,7 +90,7 @@ async def test_pinned_version_is_still_masked_after_40_updates(
     client, gateway, platform = stack
     admin = actor(org)
     meta = await client.create(admin, "DB", "pinned-version-one")
-    await _render(platform, org, "pinned", "DB={{ .Secrets.DB }}")
+    await helpers.render(platform, org, "pinned", "DB={{ .Secrets.DB }}")
     for n in range(40):
         await client.update(admin, meta.id, f"rotated-value-{n:03d}")
     await asyncio.sleep(0.2)  # change events reach the redactor
@@ -151,7 +98,7 @@ async def test_pinned_version_is_still_masked_after_40_updates(
     async with LogPublisher(js, org, "pinned") as logs:
         await logs.add_line("old pinned-version-one")
         await logs.add_line("new rotated-value-039")
-    page = await _all(gateway, admin, "pinned", 2)
+    page = LogPageReply(items=await helpers.all_records(gateway, admin, "pinned", 2))
     assert [e.record.body for e in page.items] == [f"old {MASK}", f"new {MASK}"]
 
 
@@ -184,7 +131,7 @@ async def test_each_encoding_is_masked_end_to_end(
         for name, form in forms.items():
             await logs.add_line(f"{name} {form} end")
         await logs.add_line(f"wrapped\n{wrapped}")
-    page = await _all(gateway, actor(org), "enc", len(forms) + 1)
+    page = LogPageReply(items=await helpers.all_records(gateway, actor(org), "enc", len(forms) + 1))
     bodies = [e.record.body for e in page.items]
     assert bodies[:-1] == [f"{name} {MASK} end" for name in forms]
     assert MASK in bodies[-1]
@@ -212,7 +159,7 @@ async def test_oversized_records_are_redacted_whole_then_cut_and_pages_fit_the_b
             await logs.add_line("c" * (1024 * 1024))
     # Page by page: each reply within the bus's max payload, all six reached via cursors.
     for _ in range(300):
-        latest = await _page(gateway, actor(org), "big", limit=1000)
+        latest = await helpers.page(gateway, actor(org), "big", limit=1000)
         if latest.items and latest.items[-1].record.body.startswith("5 "):
             break
         await asyncio.sleep(0.1)
@@ -226,7 +173,7 @@ async def test_oversized_records_are_redacted_whole_then_cut_and_pages_fit_the_b
         if not page.more:
             break
         assert len(page.items) < 6
-        page = await _page(gateway, actor(org), "big", before=page.next_before, limit=1000)
+        page = await helpers.page(gateway, actor(org), "big", before=page.next_before, limit=1000)
     assert seen == [str(n) for n in range(6)]
     assert all(e.record.truncated or MASK in e.record.body for e in latest.items)
 
@@ -246,7 +193,7 @@ async def test_batches_and_single_records_mixed_keep_every_record_once(
         single = {"timestamp": NOW, "body": f"single {round_} mixed-secret-5150"}
         expected.append(single["body"])
         await js.publish(subjects.logs_raw(org, "mix"), json.dumps(single).encode())
-    page = await _all(gateway, actor(org), "mix", len(expected))
+    page = LogPageReply(items=await helpers.all_records(gateway, actor(org), "mix", len(expected)))
     # Every record once, masked; separate messages may be stored out of publish order when a
     # fetch is held and redelivered (README, "Log redactor"), so the comparison ignores order.
     assert sorted(e.record.body for e in page.items) == sorted(
@@ -256,9 +203,9 @@ async def test_batches_and_single_records_mixed_keep_every_record_once(
     assert sequences == sorted(set(sequences))
     # Cursors work record by record inside a stored batch.
     middle = sequences[500]
-    after = await _page(gateway, actor(org), "mix", after=middle, limit=3)
+    after = await helpers.page(gateway, actor(org), "mix", after=middle, limit=3)
     assert [e.sequence for e in after.items] == sequences[501:504]
-    before = await _page(gateway, actor(org), "mix", before=middle, limit=3)
+    before = await helpers.page(gateway, actor(org), "mix", before=middle, limit=3)
     assert [e.sequence for e in before.items] == sequences[497:500]
     assert datetime.now(UTC) > page.items[0].record.timestamp
 
@@ -270,12 +217,12 @@ async def test_a_deleted_value_leaves_the_masking_set_unless_a_receipt_pins_it(
     admin = actor(org)
     gone = await client.create(admin, "GONE", "deleted-value-4242")
     kept = await client.create(admin, "KEPT", "pinned-then-deleted-77")
-    await _render(platform, org, "pins", "K={{ .Secrets.KEPT }}")
+    await helpers.render(platform, org, "pins", "K={{ .Secrets.KEPT }}")
     await client.delete(admin, gone.id)
     await client.delete(admin, kept.id, force=True)
     await asyncio.sleep(0.2)  # the delete events reach the redactor
     async with LogPublisher(platform_nc.jetstream(), org, "pins") as logs:
         await logs.add_line("a deleted-value-4242 b pinned-then-deleted-77 c")
-    page = await _all(gateway, admin, "pins", 1)
+    page = LogPageReply(items=await helpers.all_records(gateway, admin, "pins", 1))
     # No longer a secret: shown. Still named by the deployment's receipt: masked.
     assert page.items[0].record.body == f"a deleted-value-4242 b {MASK} c"

@@ -9,22 +9,17 @@ import pytest
 from faststream.nats import NatsBroker
 from nats.aio.client import Client as NatsClient
 
-from sigil_shared import operations as ops
 from sigil_shared import subjects
-from sigil_shared.bus import request
 from sigil_shared.contracts import (
     Actor,
-    LogPageReply,
-    LogPageRequest,
     LogRecord,
-    TemplateRenderRequest,
 )
 from sigil_shared.errors import NotFoundError
 from tests.helpers import NatsFixture
 from tests.integration.bus_client import SecretsClient, actor, bus_as
+from tests.integration.redactor import logs as helpers
+from tests.integration.redactor.logs import MASK
 from tests.integration.stack import running_stack
-
-MASK = "********"
 
 
 @pytest.fixture
@@ -39,51 +34,19 @@ async def _publish(nc: NatsClient, org: str, deployment: str, bodies: list[str])
         await js.publish(subjects.logs_raw(org, deployment), record.model_dump_json().encode())
 
 
-async def _page(broker: NatsBroker, who: Actor, deployment: str, **kw: object) -> LogPageReply:
-    return await request(
-        broker,
-        ops.LOGS_PAGE,
-        LogPageRequest(actor=who, request_id="p", deployment_id=deployment, **kw),  # type: ignore[arg-type]
-        timeout=10,
-    )
-
-
 async def _wait_lines(broker: NatsBroker, who: Actor, deployment: str, count: int) -> list[str]:
     for _ in range(200):
-        page = await _page(broker, who, deployment, limit=1000)
+        page = await helpers.page(broker, who, deployment, limit=1000)
         if len(page.items) >= count:
             return [e.record.body for e in page.items]
         await asyncio.sleep(0.05)
     pytest.fail(f"only {len(page.items)} of {count} redacted lines arrived")
 
 
-async def _render(
-    platform: NatsBroker, org: str, deployment: str, *, customer: str | None, env: str
-) -> None:
-    await request(
-        platform,
-        ops.TEMPLATE_RENDER,
-        TemplateRenderRequest(
-            organization_id=org,
-            customer_organization_id=customer,
-            deployment_id=deployment,
-            revision=1,
-            env_file=env,
-        ),
-        timeout=10,
-    )
-
-
 @pytest.fixture
-async def stack(
-    nats_server: NatsFixture,
-) -> AsyncIterator[tuple[SecretsClient, NatsBroker, NatsBroker]]:
-    async with (
-        running_stack(nats_server, services=("secrets", "renderer", "redactor")),
-        bus_as(nats_server, "gateway") as gateway,
-        bus_as(nats_server, "platform") as platform,
-    ):
-        yield SecretsClient(gateway), gateway, platform
+async def stack(nats_server: NatsFixture) -> AsyncIterator[helpers.Stack]:
+    async with helpers.full_stack(nats_server) as stack:
+        yield stack
 
 
 async def test_customer_deployment_masks_vendor_and_own_values_only(
@@ -94,7 +57,7 @@ async def test_customer_deployment_masks_vendor_and_own_values_only(
     await client.create(admin, "VENDOR_KEY", "vendor-secret-111")
     await client.create(admin, "CUST_KEY", "customer-secret-222", customer="c1")
     await client.create(admin, "OTHER", "other-customer-333", customer="c2")
-    await _render(
+    await helpers.render(
         platform,
         org,
         "web",
@@ -117,10 +80,10 @@ async def test_customer_deployment_masks_vendor_and_own_values_only(
     assert lines[1] == f"db password {MASK} accepted"
     assert lines[2] == "saw other-customer-333 somewhere"
     assert "customer-secret-222" not in lines[3]
-    own = await _page(gateway, actor(org, role="read_only", customer="c1"), "web")
+    own = await helpers.page(gateway, actor(org, role="read_only", customer="c1"), "web")
     assert len(own.items) == 4
     with pytest.raises(NotFoundError):
-        await _page(gateway, actor(org, customer="c2"), "web")
+        await helpers.page(gateway, actor(org, customer="c2"), "web")
 
 
 async def test_rotated_value_stays_masked_and_new_value_is_masked(
@@ -129,7 +92,7 @@ async def test_rotated_value_stays_masked_and_new_value_is_masked(
     client, gateway, platform = stack
     admin = actor(org)
     meta = await client.create(admin, "DB_PASSWORD", "first-password-aaa")
-    await _render(platform, org, "api", customer=None, env="PW={{ .Secrets.DB_PASSWORD }}")
+    await helpers.render(platform, org, "api", customer=None, env="PW={{ .Secrets.DB_PASSWORD }}")
     await client.update(admin, meta.id, "second-password-bbb")
     # No wait for the change event: the scope generation (C2) is read for each batch.
     await _publish(platform_nc, org, "api", ["old first-password-aaa", "new second-password-bbb"])
@@ -149,7 +112,7 @@ async def test_value_registered_later_is_masked_at_read_time(
     assert await _wait_lines(gateway, admin, "job", 1) == [f"leaked late-value-999 and {MASK}"]
     await client.create(admin, "LATE", "late-value-999")
     await asyncio.sleep(0.1)
-    page = await _page(gateway, admin, "job")
+    page = await helpers.page(gateway, admin, "job")
     assert [e.record.body for e in page.items] == [f"leaked {MASK} and {MASK}"]
 
 
@@ -180,7 +143,7 @@ async def test_fail_closed_while_secrets_service_is_down(
         assert ready.status_code == 503
         async with bus_as(nats_server, "gateway") as gateway:
             with pytest.raises(Exception):  # noqa: B017, PT011 - no secrets service: page fails closed
-                await _page(gateway, actor(org), "svc")
+                await helpers.page(gateway, actor(org), "svc")
         async with (
             running_stack(nats_server, services=("secrets",)),
             bus_as(nats_server, "gateway") as gateway,
@@ -205,7 +168,7 @@ async def test_two_replicas_share_the_work_without_duplicates(
         await _publish(platform_nc, org, "big", [f"{i} shared-secret-888" for i in range(500)])
         lines = await _wait_lines(gateway, actor(org), "big", 500)
         await asyncio.sleep(0.3)
-        final = await _page(gateway, actor(org), "big", limit=1000)
+        final = await helpers.page(gateway, actor(org), "big", limit=1000)
     bodies = [e.record.body for e in final.items]
     assert len(bodies) == 500
     assert sorted(bodies, key=lambda b: int(b.split()[0])) == [f"{i} {MASK}" for i in range(500)]

@@ -14,16 +14,14 @@ import pytest
 from faststream.nats import NatsBroker
 from nats.aio.client import Client as NatsClient
 
-from sigil_shared import operations as ops
 from sigil_shared import subjects
-from sigil_shared.bus import request
-from sigil_shared.contracts import Actor, LogEntry, LogPageReply, LogPageRequest
 from sigil_shared.log_publisher import LogPublisher
 from tests.helpers import NatsFixture
 from tests.integration.bus_client import SecretsClient, actor, bus_as
+from tests.integration.redactor import logs as helpers
+from tests.integration.redactor.logs import MASK
 from tests.integration.stack import running_stack
 
-MASK = "********"
 #: Every separator of the finding, and the bare ones.
 SEPARATORS = {
     "indent2": "\n  ",
@@ -53,27 +51,6 @@ async def stack(
         yield SecretsClient(gateway), gateway
 
 
-async def _all(broker: NatsBroker, who: Actor, deployment: str, count: int) -> list[LogEntry]:
-    items: list[LogEntry] = []
-    after = 0
-    for _ in range(300):
-        page: LogPageReply = await request(
-            broker,
-            ops.LOGS_PAGE,
-            LogPageRequest(
-                actor=who, request_id="p", deployment_id=deployment, after=after, limit=1000
-            ),
-            timeout=20,
-        )
-        items.extend(page.items)
-        after = page.next_after or after
-        if len(items) >= count:
-            return items
-        if not page.more:
-            await asyncio.sleep(0.05)
-    pytest.fail(f"only {len(items)} of {count} redacted records arrived")
-
-
 def _lines(value: bytes, width: int) -> list[str]:
     encoded = base64.b64encode(value).decode()
     return [encoded[i : i + width] for i in range(0, len(encoded), width)]
@@ -95,7 +72,7 @@ async def test_wrapped_base64_is_masked_whatever_separates_its_lines(
         # A JSON logger's line: the record body is JSON whose string holds the blob.
         blob = "\n".join(_lines(value.encode(), 64))
         await logs.add_line(json.dumps({"msg": "loaded", "key": blob}))
-    entries = await _all(gateway, actor(org), "pem", len(cases) + 1)
+    entries = await helpers.all_records(gateway, actor(org), "pem", len(cases) + 1)
     bodies = [e.record.body for e in entries]
     for (width, name), body in zip(cases, bodies, strict=False):
         assert body.startswith(f"{width}/{name}: tls.key: |\n    {MASK}"), body[:80]
@@ -131,7 +108,9 @@ async def test_html_escaping_with_any_quote_entity_is_masked(
     async with LogPublisher(platform_nc.jetstream(), org, "web") as logs:
         for name, (a, b) in forms.items():
             await logs.add_line(f"{name}: <b>{a}</b> <i>{b}</i>")
-    bodies = [e.record.body for e in await _all(gateway, actor(org), "web", len(forms))]
+    bodies = [
+        e.record.body for e in await helpers.all_records(gateway, actor(org), "web", len(forms))
+    ]
     assert bodies == [f"{name}: <b>{MASK}</b> <i>{MASK}</i>" for name in forms]
 
 
@@ -158,7 +137,7 @@ async def test_raw_messages_on_malformed_subjects_are_terminated_never_stored(
     for subject in bad:
         await js.publish(subject, record)
     await js.publish(subjects.logs_raw(org, "good"), record)
-    (entry,) = await _all(gateway, actor(org), "good", 1)
+    (entry,) = await helpers.all_records(gateway, actor(org), "good", 1)
     assert entry.record.body == f"raw {MASK}"
     admin = await nats.connect(
         nats_server.url,
