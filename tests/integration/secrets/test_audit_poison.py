@@ -8,6 +8,7 @@ import asyncio
 import logging
 import uuid
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -57,6 +58,25 @@ async def _audit_log(fx: NatsFixture, nc: NatsClient) -> JetStreamAuditLog:
     return log
 
 
+@asynccontextmanager
+async def _intake(
+    fx: NatsFixture,
+) -> AsyncIterator[tuple[NatsClient, NatsClient, JetStreamAuditLog, AuditIntakeConsumer]]:
+    """The secrets side of the intake (its connection, audit log and consumer, not started)
+    and a renderer connection to publish with; all closed afterwards."""
+    secrets_nc = await _connect(fx, "secrets")
+    renderer = await _connect(fx, "renderer")
+    log = await _audit_log(fx, secrets_nc)
+    consumer = AuditIntakeConsumer(secrets_nc, log)
+    try:
+        yield secrets_nc, renderer, log, consumer
+    finally:
+        await consumer.stop()
+        await log.close()
+        await renderer.close()
+        await secrets_nc.close()
+
+
 def _use(org: str, **changes: object) -> ValueUseEvent:
     event = ValueUseEvent(
         event_id=uuid.uuid4().hex,
@@ -87,10 +107,6 @@ async def test_intake_refuses_forged_value_uses_and_verify_stays_intact(
     private_nats: NatsFixture, caplog: pytest.LogCaptureFixture
 ) -> None:
     org = "orgB"
-    secrets_nc = await _connect(private_nats, "secrets")
-    renderer = await _connect(private_nats, "renderer")
-    log = await _audit_log(private_nats, secrets_nc)
-    consumer = AuditIntakeConsumer(secrets_nc, log)
     genuine = _use(org)
     now = datetime.now(UTC)
     forged = {
@@ -132,7 +148,7 @@ async def test_intake_refuses_forged_value_uses_and_verify_stays_intact(
         keys=[],
         outcome="forbidden",
     )
-    try:
+    async with _intake(private_nats) as (secrets_nc, renderer, log, consumer):
         await consumer.start()
         with caplog.at_level(logging.INFO):
             for event in [genuine, *forged.values(), refused_attempt]:
@@ -142,11 +158,6 @@ async def test_intake_refuses_forged_value_uses_and_verify_stays_intact(
                 )
             await _drained(secrets_nc)
         stored = [e async for _, e in log.events(org, after=0)]
-    finally:
-        await consumer.stop()
-        await log.close()
-        await renderer.close()
-        await secrets_nc.close()
     assert [e.id for e in stored] == [genuine.event_id, refused_attempt.event_id]
     assert stored[0].details is not None
     received = datetime.fromisoformat(stored[0].details["receivedAt"])
@@ -171,11 +182,7 @@ async def test_intake_gives_a_poison_event_up_after_bounded_redeliveries(
     monkeypatch.setattr(js_audit, "MAX_TAIL_SCAN", 4)
     monkeypatch.setattr(js_audit, "_TAIL_WINDOW", 2)
     org = "poisoned"
-    secrets_nc = await _connect(private_nats, "secrets")
-    renderer = await _connect(private_nats, "renderer")
-    log = await _audit_log(private_nats, secrets_nc)
-    consumer = AuditIntakeConsumer(secrets_nc, log)
-    try:
+    async with _intake(private_nats) as (secrets_nc, renderer, log, consumer):
         await log.append(value_use_audit_event(_use(org)))
         for _ in range(10):
             await secrets_nc.jetstream().publish(subjects.audit(org, "create"), b"junk")
@@ -185,11 +192,6 @@ async def test_intake_gives_a_poison_event_up_after_bounded_redeliveries(
                 subjects.audit_intake(org), _use(org).model_dump_json().encode()
             )
             await _drained(secrets_nc)  # terminated: the work queue moves on
-    finally:
-        await consumer.stop()
-        await log.close()
-        await renderer.close()
-        await secrets_nc.close()
     assert consumer.dropped == {"not stored after every retry": 1}
     assert caplog.text.count("not stored yet") == 1  # once per event, not per retry
     assert f"event of {org} refused (not stored after every retry)" in caplog.text
@@ -203,12 +205,8 @@ async def test_intake_keeps_events_through_an_audit_outage_longer_than_the_retri
     monkeypatch.setattr(audit_intake, "RETRY_DELAY", 0.05)
     monkeypatch.setattr(audit_intake, "MAX_RETRY_DELAY", 0.05)
     org = "outage"
-    secrets_nc = await _connect(private_nats, "secrets")
-    renderer = await _connect(private_nats, "renderer")
-    log = await _audit_log(private_nats, secrets_nc)
-    consumer = AuditIntakeConsumer(secrets_nc, log)
     use = _use(org)
-    try:
+    async with _intake(private_nats) as (secrets_nc, renderer, log, consumer):
         await log.append(value_use_audit_event(_use(org)))
         await _break_audit_stream(private_nats)  # the stream refuses every event
         await consumer.start()
@@ -228,11 +226,6 @@ async def test_intake_keeps_events_through_an_audit_outage_longer_than_the_retri
         await _loosen_audit_stream(private_nats)  # the outage ends
         await _drained(secrets_nc)
         stored = [e.id async for _, e in log.events(org, after=0)]
-    finally:
-        await consumer.stop()
-        await log.close()
-        await renderer.close()
-        await secrets_nc.close()
     assert use.event_id in stored
     assert consumer.dropped == {}
 
@@ -332,12 +325,8 @@ async def test_a_repeated_intake_event_is_stored_once_and_verify_stays_intact(
     keeps it once (its id is the message id); the head anchor must follow the stream, not the
     position the duplicate was sealed at, or verify reports a lost head (a false alarm)."""
     org = "orgB"
-    secrets_nc = await _connect(private_nats, "secrets")
-    renderer = await _connect(private_nats, "renderer")
-    log = await _audit_log(private_nats, secrets_nc)
-    consumer = AuditIntakeConsumer(secrets_nc, log)
     event = _use(org)
-    try:
+    async with _intake(private_nats) as (secrets_nc, renderer, log, consumer):
         await consumer.start()
         for _ in range(2):
             await renderer.request(
@@ -345,11 +334,6 @@ async def test_a_repeated_intake_event_is_stored_once_and_verify_stays_intact(
             )
             await _drained(secrets_nc)
         stored = [e async for _, e in log.events(org, after=0)]
-    finally:
-        await consumer.stop()
-        await log.close()
-        await renderer.close()
-        await secrets_nc.close()
     assert [e.id for e in stored] == [event.event_id]
     report = await verify_audit(service_settings(private_nats, "secrets"), organization_id=org)
     assert report.ok, report.lines()
