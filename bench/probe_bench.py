@@ -26,7 +26,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-from tests.helpers import free_port, start_nats
+from tests.helpers import spawn_with_metrics, start_nats
 
 
 def _proc_cpu_ms(pid: int) -> float:
@@ -62,22 +62,8 @@ def main() -> None:
     parser.add_argument("--gets", type=int, default=200)
     args = parser.parse_args()
     fixture = start_nats(Path(tempfile.mkdtemp()) / "nats")
-    port = free_port()
-    creds = fixture.creds("renderer")
-    env = dict(
-        os.environ,
-        SIGIL_NATS_URL=creds["nats_url"],
-        SIGIL_NATS_USER="renderer",
-        SIGIL_NATS_PASSWORD=creds["nats_password"],
-        SIGIL_METRICS_PORT=str(port),
-    )
-    service = subprocess.Popen(
-        [sys.executable, "-m", "sigil_renderer"],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}/metrics"
+    started = spawn_with_metrics(fixture, "renderer")
+    service, env, url = started.proc, started.env, started.metrics_url
     try:
         _wait_ready(url)
         old = _exec_cost(

@@ -4,6 +4,8 @@ import asyncio
 import concurrent.futures
 import os
 import socket
+import subprocess
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -66,6 +68,35 @@ def free_port() -> int:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]
         return port
+
+
+@dataclass(frozen=True)
+class ServiceProcess:
+    """A bus service started as ``python -m sigil_<service>`` with its metrics endpoint on."""
+
+    proc: subprocess.Popen[bytes]
+    env: dict[str, str]
+    metrics_url: str
+
+
+def spawn_with_metrics(fixture: NatsFixture, service: str) -> ServiceProcess:
+    """Start one bus service against the fixture's server, serving ``/metrics`` on a free port."""
+    port = free_port()
+    creds = fixture.creds(service)
+    env = dict(
+        os.environ,
+        SIGIL_NATS_URL=creds["nats_url"],
+        SIGIL_NATS_USER=service,
+        SIGIL_NATS_PASSWORD=creds["nats_password"],
+        SIGIL_METRICS_PORT=str(port),
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-m", f"sigil_{service}"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    return ServiceProcess(proc=proc, env=env, metrics_url=f"http://127.0.0.1:{port}/metrics")
 
 
 def descendants(pid: int) -> set[int]:

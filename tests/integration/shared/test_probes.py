@@ -4,15 +4,12 @@ They must keep answering while NATS is down (a NATS outage must not restart ever
 they must not need a new process per probe.
 """
 
-import os
-import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
 from pathlib import Path
 
-from tests.helpers import free_port, start_nats
+from tests.helpers import spawn_with_metrics, start_nats
 
 
 def _get(url: str) -> int:
@@ -34,22 +31,8 @@ def _wait_for(url: str, deadline: float) -> int:
 
 def test_bus_service_liveness_endpoint_survives_a_nats_outage(tmp_path: Path) -> None:
     fixture = start_nats(tmp_path / "nats")
-    port = free_port()
-    creds = fixture.creds("renderer")
-    env = dict(
-        os.environ,
-        SIGIL_NATS_URL=creds["nats_url"],
-        SIGIL_NATS_USER="renderer",
-        SIGIL_NATS_PASSWORD=creds["nats_password"],
-        SIGIL_METRICS_PORT=str(port),
-    )
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "sigil_renderer"],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}/metrics"
+    started = spawn_with_metrics(fixture, "renderer")
+    proc, url = started.proc, started.metrics_url
     try:
         assert _wait_for(url, time.monotonic() + 60) == 200
         fixture.server.stop()
