@@ -154,6 +154,34 @@ def create_broker(settings: BusSettings, *, service: str) -> NatsBroker:
     )
 
 
+async def send(
+    broker: NatsBroker, op: Command[Any, Any], payload: bytes, *, timeout: float
+) -> bytes:
+    """Send a declared command's JSON and return the raw reply envelope, or raise
+    ``unavailable``.
+
+    With tracing, FastStream's request carries the span context in the headers; without,
+    the NATS client's own request on the same connection and private inbox skips
+    FastStream's publish command and message wrapping on the hot path.
+    """
+    subject = op.subject
+    try:
+        if tracing_enabled():
+            traced = await broker.request(payload, subject, headers=_JSON, timeout=timeout)
+            body: bytes = traced.body
+        else:
+            msg = await broker.connection.request(subject, payload, timeout=timeout, headers=_JSON)
+            body = msg.data
+    except (TimeoutError, NatsTimeoutError) as err:
+        raise UnavailableError(f"no reply on {subject} within {timeout:g}s") from err
+    except NoRespondersError as err:
+        raise UnavailableError(f"no service answers on {subject}") from err
+    except NatsError as err:
+        # Closed, reconnecting or draining connection, or the like: the bus is unavailable.
+        raise UnavailableError(f"the bus is unavailable for {subject}") from err
+    return body
+
+
 async def request(
     broker: NatsBroker,
     op: Command[RequestT, ReplyT],
@@ -161,29 +189,13 @@ async def request(
     *,
     timeout: float,
 ) -> ReplyT:
-    """The typed client: send a declared command, return its result or raise its error.
-
-    With tracing, FastStream's request carries the span context in the headers; without,
-    the NATS client's own request on the same connection and private inbox skips
-    FastStream's publish command and message wrapping (as the gateway's relay does).
-    """
-    subject = op.subject
-    try:
-        if tracing_enabled():
-            body: bytes = (await broker.request(message, subject, timeout=timeout)).body
-        else:
-            payload = message.model_dump_json().encode()
-            msg = await broker.connection.request(subject, payload, timeout=timeout, headers=_JSON)
-            body = msg.data
-    except (TimeoutError, NatsTimeoutError) as err:
-        raise UnavailableError(f"no reply on {subject} within {timeout:g}s") from err
-    except NoRespondersError as err:
-        raise UnavailableError(f"no service answers on {subject}") from err
+    """The typed client: send a declared command, return its result or raise its error."""
+    body = await send(broker, op, message.model_dump_json().encode(), timeout=timeout)
     reply = Reply[op.reply].model_validate_json(body)  # type: ignore[name-defined]
     if reply.error is not None:
         raise error_from_code(reply.error.code, reply.error.message, reply.error.details)
     if reply.data is None:
-        raise UnavailableError(f"empty reply on {subject}")
+        raise UnavailableError(f"empty reply on {op.subject}")
     data: ReplyT = reply.data
     return data
 

@@ -12,23 +12,19 @@ from typing import Any, TypeVar
 from fastapi import Response
 from fastapi.exceptions import RequestValidationError
 from faststream.nats import NatsBroker
-from nats.errors import Error as NatsError
-from nats.errors import NoRespondersError
-from nats.errors import TimeoutError as NatsTimeoutError
 from pydantic import BaseModel
 from pydantic_core import PydanticSerializationError
 
+from sigil_shared import bus
 from sigil_shared.contracts import Reply
 from sigil_shared.errors import UnavailableError, error_from_code
 from sigil_shared.operations import Command
-from sigil_shared.telemetry import tracing_enabled
 
 RequestT = TypeVar("RequestT", bound=BaseModel)
 ReplyT = TypeVar("ReplyT", bound=BaseModel)
 
 _OK_PREFIX = b'{"ok":true,"data":'
 _OK_SUFFIX = b',"error":null}'
-_JSON = {"content-type": "application/json"}
 
 
 def encode(message: BaseModel) -> bytes:
@@ -53,26 +49,7 @@ async def send(
     broker: NatsBroker, op: Command[RequestT, ReplyT], message: RequestT, *, timeout: float
 ) -> bytes:
     """Send a declared command and return the raw reply envelope, or raise ``unavailable``."""
-    subject = op.subject
-    payload = encode(message)
-    try:
-        if tracing_enabled():
-            # FastStream's publish path carries the span context in the message headers.
-            traced = await broker.request(payload, subject, headers=_JSON, timeout=timeout)
-            body: bytes = traced.body
-        else:
-            # Untraced, the NATS client's own request (same connection, same private inbox)
-            # skips FastStream's publish command and message wrapping on the hot path.
-            raw = await broker.connection.request(subject, payload, timeout=timeout, headers=_JSON)
-            body = raw.data
-    except (TimeoutError, NatsTimeoutError) as err:
-        raise UnavailableError(f"no reply on {subject} within {timeout:g}s") from err
-    except NoRespondersError as err:
-        raise UnavailableError(f"no service answers on {subject}") from err
-    except NatsError as err:
-        # Closed, reconnecting or draining connection, or the like: the bus is unavailable.
-        raise UnavailableError(f"the bus is unavailable for {subject}") from err
-    return body
+    return await bus.send(broker, op, encode(message), timeout=timeout)
 
 
 def data_bytes(body: bytes, op: Command[Any, Any]) -> bytes:
