@@ -1,10 +1,10 @@
 """The process boundary every bus service shares: settings, logging, telemetry, run."""
 
-import asyncio
 import gc
 from collections.abc import Callable
 from typing import TypeVar
 
+import uvloop
 from faststream import FastStream
 
 from sigil_shared.logs import configure_logging
@@ -26,7 +26,7 @@ def run_service(
     configure_telemetry(f"sigil-{service}")
     app = create_app(settings)
     settle_garbage_collector()
-    asyncio.run(app.run())
+    uvloop.run(app.run())
 
 
 def settle_garbage_collector() -> None:

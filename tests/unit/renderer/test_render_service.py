@@ -28,6 +28,8 @@ class FakeSecrets:
 
     def __init__(self) -> None:
         self.versions: dict[tuple[str, str | None], dict[int, str]] = {}
+        #: Keys with no current value whose history is kept (deleted, still pinned).
+        self.deleted: set[str] = set()
         self.resolves = 0
 
     def put(self, key: str, value: str, customer: str | None = None) -> int:
@@ -56,6 +58,8 @@ class FakeSecrets:
         found: dict[str, ResolvedSecret] = {}
         for (key, scope), history in self.versions.items():
             if scope not in (None, customer) or (keys is not None and key not in keys):
+                continue
+            if key in self.deleted:
                 continue
             if key in found and scope is None:
                 continue  # the customer's own value wins
@@ -264,7 +268,22 @@ async def test_lost_receipt_race_re_renders_from_the_winner(h: Harness) -> None:
         )
     )
     assert reply.reused_receipt is True
-    assert len(h.audit.events) == 2
+    # The lost attempt's output was thrown away unseen: one use, with the winner's pins.
+    (event,) = h.audit.events
+    assert [(k.key, k.version) for k in event.keys] == [("K", 1)]
+
+
+async def test_a_rendered_revision_renders_its_pins_when_current_values_would_fail(
+    h: Harness,
+) -> None:
+    """The first attempt takes a revision to be new; when the current values cannot render
+    it (a key deleted since), the revision's receipt decides, not an error."""
+    h.secrets.put("K", "kept")
+    assert await h.render("K={{ .Secrets.K }}") == "K=kept"
+    h.secrets.deleted.add("K")  # deleted: no current value, the pinned version is kept
+    h.generations.value = 2
+    assert await h.render("K={{ .Secrets.K }}") == "K=kept"
+    assert [e.outcome for e in h.audit.events] == ["success", "success"]
 
 
 async def test_rerender_for_another_scope_is_refused(h: Harness) -> None:

@@ -240,20 +240,33 @@ class RendererService:
         await self._audit_intake.record(event)
 
     async def render(self, req: TemplateRenderRequest) -> TemplateRenderReply:
-        """Render a revision; an existing revision re-renders with the versions it pinned."""
+        """Render a revision; an existing revision re-renders with the versions it pinned.
+
+        The first attempt takes the revision to be new (the common case: a deployment
+        update is a new revision) and reads no receipt: creating the receipt is the check.
+        If the revision exists, the next attempts read its receipt and render its pins.
+        """
         start = time.perf_counter()
         with _TRACER.start_as_current_span("renderer.render"):
             try:
-                for _ in range(_RENDER_ATTEMPTS):
-                    reply = await self._render(req)
+                for attempt in range(_RENDER_ATTEMPTS):
+                    reply = await self._render(req, assume_new=attempt == 0)
                     if reply is not None:
                         return reply
                 raise UnavailableError("the receipt of this revision keeps changing; try again")
             finally:
                 _RENDER_SECONDS.record(time.perf_counter() - start)
 
-    async def _render(self, req: TemplateRenderRequest) -> TemplateRenderReply | None:
-        """One attempt; None when another render wrote this revision's receipt meanwhile."""
+    async def _render(
+        self, req: TemplateRenderRequest, *, assume_new: bool
+    ) -> TemplateRenderReply | None:
+        """One attempt; None when the revision turned out to have a receipt (``assume_new``)
+        or another render changed it meanwhile: the caller renders again from it.
+
+        Nothing is answered before the revision's receipt and the audit record of this use
+        are both stored; the audit record is written once the receipt is (an attempt whose
+        output is thrown away used no value and records none).
+        """
         org, scope = req.organization_id, req.customer_organization_id
         if req.actor is not None and req.actor.organization_id != org:
             msg = "the actor belongs to another organization"
@@ -267,11 +280,11 @@ class RendererService:
             )
         files = _files(req.env_file, req.values_yaml)
         referenced = self._referenced(files)
-        # Both reads go out together: one round trip to the KV, none to the secrets service
-        # when the values are cached.
+        # The reads go out together; with the owner known and the values cached, the only
+        # one is the scope generation (shared by renders arriving together).
         owner, stored, current = await asyncio.gather(
             self._receipts.claim_owner(org, req.deployment_id, scope),
-            self._receipts.get(org, req.deployment_id, req.revision),
+            self._no_receipt() if assume_new else self._stored(req),
             self._secrets.current(org, scope, referenced),
         )
         if owner != scope:
@@ -293,6 +306,8 @@ class RendererService:
         )
         entries = _entries([used[key] for key in rendered])
         if issues:
+            if assume_new and await self._stored(req) is not None:
+                return None  # a rendered revision: its pinned values decide, not these
             rejected = TemplateRejectedError(
                 "templates cannot be rendered: " + issues[0].message,
                 details={"errors": [i.model_dump(mode="json") for i in issues]},
@@ -300,17 +315,11 @@ class RendererService:
             await self._audit(req, entries, rejected.code)
             raise rejected
         receipt, write = self._receipt(req, stored, entries)
-        # The receipt and the audit record are written together, both before the reply.
-        audit, written = await asyncio.gather(
-            self._audit(req, entries, "success"), write, return_exceptions=True
-        )
-        for outcome in (audit, written):
-            if isinstance(outcome, BaseException):
-                raise outcome
-        if written is False:
-            # Another render stored this revision's receipt first: render again from it (the
-            # audit record of this attempt stays: the values were read).
+        if not await write:
+            # The revision has a receipt (rendered before, or by another render a moment
+            # ago): render again from it. This attempt's output is dropped unseen.
             return None
+        await self._audit(req, entries, "success")
         if stored is None or receipt is not stored.receipt:
             await self._events.published(receipt)
         env = results.get("envFile")
@@ -321,6 +330,13 @@ class RendererService:
             receipt=receipt,
             reused_receipt=stored is not None,
         )
+
+    async def _stored(self, req: TemplateRenderRequest) -> StoredReceipt | None:
+        return await self._receipts.get(req.organization_id, req.deployment_id, req.revision)
+
+    @staticmethod
+    async def _no_receipt() -> StoredReceipt | None:
+        return None
 
     async def _refuse_other_scope(self, req: TemplateRenderRequest) -> NoReturn:
         """A deployment keeps the scope of its first render: another scope is refused.

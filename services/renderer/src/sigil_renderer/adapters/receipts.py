@@ -20,6 +20,8 @@ _NOT_FOUND = "404"
 _SEQUENCE = "Nats-Sequence"
 _KV_OPERATION = "KV-Operation"
 _REMOVED = ("DEL", "PURGE")
+#: Deployments whose owner this process knows (an owner record never changes once written).
+OWNERS_KNOWN = 65_536
 
 
 def receipt_key(org: str, deployment: str, revision: int) -> str:
@@ -51,6 +53,8 @@ class KvReceiptStore:
         self._timeout = timeout
         self._replicas = replicas
         self._kv: KeyValue | None = None
+        #: (org, deployment) -> owner, as read or written: create-only, so never stale.
+        self._owners: dict[tuple[str, str], str | None] = {}
 
     async def setup(self) -> None:
         """Bind to (or create) the bucket."""
@@ -106,8 +110,18 @@ class KvReceiptStore:
 
         Its first render records it with a create-only write; every later render gets the
         recorded scope back, whatever it asks for, so no render can move a deployment (and
-        with it who reads its logs and which values mask them) to another scope.
+        with it who reads its logs and which values mask them) to another scope. The record
+        is never updated or deleted, so an owner once known is answered from memory.
         """
+        if (org, deployment) in self._owners:
+            return self._owners[(org, deployment)]
+        owner = await self._claim_owner(org, deployment, customer)
+        if len(self._owners) >= OWNERS_KNOWN:
+            del self._owners[next(iter(self._owners))]  # oldest first
+        self._owners[(org, deployment)] = owner
+        return owner
+
+    async def _claim_owner(self, org: str, deployment: str, customer: str | None) -> str | None:
         key = owner_key(org, deployment)
         subject = f"{self._direct}{key}"
         for _ in range(2):
