@@ -133,3 +133,50 @@ def test_invalid_utf8_and_lone_surrogates_do_not_crash() -> None:
     broken = b"A={{ .Secrets.X }}\xff\xfe".decode("utf-8", "replace")
     assert render(broken, {"X": "1"}) == "A=1\ufffd\ufffd"
     assert render("{{ .Secrets.X }}\ud800", {"X": "v"}).startswith("v")
+
+
+_PRINT_CASES = [
+    "A={{ .Secrets.API_URL }}\nB={{.Secrets.DB_PASSWORD}}\n",
+    "{{ with .Secrets }}{{ .API_URL }}{{ end }}{{ .Secrets.NUM }}",
+    "{{ range $k, $v := .Secrets }}{{ $k }}={{ $v }};{{ end }}{{ .Secrets.NUM }}",
+    "{{ $x := .Secrets.API_URL }}{{ .Secrets.API_URL }}{{ $x }}",
+    '{{ .Secrets.API_URL | printf "%q" }}{{ .Secrets.API_URL }}',
+    "{{ if .Secrets.NOPE }}x{{ end }}{{ .Secrets.API_URL }}",
+    "ok={{ .Secrets.API_URL }}\nbad={{ .Secrets.MISSING }}",
+    "{{ .Secrets.API_URL.More }}",
+    "{{ .Secrets }}",
+    "{{ .Other.API_URL }}",
+]
+
+
+def _general_path_only(compiled: object) -> None:
+    """Turn the executor's ``{{ .Secrets.KEY }}`` shortcut off for every action node."""
+    from sigil_renderer.template import nodes as n
+
+    def visit(node: object) -> None:
+        if isinstance(node, n.ActionNode):
+            node.__dict__["printed_secret"] = None
+        for value in getattr(node, "__dict__", {}).values():
+            for child in value if isinstance(value, list) else [value]:
+                if isinstance(child, n.Node):
+                    visit(child)
+
+    for tree in compiled.trees.values():  # type: ignore[attr-defined]
+        visit(tree.root)
+
+
+@pytest.mark.parametrize("text", _PRINT_CASES)
+def test_the_plain_print_shortcut_answers_as_the_general_path(text: str) -> None:
+    """Output and error text are the same with and without the executor's shortcut for
+    ``{{ .Secrets.KEY }}`` (the Go corpus checks the general path against Go itself)."""
+
+    def outcome(shortcut: bool) -> str:
+        compiled = parse(text, "envFile")
+        if not shortcut:
+            _general_path_only(compiled)
+        try:
+            return "ok:" + compiled.render(SECRETS)
+        except TemplateExecError as err:
+            return f"error:{err}:{err.line}:{err.column}:{err.key}"
+
+    assert outcome(shortcut=True) == outcome(shortcut=False)

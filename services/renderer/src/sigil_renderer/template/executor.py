@@ -213,6 +213,15 @@ class State:
         self.at(node)
         if isinstance(node, n.ActionNode):
             self.statement = node.pipe
+            key = node.printed_secret
+            if key is not None and type(dot) is Root:
+                # {{ .Secrets.KEY }} of a key that exists: the value itself is what the
+                # pipeline would give and Sprint would print. Anything else (a missing key,
+                # another dot) takes the general path, errors included.
+                secret = dot.secrets.get(key)
+                if type(secret) is str:
+                    self.print_text(secret)
+                    return
             value = self.eval_pipeline(dot, node.pipe)
             if not node.pipe.decl:
                 self.print_value(node, value)
@@ -591,7 +600,9 @@ class State:
 
     def print_value(self, node: n.Node, value: object) -> None:
         self.at(node)
-        text = "<no value>" if value is NO_VALUE else sprint(value)
+        self.print_text("<no value>" if value is NO_VALUE else sprint(value))
+
+    def print_text(self, text: str) -> None:
         if self.decisions is not None:
             self.decisions.prints.append((self.size[0], text))
         self.write(text)

@@ -1,5 +1,6 @@
 """Parse-tree nodes of Go's text/template; ``str(node)`` is Go's ``node.String()``."""
 
+import functools
 from dataclasses import dataclass, field
 from typing import Union
 
@@ -145,6 +146,20 @@ class ActionNode(Node):
 
     def __str__(self) -> str:
         return "{{" + str(self.pipe) + "}}"
+
+    @functools.cached_property
+    def printed_secret(self) -> str | None:
+        """KEY when this action is exactly ``{{ .Secrets.KEY }}`` (one command, one field
+        chain of two names, no variable): what most templates consist of, which the
+        executor may print without evaluating a pipeline (read once the tree is built)."""
+        pipe = self.pipe
+        if pipe.decl or len(pipe.cmds) != 1 or len(pipe.cmds[0].args) != 1:
+            return None
+        field_node = pipe.cmds[0].args[0]
+        if type(field_node) is not FieldNode or len(field_node.ident) != 2:
+            return None
+        first, key = field_node.ident
+        return key if first == "Secrets" else None
 
 
 @dataclass(eq=False)
