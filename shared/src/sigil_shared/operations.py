@@ -13,6 +13,7 @@ from pydantic import BaseModel
 
 from sigil_shared import subjects as s
 from sigil_shared.contracts import (
+    MAX_VALUE_USE_BATCH,
     AuditEvent,
     AuditQueryReply,
     AuditQueryRequest,
@@ -268,8 +269,10 @@ VALUE_USE: Final = Event(
     ValueUseEvent,
     _users("renderer"),
     frozenset(),
-    "A render or validation used (the names of) secrets; the secrets service's durable "
-    "consumer appends it to the audit chain before acking; never template text or values",
+    "A render or validation used (the names of) secrets: one event or a batch (array) of "
+    f"up to {MAX_VALUE_USE_BATCH} of the organization's events; the secrets service's "
+    "durable consumer appends them to the audit chain before acking; never template text "
+    "or values",
     stream=s.AUDIT_INTAKE_STREAM,
 )
 LOGS_RAW: Final = Event(

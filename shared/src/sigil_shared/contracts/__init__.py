@@ -1,13 +1,17 @@
 """Every bus message and HTTP body of Sigil, declared once."""
 
 from sigil_shared.contracts.audit import (
+    MAX_VALUE_USE_BATCH,
     OPERATOR_CHAIN,
     AuditEvent,
     AuditOutcome,
     AuditQueryReply,
     AuditQueryRequest,
+    ValueUseBatchError,
     ValueUseEvent,
     ValueUseKey,
+    decode_value_use_batch,
+    encode_value_use_batch,
 )
 from sigil_shared.contracts.base import Contract, ErrorBody, ErrorResponse, Reply, WireSecret
 from sigil_shared.contracts.health import HealthReply, HealthRequest
@@ -52,6 +56,7 @@ from sigil_shared.contracts.templates import (
 )
 
 __all__ = [
+    "MAX_VALUE_USE_BATCH",
     "OPERATOR_CHAIN",
     "Actor",
     "AffectedDeployment",
@@ -102,7 +107,10 @@ __all__ = [
     "TemplateValidateBody",
     "TemplateValidateReply",
     "TemplateValidateRequest",
+    "ValueUseBatchError",
     "ValueUseEvent",
     "ValueUseKey",
     "WireSecret",
+    "decode_value_use_batch",
+    "encode_value_use_batch",
 ]

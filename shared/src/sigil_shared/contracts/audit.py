@@ -1,9 +1,12 @@
 """Audit events (durable, HMAC-chained per organization), value-use intake and their query."""
 
+import hashlib
+from collections.abc import Sequence
 from enum import StrEnum
 from typing import Literal
 
-from pydantic import AwareDatetime, Field
+import pydantic_core
+from pydantic import AwareDatetime, Field, ValidationError
 
 from sigil_shared.contracts.base import Contract
 from sigil_shared.contracts.identity import Actor, Role
@@ -26,6 +29,8 @@ OPERATOR_CHAIN = "_operator"
 
 #: Bounds of one value-use event: a template names at most this many keys.
 MAX_VALUE_USE_KEYS = 10_000
+#: Value-use events in one intake message (a JSON array); one event is sent as an object.
+MAX_VALUE_USE_BATCH = 256
 
 
 class ValueUseKey(Contract):
@@ -94,7 +99,10 @@ class AuditQueryReply(Contract):
 class ValueUseEvent(Contract):
     """A use of secret values (contract C1): published by the renderer on the audit intake.
 
-    Never template text, output or values. ``event_id`` is also the ``Nats-Msg-Id``.
+    An intake message is one event (a JSON object) or a batch of 1 to 256 events of the
+    subject's organization (a JSON array). Never template text, output or values.
+    ``event_id`` is the audit event id; it is also the ``Nats-Msg-Id`` of a message
+    carrying one event (a batch's id is derived from its events' ids).
     """
 
     event_id: str = Field(min_length=1, max_length=64)
@@ -110,3 +118,58 @@ class ValueUseEvent(Contract):
     request_id: str = Field(min_length=1, max_length=128)
     trace_id: str | None = Field(default=None, max_length=64)
     at: AwareDatetime
+
+
+class ValueUseBatchError(ValueError):
+    """An intake message that is not one value-use event nor a batch of them (not JSON, a
+    JSON scalar, an empty or oversized array, nesting too deep). Never quotes the input."""
+
+
+def encode_value_use_batch(events: Sequence[ValueUseEvent]) -> tuple[bytes, str]:
+    """The intake message body for ``events`` (one organization's) and its ``Nats-Msg-Id``.
+
+    One event is sent as its object, with its own id as the message id; several as a JSON
+    array, with the first 32 hex digits of the SHA-256 of their ids joined by commas, so
+    a retried publish of the same batch is stored once. ValueError for no event, more than
+    ``MAX_VALUE_USE_BATCH`` or events of more than one organization.
+    """
+    if not 1 <= len(events) <= MAX_VALUE_USE_BATCH:
+        msg = f"a value-use batch holds 1 to {MAX_VALUE_USE_BATCH} events, not {len(events)}"
+        raise ValueError(msg)
+    first = events[0]
+    if len(events) == 1:
+        return first.model_dump_json().encode(), first.event_id
+    if any(e.organization_id != first.organization_id for e in events):
+        raise ValueError("a value-use batch holds the events of one organization")
+    body = b"[" + b",".join(e.model_dump_json().encode() for e in events) + b"]"
+    ids = ",".join(e.event_id for e in events).encode()
+    return body, hashlib.sha256(ids).hexdigest()[:32]
+
+
+def _value_use_or_none(item: object) -> ValueUseEvent | None:
+    try:
+        return ValueUseEvent.model_validate(item)
+    except ValidationError:
+        return None
+
+
+def decode_value_use_batch(data: bytes) -> list[ValueUseEvent | None]:
+    """The events of one intake message: an object is one element, an array of 1 to
+    ``MAX_VALUE_USE_BATCH`` one element each, in order.
+
+    The JSON is parsed once (UTF-8 only) and each element validated on its own: an element
+    that is not a valid event is None in its slot, so the rest still count. Anything else
+    raises ValueUseBatchError. Which organization the events name is the caller's check.
+    """
+    try:
+        doc = pydantic_core.from_json(data, allow_inf_nan=False)
+    except ValueError as err:  # not JSON, not UTF-8, or nested too deep
+        raise ValueUseBatchError("not a JSON document") from err
+    if type(doc) is dict:
+        return [_value_use_or_none(doc)]
+    if type(doc) is not list:
+        raise ValueUseBatchError("neither an event object nor an array of events")
+    if not 1 <= len(doc) <= MAX_VALUE_USE_BATCH:
+        msg = f"a value-use batch holds 1 to {MAX_VALUE_USE_BATCH} events, not {len(doc)}"
+        raise ValueUseBatchError(msg)
+    return [_value_use_or_none(item) for item in doc]

@@ -1,16 +1,21 @@
 """The value-use audit intake (contract C1): a durable pull consumer shared by every replica.
 
-Renderers publish a ValueUseEvent per render or validation into the SIGIL_AUDIT_INTAKE
-work queue and wait for its PubAck before answering. Here each fetched batch is appended
-to the organizations' audit chains (group-committed, so a batch costs a few round trips)
-and every message is acknowledged only after its event is stored; an event that cannot
-be stored is redelivered with a growing delay, at most ``MAX_DELIVER`` times unless the
-audit stream itself is down. An event that can never be appended (not the contract, filed
-under another organization, an actor of another organization, a customer using another's
-scope, keys of another customer, an ``at`` far from the time the intake stored it) is
-terminated at once. Every drop is counted and logged by reason and organization, never
-content. nats-py directly, like the redactor's raw-log consumer: the loop fetches batches
-and acks per message after the append.
+Renderers publish value-use events into the SIGIL_AUDIT_INTAKE work queue and wait for
+the PubAck before answering: one event per message, or the events of an organization's
+concurrent renders coalesced into one message (a JSON array of up to
+``MAX_VALUE_USE_BATCH``). Here each fetched batch of messages is appended to the
+organizations' audit chains (a message's events concurrently, so the audit log
+group-commits them: a batch costs a few round trips) and a message is acknowledged only
+after every event of it that can be appended is stored. If one cannot be stored yet the
+whole message is redelivered with a growing delay, at most ``MAX_DELIVER`` times unless the
+audit stream itself is down; the events stored before are not stored again (their id is
+the audit stream's de-duplication id, within its window). An event that can never be
+appended (not the contract, filed under another organization, an actor of another
+organization, a customer using another's scope, keys of another customer, an ``at`` far
+from the time the intake stored it) is dropped at once while the rest of its message is
+stored; a message with nothing to store is terminated. Every drop is counted and logged by
+reason and organization, never content. nats-py directly, like the redactor's raw-log
+consumer: the loop fetches batches and acks per message after the appends.
 """
 
 import asyncio
@@ -27,12 +32,16 @@ from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js import JetStreamContext
 from nats.js.errors import Error as JsError
 from opentelemetry import metrics
-from pydantic import ValidationError
 
-from sigil_secrets.domain.value_use import value_use_audit_event, value_use_problem
+from sigil_secrets.domain.value_use import value_use_audit_events, value_use_problem
 from sigil_secrets.ports import AuditLog
 from sigil_shared import subjects
-from sigil_shared.contracts import ValueUseEvent
+from sigil_shared.contracts import (
+    AuditEvent,
+    ValueUseBatchError,
+    ValueUseEvent,
+    decode_value_use_batch,
+)
 from sigil_shared.errors import SigilError
 from sigil_shared.jetstream import bind_work_consumer
 
@@ -43,16 +52,17 @@ ACK_WAIT = 30.0
 #: Seconds a failed append waits before its first redelivery; doubles per delivery.
 RETRY_DELAY = 1.0
 MAX_RETRY_DELAY = 60.0
-#: Deliveries of one event before it is given up (terminated, counted and logged), about
-#: 18 minutes of retries, while the audit stream itself answers and takes events: the
-#: event (or its organization's chain) is then the problem, and the work queue moves on
-#: rather than retrying it for ever. While the stream is down, events stay queued.
+#: Deliveries of one message before the events of it not stored are given up (counted and
+#: logged), about 18 minutes of retries, while the audit stream itself answers and takes
+#: events: the events (or their organization's chain) are then the problem, and the work
+#: queue moves on rather than retrying them for ever. While the stream is down, events
+#: stay queued.
 MAX_DELIVER = 24
 
-#: Intake messages not appended, by reason; labels never carry content.
+#: Value-use events not appended, by reason; labels never carry content.
 _DROPPED = metrics.get_meter("sigil.secrets").create_counter(
     "sigil.audit_intake.dropped",
-    unit="{message}",
+    unit="{event}",
     description="Value-use events refused (invalid, misfiled, forged) or given up after retries",
 )
 
@@ -66,7 +76,7 @@ class AuditIntakeConsumer:
         self._batch = batch
         self._task: asyncio.Task[None] | None = None
         self._sub: JetStreamContext.PullSubscription | None = None
-        #: Messages dropped since start, by reason (also the ``sigil.audit_intake.dropped``
+        #: Events dropped since start, by reason (also the ``sigil.audit_intake.dropped``
         #: counter): what the log lines count.
         self.dropped: Counter[str] = Counter()
 
@@ -97,61 +107,81 @@ class AuditIntakeConsumer:
                 continue
             await asyncio.gather(*(self._handle(msg) for msg in messages))
 
-    def _drop(self, msg: Msg, reason: str, org: str | None) -> Awaitable[None]:
-        """Terminate ``msg`` (never redelivered), counted; the log line names the reason
-        and organization only, never the message's content."""
-        self.dropped[reason] += 1
-        _DROPPED.add(1, {"reason": reason})
-        log.error(
-            "audit intake: event of %s refused (%s); %d refused for this reason so far",
-            org or "an unknown organization",
-            reason,
-            self.dropped[reason],
-        )
-        return _settle(msg.term())
+    def _count(self, refused: Counter[tuple[str, str | None]]) -> None:
+        """Count dropped events by (reason, organization); the log line names the reason
+        and the organization only, never an event's content."""
+        for (reason, org), events in refused.items():
+            self.dropped[reason] += events
+            _DROPPED.add(events, {"reason": reason})
+            log.error(
+                "audit intake: %s of %s refused (%s); %d refused for this reason so far",
+                "event" if events == 1 else f"{events} events",
+                org or "an unknown organization",
+                reason,
+                self.dropped[reason],
+            )
 
     async def _handle(self, msg: Msg) -> None:
-        """Append one event, then ack; redeliver later (a bounded number of times) if it
-        cannot be stored; terminate at once what can never be appended."""
+        """Append a message's events, then ack; redeliver it later (a bounded number of
+        times) if one cannot be stored yet; drop at once what can never be appended, and
+        terminate a message left with nothing to append."""
         try:
-            event = ValueUseEvent.model_validate_json(msg.data)
-        except ValidationError:
+            events = decode_value_use_batch(msg.data)
+        except ValueUseBatchError:
             # Contract violation by a publisher: never appendable, so not retried.
-            await self._drop(msg, "not a value-use event", None)
+            self._count(Counter({("not a value-use event", None): 1}))
+            await _settle(msg.term())
             return
-        org = event.organization_id
-        if msg.subject != subjects.audit_intake(org):
-            await self._drop(msg, "filed under another organization", None)
+        org, accepted, refused = _triage(events, msg.subject, _received(msg))
+        if org is None or not accepted:
+            self._count(refused)
+            await _settle(msg.term())
             return
-        received = _received(msg)
-        problem = value_use_problem(event, received)
-        if problem is not None:
-            await self._drop(msg, problem, org)
-            return
-        try:
-            await self._audit.append(value_use_audit_event(event, received))
-        except SigilError as err:
-            await self._retry(msg, org, err.code)
-            return
-        except Exception as err:  # noqa: BLE001 - one event must not stop the loop
-            await self._drop(msg, f"unexpected {type(err).__name__}", org)
-            return
-        await _settle(msg.ack())
+        outcomes = await self._append(accepted)
+        failed = [e for e in outcomes if isinstance(e, BaseException)]
+        for err in failed:
+            if not isinstance(err, Exception):  # cancelled: the consumer is stopping
+                raise err
+        unavailable = next((e for e in failed if isinstance(e, SigilError)), None)
+        if unavailable is not None:
+            if await self._redeliver(msg, org, unavailable.code, len(failed)):
+                return  # what it refused is counted once, when it is settled for good
+            refused["not stored after every retry", org] += len(failed)
+        else:  # one event must not stop the loop
+            refused.update((f"unexpected {type(e).__name__}", org) for e in failed)
+        self._count(refused)
+        await _settle(msg.ack() if len(failed) < len(outcomes) else msg.term())
 
-    async def _retry(self, msg: Msg, org: str, code: str) -> None:
-        """Redeliver later with a growing delay; give the event up after ``MAX_DELIVER``
-        deliveries unless the audit stream itself is down (then it waits, durable)."""
+    async def _append(self, events: list[AuditEvent]) -> list[AuditEvent | BaseException]:
+        """Append ``events`` (one organization's) concurrently, so the audit log
+        group-commits them as one batch; each one's stored event or its error."""
+        if len(events) == 1:  # no task to create
+            try:
+                return [await self._audit.append(events[0])]
+            except Exception as err:  # noqa: BLE001 - sorted by the caller
+                return [err]
+        return await asyncio.gather(*map(self._audit.append, events), return_exceptions=True)
+
+    async def _redeliver(self, msg: Msg, org: str, code: str, failed: int) -> bool:
+        """Have ``msg`` redelivered with a growing delay (True); after ``MAX_DELIVER``
+        deliveries give its ``failed`` events up (False) unless the audit stream itself is
+        down (then they wait, durable)."""
         deliveries = _deliveries(msg)
         if deliveries >= MAX_DELIVER:
             if not await self._stream_down():
-                await self._drop(msg, "not stored after every retry", org)
-                return
+                return False
             await _settle(msg.nak(delay=MAX_RETRY_DELAY))
-            return
-        if deliveries == 1:  # once per event, not once per retry
-            log.warning("audit intake: event of %s not stored yet (%s)", org, code)
+            return True
+        if deliveries == 1:  # once per message, not once per retry
+            log.warning(
+                "audit intake: %s of %s not stored yet (%s)",
+                "event" if failed == 1 else f"{failed} events",
+                org,
+                code,
+            )
         delay = min(RETRY_DELAY * 2 ** (deliveries - 1), MAX_RETRY_DELAY)
         await _settle(msg.nak(delay=delay))
+        return True
 
     async def _stream_down(self) -> bool:
         try:
@@ -171,6 +201,27 @@ class AuditIntakeConsumer:
             with contextlib.suppress(JsError, NatsError):
                 await self._sub.unsubscribe()
             self._sub = None
+
+
+def _triage(
+    events: list[ValueUseEvent | None], subject: str, received: datetime
+) -> tuple[str | None, list[AuditEvent], Counter[tuple[str, str | None]]]:
+    """The organization of a message's appendable events (None if there is none), those
+    events as audit events, and the number refused per (reason, organization)."""
+    org: str | None = None
+    accepted: list[ValueUseEvent] = []
+    refused: Counter[tuple[str, str | None]] = Counter()
+    for event in events:
+        if event is None:
+            refused["not a value-use event", None] += 1
+        elif subject != subjects.audit_intake(event.organization_id):
+            refused["filed under another organization", None] += 1
+        elif (problem := value_use_problem(event, received)) is not None:
+            refused[problem, event.organization_id] += 1
+        else:
+            org = event.organization_id
+            accepted.append(event)
+    return org, value_use_audit_events(accepted, received), refused
 
 
 def _received(msg: Msg) -> datetime:

@@ -1,5 +1,6 @@
 """Value-use events (contract C1) as audit events of the organization's chain."""
 
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 
 from sigil_shared.contracts import AuditEvent, AuditOutcome, ValueUseEvent
@@ -44,6 +45,16 @@ def value_use_audit_event(event: ValueUseEvent, received: datetime | None = None
     is stored once (it is also the stream's de-duplication id). ``received`` (when the
     intake stored it) is kept next to the renderer's ``at``.
     """
+    return _audit_event(event, None if received is None else {"receivedAt": received.isoformat()})
+
+
+def value_use_audit_events(events: Iterable[ValueUseEvent], received: datetime) -> list[AuditEvent]:
+    """``value_use_audit_event`` for the events of one intake message (one receive time)."""
+    details = {"receivedAt": received.isoformat()}
+    return [_audit_event(event, details) for event in events]
+
+
+def _audit_event(event: ValueUseEvent, details: dict[str, str] | None) -> AuditEvent:
     success = event.outcome == AuditOutcome.SUCCESS.value
     return AuditEvent(
         id=event.event_id,
@@ -61,6 +72,7 @@ def value_use_audit_event(event: ValueUseEvent, received: datetime | None = None
         deployment_id=event.deployment_id,
         revision=event.revision,
         keys=list(event.keys),
-        details={"receivedAt": received.isoformat()} if received is not None else None,
+        # Validated into a copy of its own: events of one message may share ``details``.
+        details=details,
         prev_hash="",
     )

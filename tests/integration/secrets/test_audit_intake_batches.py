@@ -1,0 +1,220 @@
+"""Batched intake messages (a JSON array of one organization's value-use events): each event
+is stored once on the keyed chain, a bad element is dropped alone, a retry stores nothing twice.
+
+Runs on its own nats-server per test, like test_audit_poison: the intake's durable consumer
+and the audit stream's configuration are server-wide.
+"""
+
+import asyncio
+import json
+import logging
+import uuid
+from collections.abc import AsyncIterator, Sequence
+from pathlib import Path
+
+import nats
+import pytest
+from nats.aio.client import Client as NatsClient
+from nats.js.api import DiscardPolicy
+
+from sigil_secrets.adapters import audit_intake
+from sigil_secrets.adapters.js_audit import JetStreamAuditLog
+from sigil_secrets.audit_admin import verify_audit
+from sigil_secrets.domain.value_use import value_use_audit_event
+from sigil_shared import subjects
+from sigil_shared.contracts import Actor, Role, ValueUseEvent, encode_value_use_batch
+from tests.helpers import NatsFixture, start_nats
+from tests.integration.secrets.test_audit_poison import (
+    CANARY,
+    _drained,
+    _intake,
+    _loosen_audit_stream,
+    _use,
+)
+from tests.integration.stack import service_settings
+
+
+@pytest.fixture
+async def private_nats(tmp_path: Path) -> AsyncIterator[NatsFixture]:
+    fixture = start_nats(tmp_path / "nats")
+    yield fixture
+    fixture.server.stop()
+
+
+async def _publish(renderer: NatsClient, org: str, body: bytes, msg_id: str | None = None) -> None:
+    """One intake message as the renderer sends it (JetStream publish, awaited PubAck)."""
+    ack = await renderer.jetstream().publish(
+        subjects.audit_intake(org),
+        body,
+        stream=subjects.AUDIT_INTAKE_STREAM,
+        headers={"Nats-Msg-Id": msg_id or uuid.uuid4().hex},
+    )
+    assert not ack.duplicate
+
+
+async def _fill_audit_stream_at(fx: NatsFixture, *, room: int) -> None:
+    """Let the audit stream take ``room`` more events, then refuse (as the setup user)."""
+    nc = await nats.connect(
+        fx.url,
+        user="bootstrap",
+        password=fx.data.passwords()["bootstrap"],
+        inbox_prefix=subjects.inbox_prefix("bootstrap"),
+    )
+    try:
+        js = nc.jetstream()
+        info = await js.stream_info(subjects.AUDIT_STREAM)
+        config = info.config
+        config.max_msgs = info.state.messages + room
+        config.discard = DiscardPolicy.NEW
+        await js.update_stream(config)
+    finally:
+        await nc.close()
+
+
+async def _stored_ids(log: JetStreamAuditLog, org: str) -> list[str]:
+    return [e.id async for _, e in log.events(org, after=0)]
+
+
+async def _verified_count(fx: NatsFixture, org: str) -> int:
+    """The number of events of ``org``'s chain, after ``sigil audit verify``'s checks pass."""
+    report = await verify_audit(service_settings(fx, "secrets"), organization_id=org)
+    assert report.ok, report.lines()
+    (chain,) = report.chains
+    return chain.count
+
+
+def _array(elements: Sequence[ValueUseEvent | dict[str, object]]) -> bytes:
+    return json.dumps(
+        [e if isinstance(e, dict) else json.loads(e.model_dump_json()) for e in elements]
+    ).encode()
+
+
+async def test_a_batch_is_stored_as_one_chain_event_per_element(
+    private_nats: NatsFixture,
+) -> None:
+    org = "acme"
+    events = [_use(org) for _ in range(50)]
+    body, msg_id = encode_value_use_batch(events)
+    async with _intake(private_nats) as (secrets_nc, renderer, log, consumer):
+        await consumer.start()
+        await _publish(renderer, org, body, msg_id)
+        await _drained(secrets_nc)
+        assert await _stored_ids(log, org) == [e.event_id for e in events]
+        assert log.round_trips < len(events)  # group-committed, not one publish per event
+    assert consumer.dropped == {}
+    assert await _verified_count(private_nats, org) == len(events)
+
+
+async def test_forged_and_invalid_elements_are_dropped_and_the_rest_of_the_batch_stored(
+    private_nats: NatsFixture, caplog: pytest.LogCaptureFixture
+) -> None:
+    org = "orgB"
+    genuine = [_use(org) for _ in range(10)]
+    forged = _use(
+        org,
+        actor=Actor(user_id="u_orgB_admin", organization_id="orgA", role=Role.ADMIN),
+        deployment_id="forgedDep",
+    )
+    invalid = json.loads(_use(org, deployment_id="junkDep").model_dump_json())
+    invalid["smuggled"] = CANARY
+    body = _array([*genuine[:4], forged, *genuine[4:7], invalid, *genuine[7:]])
+    async with _intake(private_nats) as (secrets_nc, renderer, log, consumer):
+        await consumer.start()
+        with caplog.at_level(logging.INFO):
+            await _publish(renderer, org, body)
+            await _drained(secrets_nc)
+        assert await _stored_ids(log, org) == [e.event_id for e in genuine]
+    assert consumer.dropped == {"actor of another organization": 1, "not a value-use event": 1}
+    assert "event of orgB refused (actor of another organization)" in caplog.text
+    assert "refused (not a value-use event)" in caplog.text
+    for content in (CANARY, "forgedDep", "junkDep", forged.event_id, "u_orgB_admin"):
+        assert content not in caplog.text
+    assert await _verified_count(private_nats, org) == len(genuine)
+
+
+async def test_a_batch_published_twice_under_two_message_ids_is_stored_once(
+    private_nats: NatsFixture,
+) -> None:
+    """The intake keeps both messages (different Nats-Msg-Id); the audit stream de-duplicates
+    on the event ids. The second copy overlaps the first only in part (a publisher that
+    coalesced its retry with new renders), and is appended as one atomic batch, which the
+    server refuses for its duplicates: the audit log then stores the rest one by one."""
+    org = "orgB"
+    events = [_use(org) for _ in range(30)]
+    first, _ = encode_value_use_batch(events[:20])
+    again, _ = encode_value_use_batch(events[10:])
+    async with _intake(private_nats) as (secrets_nc, renderer, log, consumer):
+        await consumer.start()
+        await _publish(renderer, org, first, "first-copy")
+        await _drained(secrets_nc)
+        log._single_rtt = 1.0
+        await _publish(renderer, org, again, "second-copy")
+        await _drained(secrets_nc)
+        assert await _stored_ids(log, org) == [e.event_id for e in events]
+    assert consumer.dropped == {}
+    assert await _verified_count(private_nats, org) == len(events)
+
+
+async def test_an_atomic_batch_holding_stored_events_stores_the_others_once(
+    private_nats: NatsFixture,
+) -> None:
+    """js_audit on its own: a group commit with events the stream already holds."""
+    org = "acme"
+    events = [value_use_audit_event(_use(org)) for _ in range(12)]
+    async with _intake(private_nats) as (_, _renderer, log, _consumer):
+        log._single_rtt = 1.0
+        await asyncio.gather(*map(log.append, events[:6]))
+        round_trips = log.round_trips
+        assert round_trips == 1
+        await asyncio.gather(*map(log.append, events[3:]))
+        assert log.round_trips > round_trips + 1  # refused as a batch, then one by one
+        assert await _stored_ids(log, org) == [e.id for e in events]
+    assert await _verified_count(private_nats, org) == len(events)
+
+
+async def test_a_batch_naming_another_organization_is_dropped_whole(
+    private_nats: NatsFixture,
+) -> None:
+    events = [_use("orgA") for _ in range(3)]
+    body, msg_id = encode_value_use_batch(events)
+    async with _intake(private_nats) as (secrets_nc, renderer, log, consumer):
+        await consumer.start()
+        await _publish(renderer, "orgB", body, msg_id)  # filed under orgB
+        await _drained(secrets_nc)  # terminated, not redelivered
+        assert await _stored_ids(log, "orgA") == []
+        assert await _stored_ids(log, "orgB") == []
+    assert consumer.dropped == {"filed under another organization": 3}
+
+
+async def test_a_batch_partly_stored_when_the_audit_stream_filled_up_is_stored_once_each(
+    private_nats: NatsFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Five of ten events fit before the stream refuses more: the message is redelivered
+    until the outage ends, and the five stored before are not stored again; the forged
+    element is counted once, not once per delivery."""
+    monkeypatch.setattr(audit_intake, "RETRY_DELAY", 0.05)
+    monkeypatch.setattr(audit_intake, "MAX_RETRY_DELAY", 0.05)
+    org = "outage"
+    events = [_use(org) for _ in range(10)]
+    forged = _use(org, actor=Actor(user_id="u", organization_id="orgA", role=Role.ADMIN))
+    async with _intake(private_nats) as (secrets_nc, renderer, log, consumer):
+        await log.append(value_use_audit_event(_use(org)))
+        before = await _stored_ids(log, org)
+        await _fill_audit_stream_at(private_nats, room=5)
+        await consumer.start()
+        await _publish(renderer, org, _array([forged, *events]))
+        js = secrets_nc.jetstream()
+        async with asyncio.timeout(20):
+            while True:  # redelivered a few times, still queued
+                info = await js.consumer_info(
+                    subjects.AUDIT_INTAKE_STREAM, subjects.AUDIT_INTAKE_DURABLE
+                )
+                if info.num_redelivered and info.delivered.consumer_seq > 4:
+                    break
+                await asyncio.sleep(0.05)
+        assert await _stored_ids(log, org) == before + [e.event_id for e in events[:5]]
+        await _loosen_audit_stream(private_nats)
+        await _drained(secrets_nc)
+        assert await _stored_ids(log, org) == before + [e.event_id for e in events]
+    assert consumer.dropped == {"actor of another organization": 1}
+    assert await _verified_count(private_nats, org) == len(events) + 1
