@@ -1,15 +1,32 @@
-"""JsAuditIntake: value-use events onto the audit intake stream (contract C1), acked."""
+"""JsAuditIntake: value-use events onto the audit intake stream (contract C1), acked.
 
+Renders that finish together share one intake message: the events recorded for an
+organization during one turn of the event loop go out as one batch (a JSON array, at
+most ``MAX_VALUE_USE_BATCH`` events) and every caller waits for that message's PubAck.
+One render alone is one event, published at once; under load a publish, an ack and the
+secrets service's fetch are paid per batch instead of per render.
+"""
+
+import asyncio
 import logging
+from dataclasses import dataclass, field
 
 from nats.errors import Error as NatsError
 from nats.js import JetStreamContext
 
 from sigil_shared import subjects
 from sigil_shared.contracts import ValueUseEvent
+from sigil_shared.contracts.audit import MAX_VALUE_USE_BATCH, encode_value_use_batch
 from sigil_shared.errors import UnavailableError
 
 log = logging.getLogger("sigil.renderer.audit")
+
+
+@dataclass
+class _Batch:
+    events: list[ValueUseEvent] = field(default_factory=list)
+    waiters: list[asyncio.Future[None]] = field(default_factory=list)
+    closed: bool = False
 
 
 class JsAuditIntake:
@@ -18,18 +35,55 @@ class JsAuditIntake:
     def __init__(self, js: JetStreamContext, *, timeout: float) -> None:
         self._js = js
         self._timeout = timeout
+        #: Events of this loop turn not yet handed to a publish, per organization.
+        self._open: dict[str, _Batch] = {}
+        self._publishing: set[asyncio.Task[None]] = set()
 
     async def record(self, event: ValueUseEvent) -> None:
         """Durably record ``event``; UnavailableError when the stream does not ack it."""
+        org = event.organization_id
+        loop = asyncio.get_running_loop()
+        batch = self._open.get(org)
+        if batch is None:
+            batch = self._open[org] = _Batch()
+            loop.call_soon(self._close, org, batch)
+        done: asyncio.Future[None] = loop.create_future()
+        batch.events.append(event)
+        batch.waiters.append(done)
+        if len(batch.events) >= MAX_VALUE_USE_BATCH:
+            self._close(org, batch)
+        await done
+
+    def _close(self, org: str, batch: _Batch) -> None:
+        """Hand ``batch`` to a publish (once; a full batch closes early)."""
+        if batch.closed:
+            return
+        batch.closed = True
+        if self._open.get(org) is batch:
+            del self._open[org]
+        task = asyncio.get_running_loop().create_task(self._publish(org, batch))
+        self._publishing.add(task)
+        task.add_done_callback(self._publishing.discard)
+
+    async def _publish(self, org: str, batch: _Batch) -> None:
+        data, msg_id = encode_value_use_batch(batch.events)
         try:
             await self._js.publish(
-                subjects.audit_intake(event.organization_id),
-                event.model_dump_json().encode(),
+                subjects.audit_intake(org),
+                data,
                 timeout=self._timeout,
                 stream=subjects.AUDIT_INTAKE_STREAM,
-                # The event id doubles as the dedupe id, so a retried publish is stored once.
-                headers={"Nats-Msg-Id": event.event_id},
+                # Derived from the event ids, so a retried publish is stored once.
+                headers={"Nats-Msg-Id": msg_id},
             )
         except (NatsError, TimeoutError) as err:
-            log.warning("value-use audit event not recorded: %s", type(err).__name__)
-            raise UnavailableError("audit intake is unavailable; nothing was rendered") from err
+            log.warning("value-use audit events not recorded: %s", type(err).__name__)
+            for waiter in batch.waiters:
+                if not waiter.done():
+                    waiter.set_exception(
+                        UnavailableError("audit intake is unavailable; nothing was rendered")
+                    )
+            return
+        for waiter in batch.waiters:
+            if not waiter.done():
+                waiter.set_result(None)

@@ -1,0 +1,70 @@
+"""Concurrent renders share intake messages, and every render is still audited once."""
+
+import asyncio
+
+import nats
+from faststream.nats import NatsBroker
+
+from sigil_shared import operations as ops
+from sigil_shared import subjects
+from sigil_shared.bus import request
+from sigil_shared.contracts import TemplateRenderReply, TemplateRenderRequest
+from tests.helpers import NatsFixture
+from tests.integration.bus_client import SecretsClient, actor
+
+CANARY = "canary-AuditBatch-5520-secret"
+RENDERS = 60
+
+
+async def _intake_messages_so_far(nats_server: NatsFixture) -> int:
+    """Messages the intake work queue has ever stored (its last sequence)."""
+    nc = await nats.connect(
+        nats_server.url,
+        user="bootstrap",
+        password=nats_server.data.passwords()["bootstrap"],
+        inbox_prefix=subjects.inbox_prefix("bootstrap"),
+    )
+    try:
+        info = await nc.jetstream().stream_info(subjects.AUDIT_INTAKE_STREAM)
+        return int(info.state.last_seq)
+    finally:
+        await nc.close()
+
+
+async def test_concurrent_renders_are_each_audited_once_in_fewer_intake_messages(
+    client: SecretsClient, platform: NatsBroker, nats_server: NatsFixture, org: str
+) -> None:
+    admin = actor(org)
+    await client.create(admin, "API_KEY", CANARY)
+    before = await _intake_messages_so_far(nats_server)
+
+    async def render(revision: int) -> TemplateRenderReply:
+        return await request(
+            platform,
+            ops.TEMPLATE_RENDER,
+            TemplateRenderRequest(
+                organization_id=org,
+                deployment_id=f"web-{revision % 7}",
+                revision=revision,
+                env_file="K={{ .Secrets.API_KEY }}\n",
+            ),
+            timeout=20,
+        )
+
+    replies = await asyncio.gather(*(render(r) for r in range(1, RENDERS + 1)))
+    assert {r.env_file.get_secret_value() for r in replies if r.env_file} == {f"K={CANARY}\n"}
+    published = await _intake_messages_so_far(nats_server) - before
+    # Every reply waited for its event's PubAck: the events are in the intake already,
+    # in fewer messages than renders (renders answered together shared one).
+    assert 1 <= published < RENDERS
+
+    async with asyncio.timeout(20):
+        while True:
+            page = await client.audit(admin, action="template.render", limit=1000)
+            if len(page.items) >= RENDERS:
+                break
+            await asyncio.sleep(0.1)
+    rendered = sorted((e.deployment_id, int(e.revision or 0)) for e in page.items)
+    assert rendered == sorted((f"web-{r % 7}", r) for r in range(1, RENDERS + 1))
+    assert all(e.outcome.value == "success" for e in page.items)
+    assert CANARY not in page.model_dump_json()
