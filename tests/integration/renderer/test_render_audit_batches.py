@@ -68,3 +68,35 @@ async def test_concurrent_renders_are_each_audited_once_in_fewer_intake_messages
     assert rendered == sorted((f"web-{r % 7}", r) for r in range(1, RENDERS + 1))
     assert all(e.outcome.value == "success" for e in page.items)
     assert CANARY not in page.model_dump_json()
+
+
+async def test_renders_of_one_new_revision_at_once_agree_and_the_revision_keeps_its_pins(
+    client: SecretsClient, platform: NatsBroker, org: str
+) -> None:
+    """Ten renders of the same new revision race to create its receipt: one wins, the
+    others render again from it, so all ten answer the same receipt and text; after an
+    update the revision still renders the version it pinned."""
+    admin = actor(org)
+    meta = await client.create(admin, "API_KEY", f"{CANARY}-v1")
+
+    async def render(revision: int) -> TemplateRenderReply:
+        return await request(
+            platform,
+            ops.TEMPLATE_RENDER,
+            TemplateRenderRequest(
+                organization_id=org,
+                deployment_id="race",
+                revision=revision,
+                env_file="K={{ .Secrets.API_KEY }}\n",
+            ),
+            timeout=20,
+        )
+
+    replies = await asyncio.gather(*(render(1) for _ in range(10)))
+    assert {r.receipt.model_dump_json() for r in replies} == {replies[0].receipt.model_dump_json()}
+    assert sum(not r.reused_receipt for r in replies) == 1
+    await client.update(admin, meta.id, f"{CANARY}-v2")
+    again = await render(1)
+    assert again.reused_receipt is True
+    assert again.env_file is not None
+    assert again.env_file.get_secret_value() == f"K={CANARY}-v1\n"

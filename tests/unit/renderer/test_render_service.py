@@ -348,3 +348,20 @@ def test_generation_reply_parsing() -> None:
     assert parse_generation({"Status": "404", "Description": "Message Not Found"}, b"") is None
     assert parse_generation({"KV-Operation": "DEL"}, b"") is None
     assert parse_generation(None, b"not-a-number") is None
+
+
+def test_a_receipt_create_ack_is_read_as_stored_taken_or_unavailable() -> None:
+    from sigil_renderer.adapters.receipts import _created
+
+    assert _created(b'{"stream":"KV_sigil-receipts","seq":7}') is True
+    taken = b'{"error":{"code":400,"err_code":10071,"description":"wrong last sequence: 3"}}'
+    assert _created(taken) is False
+    for other in (
+        b'{"error":{"code":503,"err_code":10039,"description":"jetstream not enabled"}}',
+        b"",
+        b"not json",
+        b"[]",
+        b'{"stream":"KV_sigil-receipts"}',
+    ):
+        with pytest.raises(UnavailableError):
+            _created(other)

@@ -50,6 +50,7 @@ from sigil_shared.errors import (
     SigilError,
     UnavailableError,
 )
+from sigil_shared.telemetry import tracing_enabled
 
 _TRACER = trace.get_tracer("sigil.renderer")
 #: Longest key name a value-use event carries (ValueUseKey); longer names are not keys.
@@ -247,15 +248,20 @@ class RendererService:
         If the revision exists, the next attempts read its receipt and render its pins.
         """
         start = time.perf_counter()
-        with _TRACER.start_as_current_span("renderer.render"):
-            try:
-                for attempt in range(_RENDER_ATTEMPTS):
-                    reply = await self._render(req, assume_new=attempt == 0)
-                    if reply is not None:
-                        return reply
-                raise UnavailableError("the receipt of this revision keeps changing; try again")
-            finally:
-                _RENDER_SECONDS.record(time.perf_counter() - start)
+        try:
+            if not tracing_enabled():  # no span to make: spare its cost on every render
+                return await self._attempts(req)
+            with _TRACER.start_as_current_span("renderer.render"):
+                return await self._attempts(req)
+        finally:
+            _RENDER_SECONDS.record(time.perf_counter() - start)
+
+    async def _attempts(self, req: TemplateRenderRequest) -> TemplateRenderReply:
+        for attempt in range(_RENDER_ATTEMPTS):
+            reply = await self._render(req, assume_new=attempt == 0)
+            if reply is not None:
+                return reply
+        raise UnavailableError("the receipt of this revision keeps changing; try again")
 
     async def _render(
         self, req: TemplateRenderRequest, *, assume_new: bool

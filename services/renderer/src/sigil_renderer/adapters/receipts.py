@@ -1,5 +1,7 @@
 """KvReceiptStore: render receipts in a JetStream KV bucket, one key per deployment revision."""
 
+import json
+
 from nats.aio.client import Client as NatsClient
 from nats.errors import Error as NatsError
 from nats.js import JetStreamContext
@@ -20,6 +22,9 @@ _NOT_FOUND = "404"
 _SEQUENCE = "Nats-Sequence"
 _KV_OPERATION = "KV-Operation"
 _REMOVED = ("DEL", "PURGE")
+#: A KV create: stored only if the key was never written (else JetStream error 10071).
+_CREATE_ONLY = {"Nats-Expected-Last-Subject-Sequence": "0"}
+_WRONG_LAST_SEQUENCE = 10071
 #: Deployments whose owner this process knows (an owner record never changes once written).
 OWNERS_KNOWN = 65_536
 
@@ -151,15 +156,24 @@ class KvReceiptStore:
         return True, (msg.data or b"").decode() or None
 
     async def create(self, receipt: RenderReceipt) -> bool:
-        """Store a new revision's receipt; False if another render stored it first."""
+        """Store a new revision's receipt; False if another render stored it first.
+
+        One publish that the stream stores only while the key has never been written (the
+        KV create), its PubAck read directly: every render writes one, so none of
+        ``KeyValue.create``'s wrapping on the hot path.
+        """
+        self._require_setup()
         key = receipt_key(receipt.organization_id, receipt.deployment_id, receipt.revision)
         try:
-            await self.kv.create(key, receipt.model_dump_json().encode())
-        except KeyWrongLastSequenceError:
-            return False
-        except (JsError, TimeoutError) as err:
+            ack = await self._nc.request(
+                f"$KV.{self._bucket}.{key}",
+                receipt.model_dump_json().encode(),
+                timeout=self._timeout,
+                headers=_CREATE_ONLY,
+            )
+        except (NatsError, TimeoutError) as err:
             raise UnavailableError("receipt store does not answer") from err
-        return True
+        return _created(ack.data)
 
     async def update(self, receipt: RenderReceipt, *, last: int) -> bool:
         """Replace a receipt (it grew) unless another render changed it since ``last``."""
@@ -182,3 +196,18 @@ class KvReceiptStore:
         except (JsError, TimeoutError) as err:
             raise UnavailableError("receipt store does not answer") from err
         return [RenderReceipt.model_validate_json(data) for _, _, data in entries if data]
+
+
+def _created(ack: bytes) -> bool:
+    """True for a PubAck, False for "wrong last sequence" (the key exists); anything else
+    (no stream, another error, no JSON) is an unavailable store."""
+    try:
+        answer = json.loads(ack)
+    except ValueError as err:
+        raise UnavailableError("receipt store does not answer") from err
+    error = answer.get("error") if isinstance(answer, dict) else None
+    if isinstance(answer, dict) and error is None and "seq" in answer:
+        return True
+    if isinstance(error, dict) and error.get("err_code") == _WRONG_LAST_SEQUENCE:
+        return False
+    raise UnavailableError("receipt store does not answer")
