@@ -286,13 +286,19 @@ class RendererService:
             )
         files = _files(req.env_file, req.values_yaml)
         referenced = self._referenced(files)
-        # The reads go out together; with the owner known and the values cached, the only
-        # one is the scope generation (shared by renders arriving together).
-        owner, stored, current = await asyncio.gather(
-            self._receipts.claim_owner(org, req.deployment_id, scope),
-            self._no_receipt() if assume_new else self._stored(req),
-            self._secrets.current(org, scope, referenced),
-        )
+        if assume_new:
+            # The common case: the owner is known (answered from memory) and the values
+            # cached, so the only read is the scope generation (shared by renders arriving
+            # together); awaited in turn, without a task per read.
+            owner = await self._receipts.claim_owner(org, req.deployment_id, scope)
+            stored = None
+            current = await self._secrets.current(org, scope, referenced)
+        else:
+            owner, stored, current = await asyncio.gather(
+                self._receipts.claim_owner(org, req.deployment_id, scope),
+                self._stored(req),
+                self._secrets.current(org, scope, referenced),
+            )
         if owner != scope:
             await self._refuse_other_scope(req)
         try:
@@ -339,10 +345,6 @@ class RendererService:
 
     async def _stored(self, req: TemplateRenderRequest) -> StoredReceipt | None:
         return await self._receipts.get(req.organization_id, req.deployment_id, req.revision)
-
-    @staticmethod
-    async def _no_receipt() -> StoredReceipt | None:
-        return None
 
     async def _refuse_other_scope(self, req: TemplateRenderRequest) -> NoReturn:
         """A deployment keeps the scope of its first render: another scope is refused.
