@@ -10,6 +10,8 @@ from sigil_shared.contracts import AuditEvent, AuditOutcome, ValueUseEvent
 #: the render and waits for the PubAck, so its ``at`` is seconds old when stored.
 MAX_FUTURE_SKEW = timedelta(seconds=30)
 MAX_AGE = timedelta(minutes=5)
+#: ``AuditOutcome.SUCCESS.value``, read once: an enum member's ``value`` is a property.
+_SUCCESS = AuditOutcome.SUCCESS.value
 
 
 def value_use_problem(event: ValueUseEvent, received: datetime) -> str | None:
@@ -24,7 +26,7 @@ def value_use_problem(event: ValueUseEvent, received: datetime) -> str | None:
     if event.actor.organization_id != event.organization_id:
         return "actor of another organization"
     own = event.actor.customer_organization_id
-    success = event.outcome == AuditOutcome.SUCCESS.value
+    success = event.outcome == _SUCCESS
     if success and own is not None and event.customer_organization_id != own:
         return "customer actor using another scope"
     if any(
@@ -55,7 +57,7 @@ def value_use_audit_events(events: Iterable[ValueUseEvent], received: datetime) 
 
 
 def _audit_event(event: ValueUseEvent, details: dict[str, str] | None) -> AuditEvent:
-    success = event.outcome == AuditOutcome.SUCCESS.value
+    success = event.outcome == _SUCCESS
     return AuditEvent(
         id=event.event_id,
         organization_id=event.organization_id,
