@@ -157,10 +157,12 @@ class AuditIntakeConsumer:
         group-commits them as one batch; each one's stored event or its error."""
         if len(events) == 1:  # no task to create
             try:
-                return [await self._audit.append(events[0])]
+                return [await self._audit.append(events[0], background=True)]
             except Exception as err:  # noqa: BLE001 - sorted by the caller
                 return [err]
-        return await asyncio.gather(*map(self._audit.append, events), return_exceptions=True)
+        return await asyncio.gather(
+            *(self._audit.append(e, background=True) for e in events), return_exceptions=True
+        )
 
     async def _redeliver(self, msg: Msg, org: str, code: str, failed: int) -> bool:
         """Have ``msg`` redelivered with a growing delay (True); after ``MAX_DELIVER``

@@ -84,6 +84,7 @@ _EXPECTED_SUBJECT = "Nats-Expected-Last-Subject-Sequence-Subject"
 class _Pending:
     event: AuditEvent
     done: "asyncio.Future[AuditEvent]"
+    background: bool = False
 
 
 @dataclass
@@ -197,12 +198,16 @@ class JetStreamAuditLog:
 
     # -- appends ---------------------------------------------------------------
 
-    async def append(self, event: AuditEvent) -> AuditEvent:
-        """Chain and store one event; AuditUnavailableError if it cannot be written."""
+    async def append(self, event: AuditEvent, *, background: bool = False) -> AuditEvent:
+        """Chain and store one event; AuditUnavailableError if it cannot be written.
+
+        A commit whose events are all ``background`` (no request waits on them) is one
+        atomic batch whenever it holds more than one event: the fewest publishes and acks,
+        whatever the batch's latency."""
         org = event.organization_id
         chain = self._chains.setdefault(org, _Chain())
         done: asyncio.Future[AuditEvent] = asyncio.get_running_loop().create_future()
-        chain.queue.append(_Pending(event, done))
+        chain.queue.append(_Pending(event, done, background))
         if chain.writer is None:
             chain.writer = asyncio.create_task(self._write(org, chain), name=f"audit-{org}")
         return await done
@@ -214,7 +219,12 @@ class JetStreamAuditLog:
                 batch = chain.queue[:MAX_BATCH]
                 del chain.queue[:MAX_BATCH]
                 try:
-                    stored = await self._commit(org, chain, [p.event for p in batch])
+                    stored = await self._commit(
+                        org,
+                        chain,
+                        [p.event for p in batch],
+                        background=all(p.background for p in batch),
+                    )
                 except Exception as err:  # noqa: BLE001 - every waiting caller must get an answer
                     chain.head = None
                     failure = (
@@ -261,8 +271,13 @@ class JetStreamAuditLog:
             except (JsError, NatsError, TimeoutError, SigilError, OSError) as err:
                 log.warning("audit head anchor of %s not written: %s", org, type(err).__name__)
 
-    async def _commit(self, org: str, chain: _Chain, events: list[AuditEvent]) -> list[AuditEvent]:
-        singly = not self._atomic or len(events) * self._single_rtt < self._batch_rtt
+    async def _commit(
+        self, org: str, chain: _Chain, events: list[AuditEvent], *, background: bool = False
+    ) -> list[AuditEvent]:
+        if background and self._atomic and len(events) > 1:
+            singly = False
+        else:
+            singly = not self._atomic or len(events) * self._single_rtt < self._batch_rtt
         if singly and self._atomic and len(events) > 1:
             # Not measured while unused: let the batch estimate fade so that one slow
             # batch (a busy disk) does not rule batches out for good.
