@@ -120,6 +120,11 @@ class AuditLog(Protocol):
         ``background``: nobody waits on this append to answer a request (the value-use
         intake), so it may be grouped for the least work rather than the least latency."""
 
+    async def append_all(
+        self, events: list[AuditEvent], *, background: bool = False
+    ) -> list[AuditEvent | BaseException]:
+        """``append`` for several events together: each one's stored event or its error."""
+
     def events(self, organization_id: str, *, after: int) -> AsyncIterator[tuple[int, AuditEvent]]:
         """Events of one organization in order, with their position, after ``after``."""
         ...

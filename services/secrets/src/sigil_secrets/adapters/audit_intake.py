@@ -160,9 +160,7 @@ class AuditIntakeConsumer:
                 return [await self._audit.append(events[0], background=True)]
             except Exception as err:  # noqa: BLE001 - sorted by the caller
                 return [err]
-        return await asyncio.gather(
-            *(self._audit.append(e, background=True) for e in events), return_exceptions=True
-        )
+        return await self._audit.append_all(events, background=True)
 
     async def _redeliver(self, msg: Msg, org: str, code: str, failed: int) -> bool:
         """Have ``msg`` redelivered with a growing delay (True); after ``MAX_DELIVER``

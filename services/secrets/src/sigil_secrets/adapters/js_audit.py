@@ -204,13 +204,24 @@ class JetStreamAuditLog:
         A commit whose events are all ``background`` (no request waits on them) is one
         atomic batch whenever it holds more than one event: the fewest publishes and acks,
         whatever the batch's latency."""
+        return await self._queue(event, background)
+
+    async def append_all(
+        self, events: list[AuditEvent], *, background: bool = False
+    ) -> list[AuditEvent | BaseException]:
+        """Chain and store several events at once (a group commit): each one's stored
+        event or its AuditUnavailableError, in order; no task per event."""
+        waiting = [self._queue(event, background) for event in events]
+        return await asyncio.gather(*waiting, return_exceptions=True)
+
+    def _queue(self, event: AuditEvent, background: bool) -> "asyncio.Future[AuditEvent]":
         org = event.organization_id
         chain = self._chains.setdefault(org, _Chain())
         done: asyncio.Future[AuditEvent] = asyncio.get_running_loop().create_future()
         chain.queue.append(_Pending(event, done, background))
         if chain.writer is None:
             chain.writer = asyncio.create_task(self._write(org, chain), name=f"audit-{org}")
-        return await done
+        return done
 
     async def _write(self, org: str, chain: _Chain) -> None:
         """Drain one organization's queue, a batch per round trip, until it is empty."""
