@@ -7,6 +7,7 @@ import uuid
 from datetime import UTC, datetime
 
 import pytest
+from pydantic import ValidationError
 
 from sigil_shared.contracts import (
     MAX_VALUE_USE_BATCH,
@@ -128,3 +129,12 @@ def test_one_bad_element_is_none_in_its_slot_and_the_rest_decode() -> None:
 
 def test_an_invalid_object_is_one_none() -> None:
     assert decode_value_use_batch(b'{"eventId": "e1"}') == [None]
+
+
+@pytest.mark.parametrize("event_id", ["a,b", "a b", "ä", "a.b", ""])
+def test_an_event_id_holds_only_letters_digits_dash_and_underscore(event_id: str) -> None:
+    """A batch's message id joins event ids with commas: an id with one could make two
+    different batches share a message id (and the second be dropped as a duplicate)."""
+    good = json.loads(_use().model_dump_json())
+    with pytest.raises(ValidationError):
+        ValueUseEvent.model_validate({**good, "eventId": event_id})

@@ -105,7 +105,9 @@ class ValueUseEvent(Contract):
     carrying one event (a batch's id is derived from its events' ids).
     """
 
-    event_id: str = Field(min_length=1, max_length=64)
+    #: Letters, digits, ``-`` and ``_`` only: a batch's message id joins event ids with
+    #: commas, which no id may then contain.
+    event_id: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")
     action: Literal["template.render", "template.validate"]
     actor: Actor
     organization_id: EntityId
