@@ -6,10 +6,17 @@ import os
 import socket
 import subprocess
 import sys
+import uuid
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
+import nats
+from nats.aio.client import Client as NatsClient
+
 from sigil_cli.embedded import DataDir, NatsServer, nats_config
+from sigil_shared import subjects
+from sigil_shared.contracts import Actor, Role, ValueUseEvent, ValueUseKey
 from sigil_shared.settings import SetupSettings
 from sigil_shared.setup import setup_streams
 
@@ -29,6 +36,15 @@ class NatsFixture:
             "nats_user": user,
             "nats_password": self.data.passwords()[user],
         }
+
+    async def connect(self, user: str) -> NatsClient:
+        """A nats-py connection as ``user``, on its private inbox prefix."""
+        return await nats.connect(
+            self.url,
+            user=user,
+            password=self.data.passwords()[user],
+            inbox_prefix=subjects.inbox_prefix(user),
+        )
 
 
 def start_nats(root: Path, *, setup: bool = True) -> NatsFixture:
@@ -206,3 +222,20 @@ def start_cluster(root: Path, size: int = 3) -> ClusterFixture:
     fixture = ClusterFixture(data=data, nodes=nodes)
     run_setup(fixture.url, data, replicas=size)
     return fixture
+
+
+def value_use_event(org: str = "acme", **changes: object) -> ValueUseEvent:
+    """A valid ``template.render`` value-use event of ``org``, now, with ``changes`` applied."""
+    event = ValueUseEvent(
+        event_id=uuid.uuid4().hex,
+        action="template.render",
+        actor=Actor(user_id="u_admin", organization_id=org, role=Role.ADMIN),
+        organization_id=org,
+        deployment_id="dep-1",
+        revision="1",
+        keys=[ValueUseKey(key="DB_PASSWORD", version=1)],
+        outcome="success",
+        request_id="req-1",
+        at=datetime.now(UTC),
+    )
+    return event.model_copy(update=changes)

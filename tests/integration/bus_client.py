@@ -25,12 +25,28 @@ from sigil_shared.contracts import (
     SecretMetadata,
     SecretUpdateReply,
     SecretUpdateRequest,
+    TemplateRenderReply,
+    TemplateRenderRequest,
 )
-from sigil_shared.operations import command_for
+from sigil_shared.operations import TEMPLATE_RENDER, command_for
 from sigil_shared.settings import BusSettings
 from tests.helpers import NatsFixture
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
+
+
+async def render_env(
+    platform: NatsBroker, org: str, deployment: str, revision: int, env: str
+) -> TemplateRenderReply:
+    """Render an env file as the platform (a new revision, or a re-render of one)."""
+    return await request(
+        platform,
+        TEMPLATE_RENDER,
+        TemplateRenderRequest(
+            organization_id=org, deployment_id=deployment, revision=revision, env_file=env
+        ),
+        timeout=20,
+    )
 
 
 def actor(org: str, role: str = "admin", customer: str | None = None, user: str = "u1") -> Actor:

@@ -4,33 +4,18 @@ import asyncio
 import contextlib
 import logging
 
-import nats
 import pytest
 from faststream.nats import NatsBroker
 
 from sigil_shared import operations as ops
-from sigil_shared import subjects
 from sigil_shared.bus import request
 from sigil_shared.contracts import TemplateRenderReply, TemplateRenderRequest
 from sigil_shared.errors import NotFoundError
 from tests.helpers import NatsFixture
-from tests.integration.bus_client import SecretsClient, actor, bus_as
+from tests.integration.bus_client import SecretsClient, actor, bus_as, render_env
 from tests.integration.stack import running_stack
 
 CANARY = "canary-Pinned-9034-secret"
-
-
-async def _render(
-    platform: NatsBroker, org: str, deployment: str, revision: int, env: str
-) -> TemplateRenderReply:
-    return await request(
-        platform,
-        ops.TEMPLATE_RENDER,
-        TemplateRenderRequest(
-            organization_id=org, deployment_id=deployment, revision=revision, env_file=env
-        ),
-        timeout=10,
-    )
 
 
 def _text(reply: TemplateRenderReply) -> str:
@@ -45,14 +30,14 @@ async def test_rerender_after_40_updates_gives_the_version_1_value(
     admin = actor(org)
     meta = await client.create(admin, "DB_PASSWORD", f"{CANARY}-v1")
     env = "PW={{ .Secrets.DB_PASSWORD }}\n"
-    first = await _render(platform, org, "web", 1, env)
+    first = await render_env(platform, org, "web", 1, env)
     assert [(e.key, e.version) for e in first.receipt.secrets] == [("DB_PASSWORD", 1)]
     for i in range(2, 42):
         await client.update(admin, meta.id, f"{CANARY}-v{i}")
-    again = await _render(platform, org, "web", 1, env)
+    again = await render_env(platform, org, "web", 1, env)
     assert again.reused_receipt is True
     assert _text(again) == f"PW={CANARY}-v1\n"
-    fresh = await _render(platform, org, "web", 2, env)
+    fresh = await render_env(platform, org, "web", 2, env)
     assert _text(fresh) == f"PW={CANARY}-v41\n"
     assert CANARY not in caplog.text
 
@@ -63,8 +48,8 @@ async def test_rerender_with_a_key_its_receipt_lacks_records_it(
     admin = actor(org)
     await client.create(admin, "A", "a-value-1")
     b = await client.create(admin, "B", "b-value-1")
-    await _render(platform, org, "web", 1, "A={{ .Secrets.A }}\n")
-    grown = await _render(platform, org, "web", 1, "A={{ .Secrets.A }}\nB={{ .Secrets.B }}\n")
+    await render_env(platform, org, "web", 1, "A={{ .Secrets.A }}\n")
+    grown = await render_env(platform, org, "web", 1, "A={{ .Secrets.A }}\nB={{ .Secrets.B }}\n")
     assert grown.reused_receipt is True
     assert [(e.key, e.version) for e in grown.receipt.secrets] == [("A", 1), ("B", 1)]
     # The stored receipt grew: impact (shown on update) names the revision for B ...
@@ -73,7 +58,7 @@ async def test_rerender_with_a_key_its_receipt_lacks_records_it(
         (a.deployment_id, a.revision, a.version) for a in updated.affected_deployments or []
     ] == [("web", 1, 1)]
     # ... and the revision keeps B's version 1 from now on.
-    again = await _render(platform, org, "web", 1, "A={{ .Secrets.A }}\nB={{ .Secrets.B }}\n")
+    again = await render_env(platform, org, "web", 1, "A={{ .Secrets.A }}\nB={{ .Secrets.B }}\n")
     assert _text(again) == "A=a-value-1\nB=b-value-1\n"
 
 
@@ -91,10 +76,10 @@ async def test_missing_pinned_version_fails_naming_key_and_version(
         admin = actor(org)
         meta = await client.create(admin, "TOKEN", CANARY)
         env = "T={{ .Secrets.TOKEN }}\n"
-        await _render(platform, org, "api", 5, env)
+        await render_env(platform, org, "api", 5, env)
         await client.delete(admin, meta.id, force=True)
         with pytest.raises(NotFoundError) as info:
-            await _render(platform, org, "api", 5, env)
+            await render_env(platform, org, "api", 5, env)
     err = info.value
     assert "TOKEN" in err.message
     assert "version 1" in err.message
@@ -116,7 +101,7 @@ async def test_render_after_an_acknowledged_update_never_uses_the_old_value(
         revision = 0
         while not stop.is_set():
             revision += 1
-            await _render(
+            await render_env(
                 platform, org, "noise", revision, "O={{ .Secrets.OTHER }}\nK={{ .Secrets.K }}\n"
             )
 
@@ -124,7 +109,7 @@ async def test_render_after_an_acknowledged_update_never_uses_the_old_value(
     try:
         for i in range(2, 62):
             await client.update(admin, meta.id, f"value-{i}")
-            reply = await _render(platform, org, "web", i, "K={{ .Secrets.K }}\n")
+            reply = await render_env(platform, org, "web", i, "K={{ .Secrets.K }}\n")
             assert _text(reply) == f"K=value-{i}\n"
             assert [e.version for e in reply.receipt.secrets] == [i]
     finally:
@@ -173,21 +158,16 @@ async def test_renders_create_no_jetstream_consumers(
 ) -> None:
     admin = actor(org)
     meta = await client.create(admin, "K", "value-1")
-    nc = await nats.connect(
-        nats_server.url,
-        user="bootstrap",
-        password=nats_server.data.passwords()["bootstrap"],
-        inbox_prefix=subjects.inbox_prefix("bootstrap"),
-    )
+    nc = await nats_server.connect("bootstrap")
     try:
         js = nc.jetstream()
-        await _render(platform, org, "web", 1, "K={{ .Secrets.K }}\n")
+        await render_env(platform, org, "web", 1, "K={{ .Secrets.K }}\n")
         # An update asks the renderer for its impact (a receipt scan with a short-lived
         # consumer): done before counting, so only renders are counted.
         await client.update(admin, meta.id, "value-2")
         before = {s.config.name: s.state.consumer_count for s in await js.streams_info()}
         for revision in range(1, 21):  # new revisions, and revision 1 re-rendered (pinned)
-            await _render(platform, org, "web", revision, "K={{ .Secrets.K }}\n")
+            await render_env(platform, org, "web", revision, "K={{ .Secrets.K }}\n")
         after = {s.config.name: s.state.consumer_count for s in await js.streams_info()}
     finally:
         await nc.close()
@@ -201,11 +181,11 @@ async def test_rerender_never_picks_up_a_recreated_secret_with_the_same_version(
     admin = actor(org)
     meta = await client.create(admin, "TOKEN", f"{CANARY}-original")
     env = "T={{ .Secrets.TOKEN }}\n"
-    await _render(platform, org, "api", 1, env)
+    await render_env(platform, org, "api", 1, env)
     await client.delete(admin, meta.id, force=True)
     await client.create(admin, "TOKEN", "recreated-value")
     try:
-        again = await _render(platform, org, "api", 1, env)
+        again = await render_env(platform, org, "api", 1, env)
     except NotFoundError:
         return  # the pinned version is reported gone: acceptable, never another value
     assert _text(again) == f"T={CANARY}-original\n"

@@ -2,15 +2,12 @@
 
 import asyncio
 
-import nats
 from faststream.nats import NatsBroker
 
-from sigil_shared import operations as ops
 from sigil_shared import subjects
-from sigil_shared.bus import request
-from sigil_shared.contracts import TemplateRenderReply, TemplateRenderRequest
+from sigil_shared.contracts import TemplateRenderReply
 from tests.helpers import NatsFixture
-from tests.integration.bus_client import SecretsClient, actor
+from tests.integration.bus_client import SecretsClient, actor, render_env
 
 CANARY = "canary-AuditBatch-5520-secret"
 RENDERS = 60
@@ -18,12 +15,7 @@ RENDERS = 60
 
 async def _intake_messages_so_far(nats_server: NatsFixture) -> int:
     """Messages the intake work queue has ever stored (its last sequence)."""
-    nc = await nats.connect(
-        nats_server.url,
-        user="bootstrap",
-        password=nats_server.data.passwords()["bootstrap"],
-        inbox_prefix=subjects.inbox_prefix("bootstrap"),
-    )
+    nc = await nats_server.connect("bootstrap")
     try:
         info = await nc.jetstream().stream_info(subjects.AUDIT_INTAKE_STREAM)
         return int(info.state.last_seq)
@@ -39,16 +31,8 @@ async def test_concurrent_renders_are_each_audited_once_in_fewer_intake_messages
     before = await _intake_messages_so_far(nats_server)
 
     async def render(revision: int) -> TemplateRenderReply:
-        return await request(
-            platform,
-            ops.TEMPLATE_RENDER,
-            TemplateRenderRequest(
-                organization_id=org,
-                deployment_id=f"web-{revision % 7}",
-                revision=revision,
-                env_file="K={{ .Secrets.API_KEY }}\n",
-            ),
-            timeout=20,
+        return await render_env(
+            platform, org, f"web-{revision % 7}", revision, "K={{ .Secrets.API_KEY }}\n"
         )
 
     replies = await asyncio.gather(*(render(r) for r in range(1, RENDERS + 1)))
@@ -80,17 +64,7 @@ async def test_renders_of_one_new_revision_at_once_agree_and_the_revision_keeps_
     meta = await client.create(admin, "API_KEY", f"{CANARY}-v1")
 
     async def render(revision: int) -> TemplateRenderReply:
-        return await request(
-            platform,
-            ops.TEMPLATE_RENDER,
-            TemplateRenderRequest(
-                organization_id=org,
-                deployment_id="race",
-                revision=revision,
-                env_file="K={{ .Secrets.API_KEY }}\n",
-            ),
-            timeout=20,
-        )
+        return await render_env(platform, org, "race", revision, "K={{ .Secrets.API_KEY }}\n")
 
     replies = await asyncio.gather(*(render(1) for _ in range(10)))
     assert {r.receipt.model_dump_json() for r in replies} == {replies[0].receipt.model_dump_json()}

@@ -14,7 +14,6 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
-import nats
 import pytest
 from nats.aio.client import Client as NatsClient
 from nats.aio.msg import Msg
@@ -50,18 +49,9 @@ def private_nats(tmp_path: Path) -> Iterator[NatsFixture]:
     fixture.server.stop()
 
 
-async def _connect(fx: NatsFixture, user: str) -> NatsClient:
-    return await nats.connect(
-        fx.url,
-        user=user,
-        password=fx.data.passwords()[user],
-        inbox_prefix=subjects.inbox_prefix(user),
-    )
-
-
 @pytest.fixture
 async def secrets_nc(private_nats: NatsFixture) -> AsyncIterator[NatsClient]:
-    nc = await _connect(private_nats, "secrets")
+    nc = await private_nats.connect("secrets")
     yield nc
     await nc.close()
 
@@ -101,7 +91,7 @@ def _event(org: str, n: int) -> AuditEvent:
 
 async def _loosen(fx: NatsFixture, **changes: object) -> None:
     """Change the audit stream's configuration as the setup-step user."""
-    nc = await _connect(fx, "bootstrap")
+    nc = await fx.connect("bootstrap")
     try:
         js = nc.jetstream()
         config = (await js.stream_info(subjects.AUDIT_STREAM)).config
@@ -121,7 +111,7 @@ async def _rewrite(fx: NatsFixture, transform: Callable[[Stored], Stored]) -> No
     Stored messages cannot be deleted or edited in place (delete denied, and the server
     refuses to lift that), so someone with stream-management rights rewrites the stream.
     """
-    nc = await _connect(fx, "bootstrap")
+    nc = await fx.connect("bootstrap")
     try:
         js = nc.jetstream()
         info = await js.stream_info(subjects.AUDIT_STREAM)
@@ -133,7 +123,7 @@ async def _rewrite(fx: NatsFixture, transform: Callable[[Stored], Stored]) -> No
         await js.add_stream(info.config)
     finally:
         await nc.close()
-    publisher = await _connect(fx, "secrets")  # audit events are published as the service
+    publisher = await fx.connect("secrets")  # audit events are published as the service
     try:
         for subject, data in transform(stored):
             await publisher.jetstream().publish(subject, data)
@@ -145,7 +135,7 @@ async def test_concurrent_appends_from_two_replicas_form_one_unforked_chain(
     private_nats: NatsFixture, secrets_nc: NatsClient
 ) -> None:
     org = "acme"
-    other_nc = await _connect(private_nats, "secrets")
+    other_nc = await private_nats.connect("secrets")
     try:
         replica_a = await _audit_log(private_nats, secrets_nc)
         replica_b = await _audit_log(private_nats, other_nc)
@@ -311,8 +301,8 @@ async def test_value_use_events_from_the_intake_are_appended_and_published(
     log = await _audit_log(private_nats, secrets_nc)
     consumer = AuditIntakeConsumer(secrets_nc, log)
     published: list[bytes] = []
-    platform = await _connect(private_nats, "platform")
-    renderer = await _connect(private_nats, "renderer")
+    platform = await private_nats.connect("platform")
+    renderer = await private_nats.connect("renderer")
     try:
 
         async def on_msg(msg: Msg) -> None:
@@ -499,7 +489,7 @@ async def test_keys_rotate_is_audited_first_and_refused_when_it_cannot_be(
     assert private_nats.data.audit_key_file.read_text().endswith(audit_keys)
     report = await verify_audit(_settings(private_nats), organization_id=OPERATOR_CHAIN)
     assert report.ok, report.lines()
-    nc = await _connect(private_nats, "secrets")
+    nc = await private_nats.connect("secrets")
     try:
         log = await _audit_log(private_nats, nc)
         (event,) = [e async for _, e in log.events(OPERATOR_CHAIN, after=0)]
@@ -557,7 +547,7 @@ async def test_verify_flags_a_purged_head_anchor(
     await log.append(_event(org, 0))
     await log.close()
     assert (await verify_audit(_settings(private_nats), organization_id=org)).ok
-    nc = await _connect(private_nats, "bootstrap")
+    nc = await private_nats.connect("bootstrap")
     try:
         await nc.jetstream().purge_stream(
             subjects.kv_stream(subjects.SECRETS_BUCKET),
@@ -574,7 +564,7 @@ async def test_replicas_under_sustained_load_on_one_organization_all_get_through
     private_nats: NatsFixture,
 ) -> None:
     org = "busy"
-    connections = [await _connect(private_nats, "secrets") for _ in range(3)]
+    connections = [await private_nats.connect("secrets") for _ in range(3)]
     try:
         replicas = [await _audit_log(private_nats, nc) for nc in connections]
         numbers = iter(range(600))
@@ -599,7 +589,7 @@ async def test_intake_drops_what_is_not_a_value_use_event_of_its_subject(
 ) -> None:
     log = await _audit_log(private_nats, secrets_nc)
     consumer = AuditIntakeConsumer(secrets_nc, log)
-    renderer = await _connect(private_nats, "renderer")
+    renderer = await private_nats.connect("renderer")
     try:
         await consumer.start()
         js = renderer.jetstream()

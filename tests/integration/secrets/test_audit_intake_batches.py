@@ -12,7 +12,6 @@ import uuid
 from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 
-import nats
 import pytest
 from nats.aio.client import Client as NatsClient
 from nats.js.api import DiscardPolicy
@@ -54,12 +53,7 @@ async def _publish(renderer: NatsClient, org: str, body: bytes, msg_id: str | No
 
 async def _fill_audit_stream_at(fx: NatsFixture, *, room: int) -> None:
     """Let the audit stream take ``room`` more events, then refuse (as the setup user)."""
-    nc = await nats.connect(
-        fx.url,
-        user="bootstrap",
-        password=fx.data.passwords()["bootstrap"],
-        inbox_prefix=subjects.inbox_prefix("bootstrap"),
-    )
+    nc = await fx.connect("bootstrap")
     try:
         js = nc.jetstream()
         info = await js.stream_info(subjects.AUDIT_STREAM)

@@ -6,13 +6,11 @@ configuration are server-wide, and some tests break the stream on purpose.
 
 import asyncio
 import logging
-import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import nats
 import pytest
 from nats.aio.client import Client as NatsClient
 
@@ -27,7 +25,7 @@ from sigil_shared import subjects
 from sigil_shared.bus import request
 from sigil_shared.contracts import Actor, HealthRequest, Role, ValueUseEvent, ValueUseKey
 from sigil_shared.errors import AuditUnavailableError
-from tests.helpers import NatsFixture, start_nats
+from tests.helpers import NatsFixture, start_nats, value_use_event
 from tests.integration.bus_client import SecretsClient, actor, bus_as
 from tests.integration.secrets.test_fail_closed import _break_audit_stream
 from tests.integration.stack import running_stack, service_settings
@@ -40,15 +38,6 @@ async def private_nats(tmp_path: Path) -> AsyncIterator[NatsFixture]:
     fixture = start_nats(tmp_path / "nats")
     yield fixture
     fixture.server.stop()
-
-
-async def _connect(fx: NatsFixture, user: str) -> NatsClient:
-    return await nats.connect(
-        fx.url,
-        user=user,
-        password=fx.data.passwords()[user],
-        inbox_prefix=subjects.inbox_prefix(user),
-    )
 
 
 async def _audit_log(fx: NatsFixture, nc: NatsClient) -> JetStreamAuditLog:
@@ -64,8 +53,8 @@ async def _intake(
 ) -> AsyncIterator[tuple[NatsClient, NatsClient, JetStreamAuditLog, AuditIntakeConsumer]]:
     """The secrets side of the intake (its connection, audit log and consumer, not started)
     and a renderer connection to publish with; all closed afterwards."""
-    secrets_nc = await _connect(fx, "secrets")
-    renderer = await _connect(fx, "renderer")
+    secrets_nc = await fx.connect("secrets")
+    renderer = await fx.connect("renderer")
     log = await _audit_log(fx, secrets_nc)
     consumer = AuditIntakeConsumer(secrets_nc, log)
     try:
@@ -78,19 +67,7 @@ async def _intake(
 
 
 def _use(org: str, **changes: object) -> ValueUseEvent:
-    event = ValueUseEvent(
-        event_id=uuid.uuid4().hex,
-        action="template.render",
-        actor=Actor(user_id="u_admin", organization_id=org, role=Role.ADMIN),
-        organization_id=org,
-        deployment_id="dep-1",
-        revision="1",
-        keys=[ValueUseKey(key="DB_PASSWORD", version=1)],
-        outcome="success",
-        request_id=f"req-{CANARY}",
-        at=datetime.now(UTC),
-    )
-    return event.model_copy(update=changes)
+    return value_use_event(org, **{"request_id": f"req-{CANARY}", **changes})
 
 
 async def _drained(nc: NatsClient) -> None:
@@ -232,7 +209,7 @@ async def test_intake_keeps_events_through_an_audit_outage_longer_than_the_retri
 
 async def _loosen_audit_stream(fx: NatsFixture) -> None:
     """Undo ``_break_audit_stream`` as the setup-step user."""
-    nc = await _connect(fx, "bootstrap")
+    nc = await fx.connect("bootstrap")
     try:
         js = nc.jetstream()
         config = (await js.stream_info(subjects.AUDIT_STREAM)).config
@@ -244,7 +221,7 @@ async def _loosen_audit_stream(fx: NatsFixture) -> None:
 
 async def _kv_subjects(fx: NatsFixture, org: str) -> set[str]:
     """Every subject the secrets bucket holds for ``org`` (live, deleted or purged)."""
-    nc = await _connect(fx, "bootstrap")
+    nc = await fx.connect("bootstrap")
     try:
         info = await nc.jetstream().stream_info(
             subjects.kv_stream(subjects.SECRETS_BUCKET),
@@ -267,7 +244,7 @@ async def test_junk_on_the_chain_leaves_commands_working_and_health_degraded_not
         client = SecretsClient(broker)
         await client.create(admin, "BEFORE", CANARY)
         # Red-team F5: the secrets user publishes junk on the organization's audit subject.
-        secrets_nc = await _connect(private_nats, "secrets")
+        secrets_nc = await private_nats.connect("secrets")
         try:
             await secrets_nc.publish(subjects.audit(org, "secret.create"), b'{"probe":1}')
             await secrets_nc.flush()

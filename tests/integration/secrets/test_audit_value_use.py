@@ -12,7 +12,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 import httpx
-import nats
 import pytest
 from faststream.nats import NatsBroker
 
@@ -84,12 +83,7 @@ async def test_intake_events_show_in_the_audit_api(
         request_id="req-render-1",
         at=datetime.now(UTC),
     )
-    nc = await nats.connect(
-        nats_server.url,
-        user="renderer",
-        password=nats_server.data.passwords()["renderer"],
-        inbox_prefix=subjects.inbox_prefix("renderer"),
-    )
+    nc = await nats_server.connect("renderer")
     try:
         ack = await nc.jetstream().publish(
             subjects.audit_intake(org),

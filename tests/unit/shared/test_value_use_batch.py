@@ -3,40 +3,23 @@ secrets service, one bad element never taking the others with it."""
 
 import hashlib
 import json
-import uuid
-from datetime import UTC, datetime
 
 import pytest
 from pydantic import ValidationError
 
 from sigil_shared.contracts import (
     MAX_VALUE_USE_BATCH,
-    Actor,
-    Role,
     ValueUseBatchError,
     ValueUseEvent,
-    ValueUseKey,
     decode_value_use_batch,
     encode_value_use_batch,
 )
+from tests.helpers import value_use_event
 
 CANARY = "canary-Batch-3307"
 
 
-def _use(org: str = "acme", **changes: object) -> ValueUseEvent:
-    event = ValueUseEvent(
-        event_id=uuid.uuid4().hex,
-        action="template.render",
-        actor=Actor(user_id="u1", organization_id=org, role=Role.READ_WRITE),
-        organization_id=org,
-        deployment_id="web",
-        revision="3",
-        keys=[ValueUseKey(key="DB_PASSWORD", version=2)],
-        outcome="success",
-        request_id="req-1",
-        at=datetime.now(UTC),
-    )
-    return event.model_copy(update=changes)
+_use = value_use_event
 
 
 def test_one_event_is_its_object_with_its_own_id() -> None:
