@@ -16,12 +16,14 @@ import pytest
 from nats.aio.client import Client as NatsClient
 from nats.js.api import DiscardPolicy
 
-from sigil_secrets.adapters import audit_intake
+from sigil_secrets.adapters import audit_intake, js_audit
 from sigil_secrets.adapters.js_audit import JetStreamAuditLog
 from sigil_secrets.audit_admin import verify_audit
 from sigil_secrets.domain.value_use import value_use_audit_event
 from sigil_shared import subjects
-from sigil_shared.contracts import Actor, Role, ValueUseEvent, encode_value_use_batch
+from sigil_shared.contracts import Actor, Role, ValueUseEvent, ValueUseKey, encode_value_use_batch
+from sigil_shared.contracts.audit import MAX_VALUE_USE_KEYS
+from sigil_shared.errors import AuditUnavailableError
 from tests.helpers import NatsFixture, start_nats
 from tests.integration.secrets.test_audit_poison import (
     CANARY,
@@ -239,3 +241,50 @@ async def test_a_batch_partly_stored_when_the_audit_stream_filled_up_is_stored_o
         assert await _stored_ids(log, org) == before + [e.event_id for e in events]
     assert consumer.dropped == {"actor of another organization": 1}
     assert await _verified_count(private_nats, org) == len(events) + 1
+
+
+async def test_the_largest_event_is_stored_and_an_oversized_one_cannot_stop_the_service(
+    private_nats: NatsFixture,
+) -> None:
+    """Red team N1: one intake event of ~4 MiB (3,900 keys of 1,024 characters) sealed into
+    an audit event larger than a bus message made the server close the secrets service's
+    connection, for every organization, on every redelivery. Key names are now at most
+    256 characters and an event names at most MAX_VALUE_USE_KEYS keys: the largest event
+    allowed is stored, the oversized one is dropped, and the service keeps working."""
+    org = "acme"
+    largest = _use(
+        org,
+        keys=[
+            ValueUseKey(key=f"K{i:04d}".ljust(256, "x"), version=10**9)
+            for i in range(MAX_VALUE_USE_KEYS)
+        ],
+    )
+    attack = json.loads(_use(org).model_dump_json())
+    attack["keys"] = [{"key": f"K{i:04d}".ljust(1024, "x"), "version": 1} for i in range(3900)]
+    after = _use(org)
+    async with _intake(private_nats) as (secrets_nc, renderer, log, consumer):
+        await consumer.start()
+        await _publish(renderer, org, json.dumps(attack).encode())
+        await _publish(renderer, org, largest.model_dump_json().encode())
+        await _publish(renderer, org, after.model_dump_json().encode())
+        await _drained(secrets_nc)
+        assert await _stored_ids(log, org) == [largest.event_id, after.event_id]
+        assert secrets_nc.is_connected
+    assert consumer.dropped == {"not a value-use event": 1}
+    assert await _verified_count(private_nats, org) == 2
+
+
+async def test_an_audit_event_too_large_for_a_bus_message_is_refused_before_it_is_sent(
+    private_nats: NatsFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Whatever the contracts allow, the audit log never publishes what the server would
+    answer by closing the connection: such an append fails alone, nothing is stored."""
+    org = "acme"
+    async with _intake(private_nats) as (secrets_nc, _renderer, log, _consumer):
+        monkeypatch.setattr(js_audit, "_HEADER_ROOM", secrets_nc.max_payload - 100)
+        with pytest.raises(AuditUnavailableError):
+            await log.append(value_use_audit_event(_use(org)))
+        assert secrets_nc.is_connected
+        monkeypatch.setattr(js_audit, "_HEADER_ROOM", 4096)
+        stored = await log.append(value_use_audit_event(_use(org)))
+        assert await _stored_ids(log, org) == [stored.id]

@@ -365,3 +365,32 @@ def test_a_receipt_create_ack_is_read_as_stored_taken_or_unavailable() -> None:
     ):
         with pytest.raises(UnavailableError):
             _created(other)
+
+
+async def test_templates_naming_more_secrets_than_an_audit_event_holds_are_refused(
+    h: Harness,
+) -> None:
+    """Every use must fit one bounded audit event: a render or validation naming more than
+    MAX_VALUE_USE_KEYS different secrets is refused (from the text alone), and audited."""
+    from sigil_shared.contracts import Actor, Role, TemplateValidateRequest
+    from sigil_shared.contracts.audit import MAX_VALUE_USE_KEYS
+
+    env = "".join(f"K{i}={{{{ .Secrets.K{i} }}}}\n" for i in range(MAX_VALUE_USE_KEYS + 1))
+    with pytest.raises(InvalidRequestError, match="at most"):
+        await h.render(env)
+    reader = Actor(user_id="r", organization_id=ORG, role=Role.READ_ONLY)
+    with pytest.raises(InvalidRequestError, match="at most"):
+        await h.service.validate(
+            TemplateValidateRequest(actor=reader, request_id="req-1", env_file=env)
+        )
+    assert [(e.action, e.outcome, e.keys) for e in h.audit.events] == [
+        ("template.render", "invalid_request", []),
+        ("template.validate", "invalid_request", []),
+    ]
+    assert h.receipts.stored == {}
+    limit = "".join(f"K{i}={{{{ .Secrets.K{i} }}}}\n" for i in range(MAX_VALUE_USE_KEYS))
+    reply = await h.service.validate(
+        TemplateValidateRequest(actor=reader, request_id="req-2", env_file=limit)
+    )
+    assert not reply.valid
+    assert len(h.audit.events[-1].keys) == MAX_VALUE_USE_KEYS

@@ -264,3 +264,14 @@ def test_value_use_problems_name_the_rule_never_the_values() -> None:
     )
     assert value_use_problem(_use(), NOW + MAX_FUTURE_SKEW) is None
     assert value_use_problem(_use(), NOW + MAX_AGE + timedelta(seconds=1)) == "at is too old"
+
+
+def test_an_event_stored_twice_is_reported_as_a_duplicate() -> None:
+    """A genuine event appended again (a replay after the de-duplication window, or a
+    redelivery after it) links correctly in its new place, and verify still names it."""
+    events = [_event(0), _event(1), _event(2), _event(1)]
+    sealed = seal_events(events, head=ChainHead(), keyring=Keyring.parse(KEY_A))
+    report = _verify(_stored(sealed, start=7))
+    assert [(p.kind, p.stream_seq) for p in report.problems] == [("duplicate", 10)]
+    assert "e1" in report.problems[0].message
+    assert _verify(_stored(sealed[:3])).intact

@@ -11,9 +11,12 @@ from sigil_shared.contracts import (
     MAX_VALUE_USE_BATCH,
     ValueUseBatchError,
     ValueUseEvent,
+    ValueUseKey,
     decode_value_use_batch,
     encode_value_use_batch,
+    encode_value_use_messages,
 )
+from sigil_shared.contracts.audit import MAX_VALUE_USE_KEYS, MAX_VALUE_USE_MESSAGE_BYTES
 from tests.helpers import value_use_event
 
 CANARY = "canary-Batch-3307"
@@ -121,3 +124,39 @@ def test_an_event_id_holds_only_letters_digits_dash_and_underscore(event_id: str
     good = json.loads(_use().model_dump_json())
     with pytest.raises(ValidationError):
         ValueUseEvent.model_validate({**good, "eventId": event_id})
+
+
+def test_messages_split_a_batch_by_bytes_and_count_in_order() -> None:
+    """Events that would not fit in one message of MAX_VALUE_USE_MESSAGE_BYTES go out as
+    several, each under the bound, every event once, in order, each with its own id."""
+    wide = [ValueUseKey(key=f"K{i:03d}" + "x" * 250, version=i) for i in range(MAX_VALUE_USE_KEYS)]
+    events = [_use(keys=wide) for _ in range(5)]
+    messages = encode_value_use_messages(events)
+    assert len(messages) > 1
+    assert all(len(body) <= MAX_VALUE_USE_MESSAGE_BYTES for body, _, _ in messages)
+    decoded = [e for body, _, _ in messages for e in decode_value_use_batch(body)]
+    assert decoded == events
+    assert [count for _, _, count in messages] == [
+        len(decode_value_use_batch(b)) for b, _, _ in messages
+    ]
+    small = [_use() for _ in range(MAX_VALUE_USE_BATCH + 3)]
+    assert [count for _, _, count in encode_value_use_messages(small)] == [MAX_VALUE_USE_BATCH, 3]
+    (single,) = encode_value_use_messages(small[:1])
+    assert single == (small[0].model_dump_json().encode(), small[0].event_id, 1)
+
+
+def test_the_largest_event_allowed_fits_in_one_message_and_longer_names_are_refused() -> None:
+    """At most MAX_VALUE_USE_KEYS keys, each a valid key length: an event (and the audit
+    event sealed from it) stays far below the bus's 4 MiB message limit."""
+    longest = [
+        ValueUseKey(key=f"K{i:04d}".ljust(256, "x"), version=10**9)
+        for i in range(MAX_VALUE_USE_KEYS)
+    ]
+    event = _use(keys=longest)
+    assert len(event.model_dump_json()) < MAX_VALUE_USE_MESSAGE_BYTES
+    good = json.loads(event.model_dump_json())
+    too_many = {**good, "keys": good["keys"] + [{"key": "ONE_MORE", "version": 1}]}
+    too_long = {**good, "keys": [{"key": "K" * 257, "version": 1}]}
+    for bad in (too_many, too_long):
+        with pytest.raises(ValidationError):
+            ValueUseEvent.model_validate(bad)

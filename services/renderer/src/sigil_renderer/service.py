@@ -50,11 +50,10 @@ from sigil_shared.errors import (
     SigilError,
     UnavailableError,
 )
+from sigil_shared.ids import key_problem
 from sigil_shared.telemetry import tracing_enabled
 
 _TRACER = trace.get_tracer("sigil.renderer")
-#: Longest key name a value-use event carries (ValueUseKey); longer names are not keys.
-_AUDIT_KEY_MAX = 1024
 #: A lost race for a new revision's receipt is retried (as a re-render) this often.
 _RENDER_ATTEMPTS = 3
 _RENDER_SECONDS = metrics.get_meter("sigil.renderer").create_histogram(
@@ -154,6 +153,18 @@ class RendererService:
         self._clock = clock
         self._templates = TemplateCache()
 
+    def _check_reference_count(self, files: dict[TemplateFile, str]) -> set[str]:
+        """The keys the templates name; more than ``MAX_VALUE_USE_KEYS`` is refused (from
+        the text alone), so every use can be audited in one bounded event."""
+        referenced = self._referenced(files)
+        if len(referenced) > MAX_VALUE_USE_KEYS:
+            msg = (
+                f"the templates name {len(referenced)} different secrets; at most "
+                f"{MAX_VALUE_USE_KEYS} are allowed"
+            )
+            raise InvalidRequestError(msg, details={"field": "templates"})
+        return referenced
+
     def _referenced(self, files: dict[TemplateFile, str]) -> set[str]:
         """Keys the templates name; a file that does not parse names none (reported later)."""
         keys: set[str] = set()
@@ -178,6 +189,7 @@ class RendererService:
         try:
             scope = deployment_scope(req.actor, req.customer_organization_id)
             files = _files(req.env_file, req.values_yaml)
+            self._check_reference_count(files)
         except SigilError as err:
             await self._audit_validation(req, req.customer_organization_id, [], err.code)
             raise
@@ -222,8 +234,8 @@ class RendererService:
     ) -> None:
         """A ``template.validate`` value-use event (contract C1): the keys referenced, never
         text or values; raises (nothing is answered) when it cannot be recorded."""
-        keys = [_use_key(k, None, None) for k in references if len(k) <= _AUDIT_KEY_MAX]
-        keys = keys[:MAX_VALUE_USE_KEYS]
+        # Only names that can be secret keys are recorded (a longer or odd name names none).
+        keys = [_use_key(k, None, None) for k in references if key_problem(k) is None]
         event = ValueUseEvent.model_validate(
             {
                 "event_id": uuid.uuid4().hex,
@@ -285,7 +297,11 @@ class RendererService:
                 "no such deployment in the actor's scope", details={"field": "deploymentId"}
             )
         files = _files(req.env_file, req.values_yaml)
-        referenced = self._referenced(files)
+        try:
+            referenced = self._check_reference_count(files)
+        except InvalidRequestError as err:
+            await self._audit(req, [], err.code)
+            raise
         if assume_new:
             # The common case: the owner is known (answered from memory) and the values
             # cached, so the only read is the scope generation (shared by renders arriving

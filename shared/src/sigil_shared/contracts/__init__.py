@@ -12,6 +12,7 @@ from sigil_shared.contracts.audit import (
     ValueUseKey,
     decode_value_use_batch,
     encode_value_use_batch,
+    encode_value_use_messages,
 )
 from sigil_shared.contracts.base import Contract, ErrorBody, ErrorResponse, Reply, WireSecret
 from sigil_shared.contracts.health import HealthReply, HealthRequest
@@ -113,4 +114,5 @@ __all__ = [
     "WireSecret",
     "decode_value_use_batch",
     "encode_value_use_batch",
+    "encode_value_use_messages",
 ]

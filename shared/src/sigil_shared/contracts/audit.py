@@ -6,11 +6,11 @@ from enum import StrEnum
 from typing import Literal, cast
 
 import pydantic_core
-from pydantic import AwareDatetime, Field, TypeAdapter, ValidationError
+from pydantic import AwareDatetime, Field, TypeAdapter, ValidationError, field_validator
 
 from sigil_shared.contracts.base import Contract
 from sigil_shared.contracts.identity import Actor, Role
-from sigil_shared.ids import EntityId
+from sigil_shared.ids import KEY_MAX_LENGTH, EntityId
 
 
 class AuditOutcome(StrEnum):
@@ -27,10 +27,15 @@ class AuditOutcome(StrEnum):
 OPERATOR_CHAIN = "_operator"
 
 
-#: Bounds of one value-use event: a template names at most this many keys.
-MAX_VALUE_USE_KEYS = 10_000
+#: Bounds of one value-use event: a deployment's templates name at most this many keys,
+#: each a valid secret key name (at most KEY_MAX_LENGTH characters), so an event — and the
+#: audit event sealed from it — stays well under a megabyte, far below the bus's largest
+#: message.
+MAX_VALUE_USE_KEYS = 2_000
 #: Value-use events in one intake message (a JSON array); one event is sent as an object.
 MAX_VALUE_USE_BATCH = 256
+#: Bytes of one intake message the renderer sends at most (a batch is split to fit).
+MAX_VALUE_USE_MESSAGE_BYTES = 1024 * 1024
 
 
 class ValueUseKey(Contract):
@@ -121,6 +126,14 @@ class ValueUseEvent(Contract):
     trace_id: str | None = Field(default=None, max_length=64)
     at: AwareDatetime
 
+    @field_validator("keys")
+    @classmethod
+    def _key_names_are_secret_keys(cls, keys: list[ValueUseKey]) -> list[ValueUseKey]:
+        if any(len(k.key) > KEY_MAX_LENGTH for k in keys):
+            msg = f"a key name is longer than {KEY_MAX_LENGTH} characters"
+            raise ValueError(msg)
+        return keys
+
 
 class ValueUseBatchError(ValueError):
     """An intake message that is not one value-use event nor a batch of them (not JSON, a
@@ -144,8 +157,37 @@ def encode_value_use_batch(events: Sequence[ValueUseEvent]) -> tuple[bytes, str]
     if any(e.organization_id != first.organization_id for e in events):
         raise ValueError("a value-use batch holds the events of one organization")
     body = b"[" + b",".join(e.model_dump_json().encode() for e in events) + b"]"
-    ids = ",".join(e.event_id for e in events).encode()
-    return body, hashlib.sha256(ids).hexdigest()[:32]
+    return body, _batch_id(events)
+
+
+def _batch_id(events: Sequence[ValueUseEvent]) -> str:
+    """A batch's ``Nats-Msg-Id``: the same events in the same order, the same id."""
+    return hashlib.sha256(",".join(e.event_id for e in events).encode()).hexdigest()[:32]
+
+
+def encode_value_use_messages(events: Sequence[ValueUseEvent]) -> list[tuple[bytes, str, int]]:
+    """``events`` (one organization's, in order) as intake messages of at most
+    ``MAX_VALUE_USE_BATCH`` events and ``MAX_VALUE_USE_MESSAGE_BYTES`` bytes each: body,
+    ``Nats-Msg-Id`` and how many of the events (the next ones in order) it carries."""
+    messages: list[tuple[bytes, str, int]] = []
+    bodies = [e.model_dump_json().encode() for e in events]
+    start = 0
+    while start < len(events):
+        end, size = start + 1, len(bodies[start]) + 2
+        while (
+            end < len(events)
+            and end - start < MAX_VALUE_USE_BATCH
+            and size + len(bodies[end]) + 1 <= MAX_VALUE_USE_MESSAGE_BYTES
+        ):
+            size += len(bodies[end]) + 1
+            end += 1
+        if end - start == 1:
+            messages.append((bodies[start], events[start].event_id, 1))
+        else:
+            body = b"[" + b",".join(bodies[start:end]) + b"]"
+            messages.append((body, _batch_id(events[start:end]), end - start))
+        start = end
+    return messages
 
 
 def _value_use_or_none(item: object) -> ValueUseEvent | None:

@@ -2,7 +2,8 @@
 
 Renders that finish together share one intake message: the events recorded for an
 organization during one turn of the event loop go out as one batch (a JSON array, at
-most ``MAX_VALUE_USE_BATCH`` events) and every caller waits for that message's PubAck.
+most ``MAX_VALUE_USE_BATCH`` events and ``MAX_VALUE_USE_MESSAGE_BYTES`` bytes, split into
+more messages beyond) and every caller waits for its message's PubAck.
 One render alone is one event, published at once; under load a publish, an ack and the
 secrets service's fetch are paid per batch instead of per render.
 """
@@ -16,7 +17,7 @@ from nats.js import JetStreamContext
 
 from sigil_shared import subjects
 from sigil_shared.contracts import ValueUseEvent
-from sigil_shared.contracts.audit import MAX_VALUE_USE_BATCH, encode_value_use_batch
+from sigil_shared.contracts.audit import MAX_VALUE_USE_BATCH, encode_value_use_messages
 from sigil_shared.errors import UnavailableError
 
 log = logging.getLogger("sigil.renderer.audit")
@@ -66,24 +67,29 @@ class JsAuditIntake:
         task.add_done_callback(self._publishing.discard)
 
     async def _publish(self, org: str, batch: _Batch) -> None:
-        data, msg_id = encode_value_use_batch(batch.events)
-        try:
-            await self._js.publish(
-                subjects.audit_intake(org),
-                data,
-                timeout=self._timeout,
-                stream=subjects.AUDIT_INTAKE_STREAM,
-                # Derived from the event ids, so a retried publish is stored once.
-                headers={"Nats-Msg-Id": msg_id},
-            )
-        except (NatsError, TimeoutError) as err:
-            log.warning("value-use audit events not recorded: %s", type(err).__name__)
-            for waiter in batch.waiters:
+        """One intake message per ``MAX_VALUE_USE_MESSAGE_BYTES`` of events, in order; each
+        event's caller gets its own message's answer."""
+        start = 0
+        for data, msg_id, count in encode_value_use_messages(batch.events):
+            waiters = batch.waiters[start : start + count]
+            start += count
+            try:
+                await self._js.publish(
+                    subjects.audit_intake(org),
+                    data,
+                    timeout=self._timeout,
+                    stream=subjects.AUDIT_INTAKE_STREAM,
+                    # Derived from the event ids, so a retried publish is stored once.
+                    headers={"Nats-Msg-Id": msg_id},
+                )
+            except (NatsError, TimeoutError) as err:
+                log.warning("value-use audit events not recorded: %s", type(err).__name__)
+                for waiter in waiters:
+                    if not waiter.done():
+                        waiter.set_exception(
+                            UnavailableError("audit intake is unavailable; nothing was rendered")
+                        )
+                continue
+            for waiter in waiters:
                 if not waiter.done():
-                    waiter.set_exception(
-                        UnavailableError("audit intake is unavailable; nothing was rendered")
-                    )
-            return
-        for waiter in batch.waiters:
-            if not waiter.done():
-                waiter.set_result(None)
+                    waiter.set_result(None)

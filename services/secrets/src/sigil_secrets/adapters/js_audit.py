@@ -66,6 +66,8 @@ ANCHOR_DELAY = 0.05
 #: a noisy machine does not make batches look cheap.
 _QUICK, _SLOW = 0.5, 0.05
 _FADE = 0.95
+#: Bytes kept free in a bus message for an audit publish's headers.
+_HEADER_ROOM = 4096
 
 #: Stream sequences of the first window searched back for a chain's last verifying event
 #: (it grows eightfold per round), and the most messages read in all before failing closed.
@@ -443,6 +445,16 @@ class JetStreamAuditLog:
             for org, seq in self._unverifiable.items()
         }
 
+    def _bodies(self, events: list[AuditEvent]) -> list[bytes]:
+        """The stored JSON of each event; AuditUnavailableError, before anything is sent,
+        if one would not fit in a bus message (the server would close the connection)."""
+        bodies = [event.model_dump_json().encode() for event in events]
+        room = self._nc.max_payload - _HEADER_ROOM
+        if any(len(body) > room for body in bodies):
+            log.error("audit event of %d bytes is larger than a bus message", max(map(len, bodies)))
+            raise AuditUnavailableError("an audit event is too large to store")
+        return bodies
+
     def _headers(self, event: AuditEvent) -> dict[str, str]:
         return {"Nats-Msg-Id": event.id, "Nats-Expected-Stream": self._stream}
 
@@ -454,7 +466,8 @@ class JetStreamAuditLog:
         sealed = seal_events(events, head=head, keyring=self._keyring.get())
         batch_id = uuid.uuid4().hex
         last = len(sealed)
-        for number, event in enumerate(sealed, start=1):
+        bodies = self._bodies(sealed)
+        for number, (event, data) in enumerate(zip(sealed, bodies, strict=True), start=1):
             headers = self._headers(event)
             headers["Nats-Batch-Id"] = batch_id
             headers["Nats-Batch-Sequence"] = str(number)
@@ -463,7 +476,6 @@ class JetStreamAuditLog:
                 headers[_EXPECTED_SEQ] = str(seq)
                 headers[_EXPECTED_SUBJECT] = subjects.audit_org(org)
             subject = subjects.audit(org, event.action)
-            data = event.model_dump_json().encode()
             if number < last:
                 await self._nc.publish(subject, data, headers=headers)
                 continue
@@ -486,7 +498,7 @@ class JetStreamAuditLog:
             headers = self._headers(sealed)
             headers[_EXPECTED_SEQ] = str(seq)
             headers[_EXPECTED_SUBJECT] = subjects.audit_org(org)
-            data = sealed.model_dump_json().encode()
+            (data,) = self._bodies([sealed])
             started = time.perf_counter()
             ack = await self._publish(subjects.audit(org, event.action), data, headers)
             self._single_rtt = _smooth(self._single_rtt, time.perf_counter() - started, up=False)

@@ -27,7 +27,14 @@ from sigil_shared.contracts import AuditEvent
 GENESIS = "0" * 64
 
 ProblemKind = Literal[
-    "forged", "unknown_key", "gap", "missing_head", "broken_link", "misfiled", "anchor"
+    "forged",
+    "unknown_key",
+    "gap",
+    "missing_head",
+    "broken_link",
+    "misfiled",
+    "anchor",
+    "duplicate",
 ]
 
 
@@ -233,7 +240,8 @@ def verify_chain(
 
     Names a forged or edited event (its link does not verify), an event sealed by a key
     that is not in the keyring, a gap (chain positions skip), a missing head (the chain
-    does not start at position 1) and a broken link (the predecessor's link differs).
+    does not start at position 1), a broken link (the predecessor's link differs) and an
+    event id stored twice.
     ``check_anchor`` then compares the end of the chain with its stored head anchor.
     """
     report = ChainReport(organization_id)
@@ -244,6 +252,7 @@ def verify_chain(
             report.problems.append(ChainProblem(kind, seq, message))
 
     links: dict[int, str] = {}
+    seen: set[str] = set()
     skipped = 0  # unverifiable events since the last one that verifies
     for item in items:
         seq = item.stream_seq
@@ -279,6 +288,15 @@ def verify_chain(
             skipped += 1
             continue
         links[event.chain_seq] = event.hash
+        if event.id in seen:
+            # Sealed and linked in its place, but the same event recorded twice (a replay, or
+            # a redelivery after the stream's de-duplication window).
+            problem(
+                "duplicate",
+                seq,
+                f"stream sequence {seq} (event {event.id}): the same event stored again",
+            )
+        seen.add(event.id)
         expected = head.chain_seq + 1
         edited_before = skipped > 0 and expected < event.chain_seq <= expected + skipped
         skipped = 0
