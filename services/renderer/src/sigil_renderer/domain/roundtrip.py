@@ -15,7 +15,7 @@ Findings name the secret, the file and the line, and the fix; never the value.
 import re
 import time
 from bisect import bisect_left
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from itertools import zip_longest
 
@@ -309,7 +309,7 @@ class _Swap:
         assert item.value is not None
         out = []
         if self._values:
-            out.append(self._values.sub(lambda m: self.values[m[0]], item.value))
+            out.append(self._values.sub(self.values.__getitem__, item.value))
         first = bisect_left(self._offsets, item.span[0])
         last = bisect_left(self._offsets, item.span[1])
         text, cursor = item.value, 0
@@ -326,10 +326,68 @@ class _Swap:
         return tuple(out)
 
 
-def _alternation(mapping: Mapping[str, str]) -> "re.Pattern[str] | None":
+def _alternation(mapping: Mapping[str, str]) -> "_StandInFinder | None":
     if not mapping:
         return None
-    return re.compile("|".join(re.escape(s) for s in sorted(mapping, key=len, reverse=True)))
+    return _StandInFinder(mapping)
+
+
+_PLAIN_KEY = re.compile(r"[A-Za-z0-9_]+")
+_AFTER_PREFIX = re.compile(re.escape(_STAND_IN_PREFIX) + r"([A-Za-z0-9_]++)-")
+
+
+class _StandInFinder:
+    """Finds stand-ins (plain, padded, or probes: each ``stand_in(key)`` then anything) in
+    text, leftmost and longest first, as an alternation of them would — without compiling
+    one: a regular expression of N stand-ins costs seconds per MiB of their text to build.
+
+    When every stand-in's key is a plain word (every secret key is), only one stand-in can
+    start where a prefix is followed by a word and ``-``: that word's. Otherwise (a name
+    with ``-`` from ``index .Secrets "a-b"``), the alternation is compiled as before.
+    """
+
+    def __init__(self, stand_ins: Iterable[str]) -> None:
+        self._by_key: dict[str, str] | None = {}
+        ordered = sorted(stand_ins, key=len, reverse=True)
+        for text in ordered:
+            key = _key_of(text)
+            if not _PLAIN_KEY.fullmatch(key) or key in self._by_key:
+                self._by_key = None
+                break
+            self._by_key[key] = text
+        self._pattern = (
+            re.compile("|".join(re.escape(s) for s in ordered)) if self._by_key is None else None
+        )
+
+    def spans(self, text: str) -> Iterator[tuple[int, int]]:
+        """Start and end of each stand-in in ``text``, left to right, never overlapping."""
+        if self._pattern is not None:
+            yield from (found.span() for found in self._pattern.finditer(text))
+            return
+        assert self._by_key is not None
+        at = 0
+        while (match := _AFTER_PREFIX.search(text, at)) is not None:
+            start = match.start()
+            found = self._by_key.get(match[1])
+            if found is not None and text.startswith(found, start):
+                yield start, start + len(found)
+                at = start + len(found)
+            else:
+                at = start + 1
+
+    def findall(self, text: str) -> list[str]:
+        """Every stand-in found in ``text``."""
+        return [text[start:end] for start, end in self.spans(text)]
+
+    def sub(self, replace: Callable[[str], str], text: str) -> str:
+        """``text`` with each stand-in ``s`` found replaced by ``replace(s)``."""
+        out, at = [], 0
+        for start, end in self.spans(text):
+            out.append(text[at:start])
+            out.append(replace(text[start:end]))
+            at = end
+        out.append(text[at:])
+        return "".join(out)
 
 
 def _compare(
@@ -452,7 +510,7 @@ def position_findings(
     """Lint of the output on stand-ins: each reference that sits where some value would
     change the file (a YAML key or env name, an unquoted, single-quoted or block YAML
     scalar, a single-quoted env value), named with the fix."""
-    pattern = re.compile("|".join(re.escape(s) for s in sorted(stand_ins.values(), key=len)[::-1]))
+    pattern = _StandInFinder(stand_ins.values())
     issues: list[TemplateIssue] = []
     for item in _items(file, baseline, _Budget()):
         if item.value is None:

@@ -16,6 +16,7 @@ from sigil_renderer.template.executor import Decisions
 from sigil_shared.contracts import TemplateFile, TemplateIssue
 
 MAX_MISSING_PASSES = 64
+_PLAIN = re.compile(r"[A-Za-z0-9_]+")
 _FORCED_MAX_OUTPUT = 256 * 1024
 #: Values Docker Compose reads back exactly wherever they sit in an env file (unquoted or
 #: in either quotes): no whitespace, quote, backslash, "$" or "#"; "=" is inert too unless
@@ -208,11 +209,13 @@ def validate_blind(
         return FileResult(issues=[_issue(file, err)])
     sites = template.reference_sites
     result = FileResult(references={s.key for s in sites})
+    reported: set[str] = set()  # a key's error is at its first site only
     for site in sites:
         if site.key in keys or site.optional:
             continue
         result.missing.add(site.key)
-        if site.errs and not any(i.key == site.key for i in result.issues):
+        if site.errs and site.key not in reported:
+            reported.add(site.key)
             result.issues.append(_issue(file, template.missing_key_error(site)))
     stand_ins = {k: roundtrip.stand_in(k) for k in keys | result.missing}
     decisions = _execute(
@@ -226,7 +229,9 @@ def validate_blind(
         result.issues.append(unreadable)
         return result
     stand_ins = {k: roundtrip.stand_in(k) for k in keys | result.missing}  # + found at run time
-    named = {k: stand_ins[k] for k in result.references if k in stand_ins}
+    # Only names that can be secret keys (plain words): another name never holds a value,
+    # so where it sits cannot change the file (it is reported missing above).
+    named = {k: stand_ins[k] for k in result.references if k in stand_ins and _PLAIN.fullmatch(k)}
     if named:
         result.issues.extend(_lint(file, template, stand_ins, named, (baseline, decisions)))
     return result

@@ -134,11 +134,8 @@ class State:
         self.node = node
 
     def location(self, node: n.Node) -> tuple[int, int]:
-        text = self.tree.text[: node.pos]
-        line = text.count("\n") + 1
-        last = text.rfind("\n")
-        column = len(text[last + 1 :].encode("utf-8", "surrogateescape"))
-        return line, column
+        # From the tree's precomputed index: never a slice of the whole text per error.
+        return self.tree.location(node.pos)
 
     def errorf(self, fmt: str, *args: object, key: str | None = None) -> ExecError:
         # Go splices the (unescaped) parse name into the format before applying the

@@ -1,5 +1,6 @@
 """Lexer of Go's text/template (text/template/parse/lex.go), item for item."""
 
+import re
 import time
 import unicodedata
 from collections.abc import Callable
@@ -72,8 +73,16 @@ KEYWORDS = {
 }
 
 
+#: Printable ASCII other than ``"`` and ``\\``: kept as is by every quoting below.
+_PLAIN_ASCII = re.compile(r"[ !#-\[\]-~]*")
+#: Letters, digits and underscores of ASCII: what most field names are made of.
+_ASCII_WORD = re.compile(r"[A-Za-z0-9_]*")
+
+
 def go_quote(text: str) -> str:
     """strconv.Quote: Go's double-quoted form (printable Unicode kept, the rest escaped)."""
+    if _PLAIN_ASCII.fullmatch(text):  # nothing to escape: spare the loop over characters
+        return f'"{text}"'
     out = ['"']
     for ch in text:
         out.append(_quote_rune(ch, '"', ascii_only=False))
@@ -452,6 +461,8 @@ class Lexer:
         if self.at_terminator():
             self.emit(Item.VARIABLE if typ == Item.VARIABLE else Item.DOT)
             return self.lex_inside_action
+        # The ASCII part of the name at C speed (no newline in it), then Go's rule per rune.
+        self.pos = _ASCII_WORD.match(self.input, self.pos).end()  # type: ignore[union-attr]
         while True:
             ch = self.next()
             if not is_alphanumeric(ch):

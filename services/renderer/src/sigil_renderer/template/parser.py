@@ -1,6 +1,8 @@
 """Parser of Go's text/template (text/template/parse/parse.go), with Go's error messages."""
 
+import re
 import time
+from bisect import bisect_right
 from dataclasses import dataclass, field
 
 from sigil_renderer.template import nodes as n
@@ -52,6 +54,53 @@ class ParseLimitError(ParseError):
     """Parsing stopped at a resource bound (time or size); not one of Go's messages."""
 
 
+class TextIndex:
+    """Line and byte-column of a character offset in one template text, in time independent
+    of the text's size: the line starts are found once (bisected per lookup), and the UTF-8
+    length of the text before every ``_CHUNK``-th character is recorded once, so a column
+    encodes at most one chunk. Built on first use and shared by every tree of the text."""
+
+    _CHUNK = 4096
+
+    def __init__(self, text: str) -> None:
+        self._text = text
+        self._starts: list[int] | None = None
+        self._bytes: list[int] | None = None
+        self._ascii = text.isascii()
+
+    def _line_starts(self) -> list[int]:
+        if self._starts is None:
+            self._starts = [0] + [m.end() for m in _NEWLINE.finditer(self._text)]
+        return self._starts
+
+    def _byte_offset(self, pos: int) -> int:
+        """UTF-8 bytes (Go's ``surrogateescape`` view) of ``text[:pos]``."""
+        if self._ascii:
+            return pos
+        text, chunk = self._text, self._CHUNK
+        if self._bytes is None:
+            offsets, total = [0], 0
+            for at in range(0, len(text), chunk):
+                total += _utf8_len(text[at : at + chunk])
+                offsets.append(total)
+            self._bytes = offsets
+        base = pos // chunk
+        return self._bytes[base] + _utf8_len(text[base * chunk : pos])
+
+    def location(self, pos: int) -> tuple[int, int]:
+        """1-based line and the 0-based byte column of ``pos`` (as Go's ErrorContext)."""
+        starts = self._line_starts()
+        line = bisect_right(starts, pos)
+        return line, self._byte_offset(pos) - self._byte_offset(starts[line - 1])
+
+
+_NEWLINE = re.compile("\n")
+
+
+def _utf8_len(text: str) -> int:
+    return len(text.encode("utf-8", "surrogateescape"))
+
+
 @dataclass
 class Tree:
     """One named template: its root list and where its text came from."""
@@ -60,6 +109,14 @@ class Tree:
     parse_name: str
     text: str
     root: n.ListNode | None = None
+    #: Where offsets of ``text`` sit (line, column); shared by the trees of one text.
+    index: TextIndex | None = field(default=None, compare=False, repr=False)
+
+    def location(self, pos: int) -> tuple[int, int]:
+        """Line and byte column of character offset ``pos`` of ``text``."""
+        if self.index is None:
+            self.index = TextIndex(self.text)
+        return self.index.location(pos)
 
 
 @dataclass
@@ -75,6 +132,10 @@ class _State:
     deadline: float | None = None
     timeout: float = 0.0
     steps: int = 0
+    text_index: TextIndex = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.text_index = TextIndex(self.text)
 
 
 def unquote(token: Token) -> str:
@@ -218,7 +279,10 @@ class Parser:
                 start = self.s.index
                 self.next()
                 if self.next_non_space().typ == Item.DEFINE:
-                    child = Parser(self.s, Tree("definition", self.s.parse_name, self.s.text))
+                    child = Parser(
+                        self.s,
+                        Tree("definition", self.s.parse_name, self.s.text, index=self.s.text_index),
+                    )
                     child.parse_definition()
                     continue
                 self.s.index = start
@@ -370,7 +434,7 @@ class Parser:
         token = self.next_non_space()
         name = self.template_name(token, context)
         pipe = self.pipeline(context, Item.RIGHT_DELIM)
-        child = Parser(self.s, Tree(name, self.s.parse_name, self.s.text))
+        child = Parser(self.s, Tree(name, self.s.parse_name, self.s.text, index=self.s.text_index))
         child.tree.root, end = child.item_list()
         if not isinstance(end, n.EndNode):
             self.errorf("unexpected %s in %s", str(end), context)
@@ -644,6 +708,6 @@ def parse_trees(
     state = _State(
         text=text, parse_name=name, tokens=tokens, deadline=deadline, timeout=timeout or 0.0
     )
-    parser = Parser(state, Tree(name, name, text))
+    parser = Parser(state, Tree(name, name, text, index=state.text_index))
     parser.parse()
     return state.trees
