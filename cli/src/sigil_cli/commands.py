@@ -336,6 +336,11 @@ def render_validate(
             errors.append(named)
             if not as_json:
                 out(f"{where}: {error['message']}")
+        # The answer lists at most the first errors; the rest are only counted.
+        omitted = result.get("errorsOmitted") or 0
+        failed = failed or bool(omitted) or result.get("valid") is False
+        if omitted and not as_json:
+            out(f"{shown}: {omitted} more error(s) not listed")
         results.append({**result, "file": shown, "errors": errors})
     if as_json:
         out(json.dumps(results, indent=2))

@@ -14,6 +14,13 @@ from sigil_renderer.domain.validation import validate_blind
 from sigil_renderer.engine import parse
 from sigil_renderer.template.lexer import _quote_rune, go_quote
 from sigil_renderer.template.parser import TextIndex
+from sigil_shared.contracts import (
+    Actor,
+    Role,
+    TemplateValidateReply,
+    TemplateValidateRequest,
+)
+from sigil_shared.contracts.templates import VALIDATE_MAX_ERRORS
 
 
 def _naive_location(text: str, pos: int) -> tuple[int, int]:
@@ -105,3 +112,48 @@ def test_one_mebibyte_of_missing_long_keys_validates_in_linear_time() -> None:
     assert len(result.issues) == 990
     assert result.issues[-1].line == 990
     assert spent < 1.5, f"validation took {spent:.2f}s of CPU"
+
+
+# -- the answer is bounded (finding N2, part 2) -------------------------------------------------
+
+ONE_MIB = 1024 * 1024
+
+
+def _request_for(text: str) -> TemplateValidateRequest:
+    actor = Actor(user_id="u1", organization_id="acme", role=Role.READ_ONLY)
+    return TemplateValidateRequest(actor=actor, request_id="r1", env_file=text)
+
+
+async def test_validate_answer_for_990_missing_long_keys_fits_one_message() -> None:
+    from tests.unit.renderer.test_render_service import FakeAudit, FakeSecrets
+    from tests.unit.renderer.test_validate_service import _service
+
+    secrets = FakeSecrets()
+    secrets.put("K000001" + "X" * 993, "canary-Unit-N2-value")  # one of them exists
+    reply = await _service(secrets, FakeAudit()).validate(_request_for(big_template(990)))
+    wire = reply.model_dump_json()
+    assert len(wire.encode()) < ONE_MIB
+    assert "canary" not in wire
+    assert not reply.valid
+    assert len(reply.errors) == VALIDATE_MAX_ERRORS
+    assert reply.errors_omitted == 989 - VALIDATE_MAX_ERRORS
+    assert reply.errors[0].line == 1  # the first errors, in text order
+    assert len(reply.references) + reply.references_omitted == 990
+    assert len(reply.missing) + reply.missing_omitted == 989
+    assert reply.missing == sorted(reply.missing)
+    # The same answer read back (as the gateway does) keeps the counts.
+    assert TemplateValidateReply.model_validate_json(wire) == reply
+
+
+async def test_one_reference_to_a_huge_name_is_counted_not_listed() -> None:
+    """A name nearly 1 MiB long: its error alone would be over 2 MiB."""
+    from tests.unit.renderer.test_render_service import FakeAudit, FakeSecrets
+    from tests.unit.renderer.test_validate_service import _service
+
+    text = "A={{ .Secrets.N" + "x" * (ONE_MIB - 64) + " }}\n"
+    reply = await _service(FakeSecrets(), FakeAudit()).validate(_request_for(text))
+    assert len(reply.model_dump_json().encode()) < 64 * 1024
+    assert not reply.valid
+    assert (reply.errors, reply.errors_omitted) == ([], 1)
+    assert (reply.references, reply.references_omitted) == ([], 1)
+    assert (reply.missing, reply.missing_omitted) == ([], 1)
