@@ -25,6 +25,7 @@ from sigil_shared.contracts.health import check_ready
 from sigil_shared.errors import (
     ErrorCode,
     InvalidMessageError,
+    InvalidRequestError,
     SigilError,
     UnavailableError,
     error_from_code,
@@ -259,7 +260,14 @@ def declare(
     """The FastStream subscriber of a command, answering through FastStream's chain."""
 
     async def answer(request: Any) -> Reply[Any]:
-        return Reply.success(await handler(request))
+        reply: Reply[Any] = Reply.success(await handler(request))
+        # FastStream would fail to send a reply over the connection's max_payload and the
+        # caller would only time out: answer a small typed error instead.
+        size, limit = len(reply.model_dump_json()) + _HEADER_ROOM, broker.connection.max_payload
+        if size > limit:
+            log.warning("reply on %s too large: %d bytes", op.subject, size)
+            raise _too_large(size, limit)
+        return reply
 
     answer.__annotations__ = {"request": op.request, "return": Reply[op.reply]}  # type: ignore[name-defined]
     answer.__name__ = answer.__qualname__ = op.subject.replace(".", "_")
@@ -349,6 +357,12 @@ class DirectReplies(Generic[RequestT, ReplyT]):
             body, outcome = _failure(
                 ErrorBody(code=ErrorCode.INTERNAL, message="internal error", details={})
             )
+        if self._nc is not None and len(body) > self._nc.max_payload:
+            # nats-py would refuse to send it (MaxPayloadError) and the caller would only
+            # time out: a small typed error instead, naming sizes, never content.
+            log.warning("reply on %s too large: %d bytes", self._label, len(body))
+            too_large = _too_large(len(body), self._nc.max_payload)
+            body, outcome = _failure(ErrorBody.from_error(too_large))
         commands, duration = _command_instruments()
         commands.add(1, {"subject": self._label, "outcome": outcome})
         duration.record(time.perf_counter() - start, {"subject": self._label})
@@ -363,6 +377,18 @@ class DirectReplies(Generic[RequestT, ReplyT]):
 
 #: The name ``serve`` gives the request parameter (FastStream prefixes locations with it).
 _ROOT = ("request",)
+
+
+#: Room left for the headers FastStream sends with a reply (trace context, correlation id).
+_HEADER_ROOM = 8 * 1024
+
+
+def _too_large(size: int, max_payload: int) -> InvalidRequestError:
+    """The error answered in place of a reply of ``size`` bytes the bus cannot carry."""
+    return InvalidRequestError(
+        f"the answer is too large to send: {size} bytes, the bus carries at most "
+        f"{max_payload} per message; ask for less"
+    )
 
 
 def _failure(error: ErrorBody) -> tuple[bytes, str]:

@@ -143,7 +143,15 @@ async def test_direct_replies_equal_faststream_chain(
         assert fields == [["request"], ["request"]]
     assert direct[0] == {
         "ok": True,
-        "data": {"valid": True, "errors": [], "references": ["r1"], "missing": []},
+        "data": {
+            "valid": True,
+            "errors": [],
+            "references": ["r1"],
+            "missing": [],
+            "errorsOmitted": 0,
+            "referencesOmitted": 0,
+            "missingOmitted": 0,
+        },
         "error": None,
     }
     codes = [answer["error"]["code"] if answer["error"] else None for answer in direct]
@@ -179,3 +187,46 @@ async def test_direct_replies_handle_max_workers_at_once(
     assert sorted(json.loads(r.data)["data"]["references"][0] for r in replies) == [
         f"r{i}" for i in range(workers)
     ]
+
+
+@pytest.mark.parametrize("direct", [True, False], ids=["direct", "faststream"])
+async def test_a_reply_over_max_payload_is_a_typed_error_not_silence(
+    nats_server: NatsFixture,
+    gateway_nc: NatsClient,
+    caplog: pytest.LogCaptureFixture,
+    direct: bool,
+) -> None:
+    """nats-py refuses to publish more than the server's max_payload: without a check the
+    caller got no reply at all and timed out (red-team N2)."""
+    limit = gateway_nc.max_payload
+
+    async def handler(request: TemplateValidateRequest) -> TemplateValidateReply:
+        if request.request_id == "probe":
+            return _answer(request)
+        # Built without the contract's bound, as a handler with a bug in it could.
+        names = [f"{CANARY}-{i:07d}" for i in range(limit // len(CANARY) + 1)]
+        return TemplateValidateReply.model_construct(
+            valid=False,
+            errors=[],
+            references=names,
+            missing=names,
+            errors_omitted=0,
+            references_omitted=0,
+            missing_omitted=0,
+        )
+
+    payload = json.dumps({"actor": ACTOR, "requestId": "big", "envFile": CANARY}).encode()
+    async with _serving(nats_server, gateway_nc, handler, direct=direct):
+        reply = await gateway_nc.request(OP.subject, payload, timeout=5)
+        # The subscription still answers afterwards.
+        again = await gateway_nc.request(OP.subject, PROBE, timeout=5)
+    answer = json.loads(reply.data)
+    assert answer["ok"] is False
+    assert answer["error"]["code"] == "invalid_request"
+    assert answer["error"]["message"].startswith("the answer is too large to send: ")
+    assert f"at most {limit} per message" in answer["error"]["message"]
+    assert len(reply.data) < 1024
+    assert CANARY not in reply.data.decode()
+    assert json.loads(again.data)["ok"] is True
+    assert "too large" in caplog.text
+    assert CANARY not in caplog.text
