@@ -380,7 +380,7 @@ _ROOT = ("request",)
 
 
 #: Room left for the headers FastStream sends with a reply (trace context, correlation id).
-_HEADER_ROOM = 8 * 1024
+_HEADER_ROOM = 2 * 1024
 
 
 def _too_large(size: int, max_payload: int) -> InvalidRequestError:

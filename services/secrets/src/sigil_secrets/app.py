@@ -18,7 +18,7 @@ from sigil_secrets.adapters.nats_events import NatsEventPublisher
 from sigil_secrets.audit_admin import audit_keyring
 from sigil_secrets.handlers import audit, internal, secrets
 from sigil_secrets.ports import SecretStore
-from sigil_secrets.service import SecretsService
+from sigil_secrets.service import AUDIT_PAGE_BYTES, SecretsService
 from sigil_shared import subjects
 from sigil_shared.bus import Deferred, bus_check, create_broker, document_events, register_health
 from sigil_shared.settings import SecretsSettings
@@ -80,6 +80,9 @@ def create_app(settings: SecretsSettings) -> FastStream:
             history=settings.history,
             min_mask_length=settings.min_mask_length,
             deleted_retention=timedelta(days=settings.deleted_retention_days),
+            # An audit query page, and an event alone on one, must fit one reply.
+            audit_page_bytes=min(AUDIT_PAGE_BYTES, nc.max_payload - 16 * 1024),
+            audit_event_bytes=nc.max_payload - 16 * 1024,
         )
         service_ref.set(service)
         stores.append(store)

@@ -69,8 +69,40 @@ Undo = Callable[[], Awaitable[None]]
 Change = Literal["created", "updated", "deleted"]
 
 
+#: An audit query page holds events up to this many bytes of JSON (then ``nextCursor``),
+#: even if fewer than ``limit``: the reply must fit one bus message.
+AUDIT_PAGE_BYTES = 1024 * 1024
+#: An event alone larger than this (it cannot be one bus message's reply) is served with its
+#: ``keys`` cut to fit and ``details.truncated`` saying so. The app sets it from the
+#: connection's max_payload; this default suits NATS's own 1 MiB default.
+AUDIT_EVENT_BYTES = 1024 * 1024 - 16 * 1024
+
+
 def _utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+def _shortened(event: AuditEvent, most: int) -> tuple[AuditEvent, int]:
+    """``event`` within ``most`` bytes of JSON: its first ``keys`` that fit, and a marker in
+    ``details`` (the stored event is whole; this copy's ``hash`` does not verify)."""
+    keys = event.keys or []
+    marker = {
+        **(event.details or {}),
+        "truncated": f"this copy lists {{kept}} of {len(keys)} keys to fit one reply; "
+        "the stored event is complete (sigil audit verify reads it)",
+    }
+    shown = event.model_copy(update={"keys": [], "details": marker})
+    size = len(shown.model_dump_json()) + 1
+    kept = 0
+    for key in keys:
+        extra = len(key.model_dump_json()) + 1
+        if size + extra > most:
+            break
+        size += extra
+        kept += 1
+    marker["truncated"] = marker["truncated"].format(kept=kept)
+    update = {"keys": keys[:kept] if event.keys is not None else None, "details": marker}
+    return event.model_copy(update=update), size
 
 
 def _trace_id() -> str | None:
@@ -94,8 +126,12 @@ class SecretsService:
         min_mask_length: int = 4,
         deleted_retention: timedelta = timedelta(days=30),
         clock: Callable[[], datetime] = _utcnow,
+        audit_page_bytes: int = AUDIT_PAGE_BYTES,
+        audit_event_bytes: int = AUDIT_EVENT_BYTES,
     ) -> None:
         self._store = store
+        self._audit_page_bytes = audit_page_bytes
+        self._audit_event_bytes = audit_event_bytes
         self._audit = audit
         self._events = events
         self._keyring = keyring
@@ -473,6 +509,7 @@ class SecretsService:
         own = req.actor.customer_organization_id
         items: list[AuditEvent] = []
         last_seq = after
+        size = 0  # bytes of the page's events as JSON
         async for seq, event in self._audit.events(req.actor.organization_id, after=after):
             if own is not None and own not in (
                 event.customer_organization_id,
@@ -491,7 +528,16 @@ class SecretsService:
                 continue
             if len(items) == req.limit:
                 return AuditQueryReply(items=items, next_cursor=str(last_seq))
-            items.append(event)
+            # A page stops short of ``limit`` at AUDIT_PAGE_BYTES, so that its reply always
+            # fits one bus message; an event larger than that is served alone on its page.
+            event_size = len(event.model_dump_json()) + 1
+            if items and size + event_size > self._audit_page_bytes:
+                return AuditQueryReply(items=items, next_cursor=str(last_seq))
+            shown = event
+            if event_size > self._audit_event_bytes:
+                shown, event_size = _shortened(event, self._audit_event_bytes)
+            items.append(shown)
+            size += event_size
             last_seq = seq
         return AuditQueryReply(items=items, next_cursor=None)
 
