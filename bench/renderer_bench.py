@@ -25,6 +25,7 @@ from pathlib import Path
 
 import uvloop
 from faststream.nats import NatsBroker
+from nats.aio.msg import Msg
 
 from bench.stack import BenchStack
 from sigil_renderer import TemplateCache
@@ -32,7 +33,7 @@ from sigil_renderer.adapters.generations import parse_generation
 from sigil_renderer.domain.validation import validate_file
 from sigil_shared import operations as ops
 from sigil_shared import subjects
-from sigil_shared.bus import request, send
+from sigil_shared.bus import request
 from sigil_shared.contracts import (
     Actor,
     Role,
@@ -136,15 +137,46 @@ def _percentile(samples: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
+class LeanRequester:
+    """Request/reply at its leanest, for the load generator that shares the two cores:
+    one subscription on the client's private inbox and a future per request, no timer or
+    inbox token per request (the run as a whole has a deadline)."""
+
+    def __init__(self, platform: NatsBroker) -> None:
+        self._nc = platform.connection
+        self._prefix = self._nc._inbox_prefix.decode() + ".bench."
+        self._waiting: dict[str, asyncio.Future[bytes]] = {}
+        self._sent = 0
+
+    async def start(self) -> None:
+        await self._nc.subscribe(self._prefix + "*", cb=self._answered)
+
+    async def _answered(self, msg: Msg) -> None:
+        waiter = self._waiting.pop(msg.subject, None)
+        if waiter is not None and not waiter.done():
+            waiter.set_result(msg.data)
+
+    async def request(self, subject: str, data: bytes) -> bytes:
+        self._sent += 1
+        inbox = f"{self._prefix}{self._sent}"
+        waiter: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
+        self._waiting[inbox] = waiter
+        await self._nc.publish(subject, data, reply=inbox)
+        return await waiter
+
+
 async def measure(
     platform: NatsBroker, pids: dict[str, int], *, count: int, concurrency: int, env: str
 ) -> Run:
     """``count`` renders of new revisions, ``concurrency`` in flight, after a warm-up.
 
     The client is the platform at its leanest, since it shares the two cores: requests are
-    encoded before the clock starts and a reply is only checked for an error (the typed
-    client's full parse of every reply would be bench cost, not renderer cost).
+    encoded before the clock starts, sent through ``LeanRequester``, and a reply is only
+    checked for an error (the typed client's full parse of every reply would be bench
+    cost, not renderer cost).
     """
+    client = LeanRequester(platform)
+    await client.start()
     sem = asyncio.Semaphore(concurrency)
     latencies: list[float] = []
     bodies = [
@@ -159,18 +191,19 @@ async def measure(
     async def render(i: int) -> None:
         async with sem:
             start = time.perf_counter()
-            reply = json.loads(await send(platform, ops.TEMPLATE_RENDER, bodies[i], timeout=30))
+            reply = json.loads(await client.request(ops.TEMPLATE_RENDER.subject, bodies[i]))
             latencies.append(time.perf_counter() - start)
             if reply.get("error") is not None:
                 raise SystemExit(f"render {i} failed: {reply['error'].get('code')}")
 
-    # Warm-up: compiled template, cached values, connections.
-    await asyncio.gather(*(render(count + i) for i in range(concurrency)))
-    latencies.clear()
-    before = {name: cpu_seconds(pid) for name, pid in pids.items() if pid}
-    start = time.perf_counter()
-    await asyncio.gather(*(render(i) for i in range(count)))
-    elapsed = time.perf_counter() - start
+    async with asyncio.timeout(60 + count / 50):
+        # Warm-up: compiled template, cached values, connections.
+        await asyncio.gather(*(render(count + i) for i in range(concurrency)))
+        latencies.clear()
+        before = {name: cpu_seconds(pid) for name, pid in pids.items() if pid}
+        start = time.perf_counter()
+        await asyncio.gather(*(render(i) for i in range(count)))
+        elapsed = time.perf_counter() - start
     return Run(
         rate=count / elapsed,
         p50_ms=_percentile(latencies, 0.50) * 1000,
