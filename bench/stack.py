@@ -2,6 +2,7 @@
 
 import asyncio
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -99,3 +100,5 @@ class BenchStack:
             proc.wait()
         if self.server is not None:
             self.server.stop()
+        # Each run stores thousands of receipts and audit events: leave nothing behind.
+        shutil.rmtree(self.data.root, ignore_errors=True)
