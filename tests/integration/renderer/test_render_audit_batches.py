@@ -5,7 +5,7 @@ import asyncio
 from faststream.nats import NatsBroker
 
 from sigil_shared import subjects
-from sigil_shared.contracts import TemplateRenderReply
+from sigil_shared.contracts import ReceiptRecorded, TemplateRenderReply
 from tests.helpers import NatsFixture
 from tests.integration.bus_client import SecretsClient, actor, render_env
 
@@ -74,3 +74,21 @@ async def test_renders_of_one_new_revision_at_once_agree_and_the_revision_keeps_
     assert again.reused_receipt is True
     assert again.env_file is not None
     assert again.env_file.get_secret_value() == f"K={CANARY}-v1\n"
+
+
+async def test_the_receipt_event_carries_the_receipt_as_its_contract_encodes_it(
+    client: SecretsClient, platform: NatsBroker, nats_server: NatsFixture, org: str
+) -> None:
+    """The receipt's JSON is encoded once per render and the event wraps it: byte for byte
+    what ``ReceiptRecorded`` would encode, as the redactor reads it."""
+    await client.create(actor(org), "API_KEY", CANARY)
+    redactor = await nats_server.connect("redactor")
+    try:
+        events = await redactor.subscribe(subjects.receipt_event(org))
+        reply = await render_env(platform, org, "web", 1, "K={{ .Secrets.API_KEY }}\n")
+        msg = await events.next_msg(timeout=10)
+    finally:
+        await redactor.close()
+    assert msg.data == ReceiptRecorded(receipt=reply.receipt).model_dump_json().encode()
+    assert ReceiptRecorded.model_validate_json(msg.data).receipt == reply.receipt
+    assert CANARY.encode() not in msg.data

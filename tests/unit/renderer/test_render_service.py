@@ -94,7 +94,8 @@ class FakeReceipts:
     async def claim_owner(self, org: str, deployment: str, customer: str | None) -> str | None:
         return self.owners.setdefault((org, deployment), customer)
 
-    async def create(self, receipt: RenderReceipt) -> bool:
+    async def create(self, receipt: RenderReceipt, *, encoded: bytes | None = None) -> bool:
+        assert encoded is None or encoded == receipt.model_dump_json().encode()
         key = (receipt.organization_id, receipt.deployment_id, receipt.revision)
         if self.lose_next_create:
             # Another replica rendered the same new revision a moment earlier.
@@ -121,7 +122,8 @@ class FakeEvents:
     def __init__(self) -> None:
         self.receipts: list[RenderReceipt] = []
 
-    async def published(self, receipt: RenderReceipt) -> None:
+    async def published(self, receipt: RenderReceipt, *, encoded: bytes | None = None) -> None:
+        assert encoded is None or encoded == receipt.model_dump_json().encode()
         self.receipts.append(receipt)
 
 

@@ -57,7 +57,7 @@ class ReceiptStore(Protocol):
     async def claim_owner(self, org: str, deployment: str, customer: str | None) -> str | None:
         """The deployment's scope, recorded by its first render (None: vendor-internal)."""
 
-    async def create(self, receipt: RenderReceipt) -> bool:
+    async def create(self, receipt: RenderReceipt, *, encoded: bytes | None = None) -> bool:
         """Store a new revision's receipt; False if one exists already (a lost race)."""
 
     async def update(self, receipt: RenderReceipt, *, last: int) -> bool:
@@ -70,7 +70,7 @@ class ReceiptStore(Protocol):
 class ReceiptPublisher(Protocol):
     """Receipt events."""
 
-    async def published(self, receipt: RenderReceipt) -> None:
+    async def published(self, receipt: RenderReceipt, *, encoded: bytes | None = None) -> None:
         """Announce a new receipt."""
 
 

@@ -342,14 +342,14 @@ class RendererService:
             )
             await self._audit(req, entries, rejected.code)
             raise rejected
-        receipt, write = self._receipt(req, stored, entries)
+        receipt, write, encoded = self._receipt(req, stored, entries)
         if not await write:
             # The revision has a receipt (rendered before, or by another render a moment
             # ago): render again from it. This attempt's output is dropped unseen.
             return None
         await self._audit(req, entries, "success")
         if stored is None or receipt is not stored.receipt:
-            await self._events.published(receipt)
+            await self._events.published(receipt, encoded=encoded)
         env = results.get("envFile")
         values_out = results.get("valuesYaml")
         return TemplateRenderReply(
@@ -431,8 +431,9 @@ class RendererService:
         req: TemplateRenderRequest,
         stored: StoredReceipt | None,
         entries: list[ReceiptEntry],
-    ) -> tuple[RenderReceipt, Awaitable[bool]]:
-        """The revision's receipt and its write: new, grown by keys it lacked, or as is."""
+    ) -> tuple[RenderReceipt, Awaitable[bool], bytes | None]:
+        """The revision's receipt, its write (new, grown by keys it lacked, or as is) and,
+        for a new one, its JSON (encoded once for the store and the receipt event)."""
         if stored is None:
             receipt = RenderReceipt(
                 organization_id=req.organization_id,
@@ -442,15 +443,16 @@ class RendererService:
                 secrets=entries,
                 rendered_at=self._clock(),
             )
-            return receipt, self._receipts.create(receipt)
+            encoded = receipt.model_dump_json().encode()
+            return receipt, self._receipts.create(receipt, encoded=encoded), encoded
         known = {e.key for e in stored.receipt.secrets}
         added = [e for e in entries if e.key not in known]
         if not added:
-            return stored.receipt, _unchanged()
+            return stored.receipt, _unchanged(), None
         receipt = stored.receipt.model_copy(
             update={"secrets": sorted([*stored.receipt.secrets, *added], key=lambda e: e.key)}
         )
-        return receipt, self._receipts.update(receipt, last=stored.revision)
+        return receipt, self._receipts.update(receipt, last=stored.revision), None
 
     async def _audit(
         self, req: TemplateRenderRequest, entries: list[ReceiptEntry], outcome: str

@@ -17,12 +17,14 @@ class NatsReceiptPublisher:
     def __init__(self, nc: NatsClient) -> None:
         self._nc = nc
 
-    async def published(self, receipt: RenderReceipt) -> None:
-        """Best effort: the receipt store is the durable record."""
+    async def published(self, receipt: RenderReceipt, *, encoded: bytes | None = None) -> None:
+        """Best effort: the receipt store is the durable record. ``encoded``: the receipt's
+        JSON when the caller has it (the event wraps it as is)."""
+        if encoded is None:
+            body = ReceiptRecorded(receipt=receipt).model_dump_json().encode()
+        else:
+            body = b'{"receipt":' + encoded + b"}"
         try:
-            await self._nc.publish(
-                subjects.receipt_event(receipt.organization_id),
-                ReceiptRecorded(receipt=receipt).model_dump_json().encode(),
-            )
+            await self._nc.publish(subjects.receipt_event(receipt.organization_id), body)
         except NatsError as err:
             log.warning("receipt event not published: %s", type(err).__name__)

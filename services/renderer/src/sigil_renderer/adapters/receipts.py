@@ -155,7 +155,7 @@ class KvReceiptStore:
             raise UnavailableError("receipt store does not answer")
         return True, (msg.data or b"").decode() or None
 
-    async def create(self, receipt: RenderReceipt) -> bool:
+    async def create(self, receipt: RenderReceipt, *, encoded: bytes | None = None) -> bool:
         """Store a new revision's receipt; False if another render stored it first.
 
         One publish that the stream stores only while the key has never been written (the
@@ -167,7 +167,7 @@ class KvReceiptStore:
         try:
             ack = await self._nc.request(
                 f"$KV.{self._bucket}.{key}",
-                receipt.model_dump_json().encode(),
+                encoded or receipt.model_dump_json().encode(),
                 timeout=self._timeout,
                 headers=_CREATE_ONLY,
             )
