@@ -126,6 +126,8 @@ class ValueUseEvent(Contract):
     trace_id: str | None = Field(default=None, max_length=64)
     at: AwareDatetime
 
+    # Here, not on ValueUseKey: stored audit events share that model and may hold longer
+    # names recorded before this bound, which must stay readable.
     @field_validator("keys")
     @classmethod
     def _key_names_are_secret_keys(cls, keys: list[ValueUseKey]) -> list[ValueUseKey]:
@@ -141,34 +143,32 @@ class ValueUseBatchError(ValueError):
 
 
 def encode_value_use_batch(events: Sequence[ValueUseEvent]) -> tuple[bytes, str]:
-    """The intake message body for ``events`` (one organization's) and its ``Nats-Msg-Id``.
-
-    One event is sent as its object, with its own id as the message id; several as a JSON
-    array, with the first 32 hex digits of the SHA-256 of their ids joined by commas, so
-    a retried publish of the same batch is stored once. ValueError for no event, more than
-    ``MAX_VALUE_USE_BATCH`` or events of more than one organization.
-    """
+    """``events`` as one intake message: its body and ``Nats-Msg-Id``
+    (``encode_value_use_messages`` when they fit one message). ValueError for no event,
+    more than ``MAX_VALUE_USE_BATCH``, more than one message's bytes or events of more than
+    one organization."""
     if not 1 <= len(events) <= MAX_VALUE_USE_BATCH:
         msg = f"a value-use batch holds 1 to {MAX_VALUE_USE_BATCH} events, not {len(events)}"
         raise ValueError(msg)
-    first = events[0]
-    if len(events) == 1:
-        return first.model_dump_json().encode(), first.event_id
-    if any(e.organization_id != first.organization_id for e in events):
-        raise ValueError("a value-use batch holds the events of one organization")
-    body = b"[" + b",".join(e.model_dump_json().encode() for e in events) + b"]"
-    return body, _batch_id(events)
-
-
-def _batch_id(events: Sequence[ValueUseEvent]) -> str:
-    """A batch's ``Nats-Msg-Id``: the same events in the same order, the same id."""
-    return hashlib.sha256(",".join(e.event_id for e in events).encode()).hexdigest()[:32]
+    messages = encode_value_use_messages(events)
+    if len(messages) != 1:
+        raise ValueError("the events do not fit in one intake message")
+    ((body, msg_id, _),) = messages
+    return body, msg_id
 
 
 def encode_value_use_messages(events: Sequence[ValueUseEvent]) -> list[tuple[bytes, str, int]]:
     """``events`` (one organization's, in order) as intake messages of at most
     ``MAX_VALUE_USE_BATCH`` events and ``MAX_VALUE_USE_MESSAGE_BYTES`` bytes each: body,
-    ``Nats-Msg-Id`` and how many of the events (the next ones in order) it carries."""
+    ``Nats-Msg-Id`` and how many of the events (the next ones in order) it carries.
+
+    One event alone is sent as its object, with its own id as the message id; several as a
+    JSON array, with the first 32 hex digits of the SHA-256 of their ids joined by commas,
+    so a retried publish of the same messages is stored once. ValueError for events of more
+    than one organization.
+    """
+    if any(e.organization_id != events[0].organization_id for e in events):
+        raise ValueError("a value-use batch holds the events of one organization")
     messages: list[tuple[bytes, str, int]] = []
     bodies = [e.model_dump_json().encode() for e in events]
     start = 0
@@ -184,8 +184,9 @@ def encode_value_use_messages(events: Sequence[ValueUseEvent]) -> list[tuple[byt
         if end - start == 1:
             messages.append((bodies[start], events[start].event_id, 1))
         else:
+            ids = ",".join(e.event_id for e in events[start:end]).encode()
             body = b"[" + b",".join(bodies[start:end]) + b"]"
-            messages.append((body, _batch_id(events[start:end]), end - start))
+            messages.append((body, hashlib.sha256(ids).hexdigest()[:32], end - start))
         start = end
     return messages
 
