@@ -90,25 +90,13 @@ class KvReceiptStore:
         return self._kv
 
     async def get(self, org: str, deployment: str, revision: int) -> StoredReceipt | None:
-        """The receipt of one revision, if it was rendered before.
-
-        A direct get whose subject names the key (every render asks once): no JSON request
-        to build and no stream-message wrapping to parse, unlike ``KeyValue.get``.
-        """
+        """The receipt of one revision, if it was rendered before."""
         self._require_setup()
-        subject = f"{self._direct}{receipt_key(org, deployment, revision)}"
-        try:
-            msg = await self._nc.request(subject, b"", timeout=self._timeout)
-        except (NatsError, TimeoutError) as err:
-            raise UnavailableError("receipt store does not answer") from err
-        headers = msg.headers or {}
-        status = headers.get(_STATUS)
-        if status == _NOT_FOUND or headers.get(_KV_OPERATION) in _REMOVED:
+        found = await self._direct_get(receipt_key(org, deployment, revision))
+        if found is None:
             return None
-        if status is not None or _SEQUENCE not in headers:
-            raise UnavailableError("receipt store does not answer")
-        receipt = RenderReceipt.model_validate_json(msg.data or b"{}")
-        return StoredReceipt(receipt=receipt, revision=int(headers[_SEQUENCE]))
+        data, sequence = found
+        return StoredReceipt(receipt=RenderReceipt.model_validate_json(data), revision=sequence)
 
     async def claim_owner(self, org: str, deployment: str, customer: str | None) -> str | None:
         """The customer organization the deployment belongs to (None: vendor-internal).
@@ -128,48 +116,48 @@ class KvReceiptStore:
 
     async def _claim_owner(self, org: str, deployment: str, customer: str | None) -> str | None:
         key = owner_key(org, deployment)
-        subject = f"{self._direct}{key}"
         for _ in range(2):
-            found, owner = await self._read_owner(subject)
-            if found:
-                return owner
-            try:
-                await self.kv.create(key, (customer or "").encode())
-            except KeyWrongLastSequenceError:
-                continue  # another render claimed it a moment earlier: read what it wrote
-            except (JsError, TimeoutError) as err:
-                raise UnavailableError("receipt store does not answer") from err
-            return customer
+            found = await self._direct_get(key)
+            if found is not None:
+                return found[0].decode() or None
+            if await self._create_only(key, (customer or "").encode()):
+                return customer
+            # Another render claimed it a moment earlier: read what it wrote.
         raise UnavailableError("the owner of this deployment keeps changing; try again")
 
-    async def _read_owner(self, subject: str) -> tuple[bool, str | None]:
+    async def create(self, receipt: RenderReceipt, *, encoded: bytes | None = None) -> bool:
+        """Store a new revision's receipt; False if another render stored it first."""
+        self._require_setup()
+        key = receipt_key(receipt.organization_id, receipt.deployment_id, receipt.revision)
+        return await self._create_only(key, encoded or receipt.model_dump_json().encode())
+
+    async def _direct_get(self, key: str) -> tuple[bytes, int] | None:
+        """A key's value and store sequence, or None if it was never written (or removed).
+
+        A direct get whose subject names the key (every render may ask): no JSON request to
+        build and no stream-message wrapping to parse, unlike ``KeyValue.get``.
+        """
         try:
-            msg = await self._nc.request(subject, b"", timeout=self._timeout)
+            msg = await self._nc.request(f"{self._direct}{key}", b"", timeout=self._timeout)
         except (NatsError, TimeoutError) as err:
             raise UnavailableError("receipt store does not answer") from err
         headers = msg.headers or {}
         status = headers.get(_STATUS)
         if status == _NOT_FOUND or headers.get(_KV_OPERATION) in _REMOVED:
-            return False, None
+            return None
         if status is not None or _SEQUENCE not in headers:
             raise UnavailableError("receipt store does not answer")
-        return True, (msg.data or b"").decode() or None
+        return msg.data or b"", int(headers[_SEQUENCE])
 
-    async def create(self, receipt: RenderReceipt, *, encoded: bytes | None = None) -> bool:
-        """Store a new revision's receipt; False if another render stored it first.
+    async def _create_only(self, key: str, data: bytes) -> bool:
+        """Store ``key`` only if it was never written (a KV create); False if it was.
 
-        One publish that the stream stores only while the key has never been written (the
-        KV create), its PubAck read directly: every render writes one, so none of
+        One publish and its PubAck read directly: every render writes one, so none of
         ``KeyValue.create``'s wrapping on the hot path.
         """
-        self._require_setup()
-        key = receipt_key(receipt.organization_id, receipt.deployment_id, receipt.revision)
         try:
             ack = await self._nc.request(
-                f"$KV.{self._bucket}.{key}",
-                encoded or receipt.model_dump_json().encode(),
-                timeout=self._timeout,
-                headers=_CREATE_ONLY,
+                f"$KV.{self._bucket}.{key}", data, timeout=self._timeout, headers=_CREATE_ONLY
             )
         except (NatsError, TimeoutError) as err:
             raise UnavailableError("receipt store does not answer") from err
