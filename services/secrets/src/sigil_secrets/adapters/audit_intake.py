@@ -33,13 +33,11 @@ from nats.js import JetStreamContext
 from nats.js.errors import Error as JsError
 from opentelemetry import metrics
 
-from sigil_secrets.domain.value_use import value_use_audit_events, value_use_problem
+from sigil_secrets.domain.value_use import triage_value_uses
 from sigil_secrets.ports import AuditLog
 from sigil_shared import subjects
 from sigil_shared.contracts import (
-    AuditEvent,
     ValueUseBatchError,
-    ValueUseEvent,
     decode_value_use_batch,
 )
 from sigil_shared.errors import SigilError
@@ -132,12 +130,13 @@ class AuditIntakeConsumer:
             self._count(Counter({("not a value-use event", None): 1}))
             await _settle(msg.term())
             return
-        org, accepted, refused = _triage(events, msg.subject, _received(msg))
+        org, accepted, refused = triage_value_uses(events, msg.subject, _received(msg))
         if org is None or not accepted:
             self._count(refused)
             await _settle(msg.term())
             return
-        outcomes = await self._append(accepted)
+        # Together, so the audit log group-commits them; no request waits on them.
+        outcomes = await self._audit.append_all(accepted, background=True)
         failed = [e for e in outcomes if isinstance(e, BaseException)]
         for err in failed:
             if not isinstance(err, Exception):  # cancelled: the consumer is stopping
@@ -151,16 +150,6 @@ class AuditIntakeConsumer:
             refused.update((f"unexpected {type(e).__name__}", org) for e in failed)
         self._count(refused)
         await _settle(msg.ack() if len(failed) < len(outcomes) else msg.term())
-
-    async def _append(self, events: list[AuditEvent]) -> list[AuditEvent | BaseException]:
-        """Append ``events`` (one organization's) concurrently, so the audit log
-        group-commits them as one batch; each one's stored event or its error."""
-        if len(events) == 1:  # no task to create
-            try:
-                return [await self._audit.append(events[0], background=True)]
-            except Exception as err:  # noqa: BLE001 - sorted by the caller
-                return [err]
-        return await self._audit.append_all(events, background=True)
 
     async def _redeliver(self, msg: Msg, org: str, code: str, failed: int) -> bool:
         """Have ``msg`` redelivered with a growing delay (True); after ``MAX_DELIVER``
@@ -201,27 +190,6 @@ class AuditIntakeConsumer:
             with contextlib.suppress(JsError, NatsError):
                 await self._sub.unsubscribe()
             self._sub = None
-
-
-def _triage(
-    events: list[ValueUseEvent | None], subject: str, received: datetime
-) -> tuple[str | None, list[AuditEvent], Counter[tuple[str, str | None]]]:
-    """The organization of a message's appendable events (None if there is none), those
-    events as audit events, and the number refused per (reason, organization)."""
-    org: str | None = None
-    accepted: list[ValueUseEvent] = []
-    refused: Counter[tuple[str, str | None]] = Counter()
-    for event in events:
-        if event is None:
-            refused["not a value-use event", None] += 1
-        elif subject != subjects.audit_intake(event.organization_id):
-            refused["filed under another organization", None] += 1
-        elif (problem := value_use_problem(event, received)) is not None:
-            refused[problem, event.organization_id] += 1
-        else:
-            org = event.organization_id
-            accepted.append(event)
-    return org, value_use_audit_events(accepted, received), refused
 
 
 def _received(msg: Msg) -> datetime:

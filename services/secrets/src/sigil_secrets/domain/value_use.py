@@ -1,8 +1,10 @@
 """Value-use events (contract C1) as audit events of the organization's chain."""
 
+from collections import Counter
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 
+from sigil_shared import subjects
 from sigil_shared.contracts import AuditEvent, AuditOutcome, ValueUseEvent
 
 #: How far an event's ``at`` may lie after the time the intake stored it (clock skew
@@ -78,3 +80,25 @@ def _audit_event(event: ValueUseEvent, details: dict[str, str] | None) -> AuditE
         details=details,
         prev_hash="",
     )
+
+
+def triage_value_uses(
+    events: list[ValueUseEvent | None], subject: str, received: datetime
+) -> tuple[str | None, list[AuditEvent], Counter[tuple[str, str | None]]]:
+    """Sort the events of one intake message on ``subject`` (None: an element that is not
+    an event): the organization of the appendable ones (None if there is none), those as
+    audit events, and the number refused per (reason, organization)."""
+    org: str | None = None
+    accepted: list[ValueUseEvent] = []
+    refused: Counter[tuple[str, str | None]] = Counter()
+    for event in events:
+        if event is None:
+            refused["not a value-use event", None] += 1
+        elif subject != subjects.audit_intake(event.organization_id):
+            refused["filed under another organization", None] += 1
+        elif (problem := value_use_problem(event, received)) is not None:
+            refused[problem, event.organization_id] += 1
+        else:
+            org = event.organization_id
+            accepted.append(event)
+    return org, value_use_audit_events(accepted, received), refused
