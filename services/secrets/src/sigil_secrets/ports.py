@@ -114,16 +114,16 @@ class AuditLog(Protocol):
     async def setup(self) -> None:
         """Create the stream/collection if missing."""
 
-    async def append(self, event: AuditEvent, *, background: bool = False) -> AuditEvent:
-        """Chain and store ``event``; raise AuditUnavailableError if it cannot be written.
-
-        ``background``: nobody waits on this append to answer a request (the value-use
-        intake), so it may be grouped for the least work rather than the least latency."""
+    async def append(self, event: AuditEvent) -> AuditEvent:
+        """Chain and store ``event``; raise AuditUnavailableError if it cannot be written."""
 
     async def append_all(
         self, events: list[AuditEvent], *, background: bool = False
     ) -> list[AuditEvent | BaseException]:
-        """``append`` for several events together: each one's stored event or its error."""
+        """``append`` for several events together: each one's stored event or its error.
+
+        ``background``: nobody waits on these appends to answer a request (the value-use
+        intake), so they may be grouped for the least work rather than the least latency."""
 
     def events(self, organization_id: str, *, after: int) -> AsyncIterator[tuple[int, AuditEvent]]:
         """Events of one organization in order, with their position, after ``after``."""

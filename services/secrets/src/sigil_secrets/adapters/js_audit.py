@@ -200,19 +200,19 @@ class JetStreamAuditLog:
 
     # -- appends ---------------------------------------------------------------
 
-    async def append(self, event: AuditEvent, *, background: bool = False) -> AuditEvent:
-        """Chain and store one event; AuditUnavailableError if it cannot be written.
-
-        A commit whose events are all ``background`` (no request waits on them) is one
-        atomic batch whenever it holds more than one event: the fewest publishes and acks,
-        whatever the batch's latency."""
-        return await self._queue(event, background)
+    async def append(self, event: AuditEvent) -> AuditEvent:
+        """Chain and store one event; AuditUnavailableError if it cannot be written."""
+        return await self._queue(event, background=False)
 
     async def append_all(
         self, events: list[AuditEvent], *, background: bool = False
     ) -> list[AuditEvent | BaseException]:
         """Chain and store several events at once (a group commit): each one's stored
-        event or its AuditUnavailableError, in order; no task per event."""
+        event or its AuditUnavailableError, in order; no task per event.
+
+        A commit whose events are all ``background`` (no request waits on them) is one
+        atomic batch whenever it holds more than one event: the fewest publishes and acks,
+        whatever the batch's latency."""
         waiting = [self._queue(event, background) for event in events]
         return await asyncio.gather(*waiting, return_exceptions=True)
 
