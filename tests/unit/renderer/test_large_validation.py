@@ -10,17 +10,22 @@ import pytest
 
 from bench.oversized_validate_bench import template as big_template
 from sigil_renderer.domain import roundtrip
-from sigil_renderer.domain.validation import validate_blind
+from sigil_renderer.domain.validation import (
+    VALIDATE_MAX_ERRORS,
+    VALIDATE_MAX_NAMES,
+    bounded_validate_reply,
+    validate_blind,
+)
 from sigil_renderer.engine import parse
 from sigil_renderer.template.lexer import _quote_rune, go_quote
 from sigil_renderer.template.parser import TextIndex
 from sigil_shared.contracts import (
     Actor,
     Role,
+    TemplateIssue,
     TemplateValidateReply,
     TemplateValidateRequest,
 )
-from sigil_shared.contracts.templates import VALIDATE_MAX_ERRORS
 
 
 def _naive_location(text: str, pos: int) -> tuple[int, int]:
@@ -157,3 +162,57 @@ async def test_one_reference_to_a_huge_name_is_counted_not_listed() -> None:
     assert (reply.errors, reply.errors_omitted) == ([], 1)
     assert (reply.references, reply.references_omitted) == ([], 1)
     assert (reply.missing, reply.missing_omitted) == ([], 1)
+
+
+# -- validate answers are bounded (red-team N2) -------------------------------------------------
+
+
+def _issue(n: int, message: str = "template execution error: x") -> TemplateIssue:
+    return TemplateIssue.model_validate(
+        {"file": "envFile", "phase": "exec", "line": n, "key": f"K{n}", "message": message}
+    )
+
+
+def test_validate_reply_lists_the_first_errors_and_counts_the_rest() -> None:
+    names = [f"K{n:05d}" for n in range(VALIDATE_MAX_NAMES + 5)]
+    reply = bounded_validate_reply(
+        errors=[_issue(n) for n in range(250)],
+        references=names,
+        missing=names[:10],
+    )
+    assert [e.line for e in reply.errors] == list(range(VALIDATE_MAX_ERRORS))
+    assert reply.errors_omitted == 250 - VALIDATE_MAX_ERRORS
+    assert reply.references == names[:VALIDATE_MAX_NAMES]
+    assert reply.references_omitted == 5
+    assert (reply.missing, reply.missing_omitted) == (names[:10], 0)
+    wire = reply.model_dump_json()
+    assert '"errorsOmitted":150' in wire
+    assert '"referencesOmitted":5' in wire
+    assert TemplateValidateReply.model_validate_json(wire) == reply  # idempotent
+
+
+def test_validate_reply_is_bounded_in_bytes_too() -> None:
+    big = "x" * (300 * 1024)
+    reply = bounded_validate_reply(
+        errors=[_issue(1, big), _issue(2, big), _issue(3, "small")],
+        references=["A" * (100 * 1024), "B" * (100 * 1024), "C"],
+        missing=["\x00" * (40 * 1024)],  # 6 bytes each as JSON
+    )
+    # A prefix only: the small third error is not listed after one that did not fit.
+    assert ([e.line for e in reply.errors], reply.errors_omitted) == ([1], 2)
+    assert (len(reply.references), reply.references_omitted) == (1, 2)
+    assert (reply.missing, reply.missing_omitted) == ([], 1)
+    assert len(reply.model_dump_json().encode()) < 1024 * 1024
+
+
+def test_a_bounded_reply_within_the_limits_is_unchanged() -> None:
+    reply = bounded_validate_reply(errors=[], references=["A"], missing=[])
+    assert reply.model_dump(by_alias=True) == {
+        "valid": True,
+        "errors": [],
+        "references": ["A"],
+        "missing": [],
+        "errorsOmitted": 0,
+        "referencesOmitted": 0,
+        "missingOmitted": 0,
+    }

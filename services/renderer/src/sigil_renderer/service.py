@@ -11,7 +11,12 @@ from typing import NoReturn
 from opentelemetry import metrics, trace
 
 from sigil_renderer.adapters.scope_keys import ValuelessScopeKeys
-from sigil_renderer.domain.validation import FileResult, validate_blind, validate_file
+from sigil_renderer.domain.validation import (
+    FileResult,
+    bounded_validate_reply,
+    validate_blind,
+    validate_file,
+)
 from sigil_renderer.engine import TemplateCache, TemplateError
 from sigil_renderer.errors import PinnedVersionGoneError, TemplateRejectedError
 from sigil_renderer.ports import (
@@ -202,8 +207,7 @@ class RendererService:
         ]
         references = sorted(set().union(*(r.references for r in results)))
         errors = [issue for r in results for issue in r.issues]
-        reply = TemplateValidateReply(
-            valid=not errors,
+        reply = bounded_validate_reply(
             errors=errors,
             references=references,
             missing=sorted(set().union(*(r.missing for r in results))),

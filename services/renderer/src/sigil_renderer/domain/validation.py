@@ -1,5 +1,6 @@
 """Template checks: value-blind validation, and the render-time checks with real values."""
 
+import json
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -13,7 +14,7 @@ from sigil_renderer.engine import (
     parse,
 )
 from sigil_renderer.template.executor import Decisions
-from sigil_shared.contracts import TemplateFile, TemplateIssue
+from sigil_shared.contracts import TemplateFile, TemplateIssue, TemplateValidateReply
 
 MAX_MISSING_PASSES = 64
 _PLAIN = re.compile(r"[A-Za-z0-9_]+")
@@ -332,3 +333,52 @@ def validate_file(
         if unreadable is not None:
             result.issues.append(unreadable)
     return result
+
+
+#: A validate answer lists at most this many errors, and at most this many bytes of them (as
+#: JSON); the rest are counted in ``errorsOmitted``.
+VALIDATE_MAX_ERRORS = 100
+VALIDATE_ERRORS_BYTES = 512 * 1024
+#: ``references`` and ``missing`` each list at most this many names and bytes of them.
+VALIDATE_MAX_NAMES = 1000
+VALIDATE_NAMES_BYTES = 192 * 1024
+
+
+def bounded_validate_reply(
+    *, errors: list[TemplateIssue], references: list[str], missing: list[str]
+) -> TemplateValidateReply:
+    """The validate answer, sure to fit one bus message (well under NATS's 1 MiB default).
+
+    ``errors`` lists the first errors in order — at most ``VALIDATE_MAX_ERRORS`` and
+    ``VALIDATE_ERRORS_BYTES`` of JSON — and ``errorsOmitted`` counts the rest; ``references``
+    and ``missing`` likewise list their first names, at most ``VALIDATE_MAX_NAMES`` and
+    ``VALIDATE_NAMES_BYTES`` each. A list is always a prefix. The bound depends on the lists
+    only (the text and which keys exist), never on a value; ``valid`` is about every error.
+    """
+    kept_errors = _prefix(
+        [len(e.model_dump_json()) for e in errors], VALIDATE_MAX_ERRORS, VALIDATE_ERRORS_BYTES
+    )
+    # ASCII-escaped JSON is never shorter than the UTF-8 the reply is sent as.
+    kept_references, kept_missing = (
+        _prefix([len(json.dumps(n)) for n in names], VALIDATE_MAX_NAMES, VALIDATE_NAMES_BYTES)
+        for names in (references, missing)
+    )
+    return TemplateValidateReply(
+        valid=not errors,
+        errors=errors[:kept_errors],
+        references=references[:kept_references],
+        missing=missing[:kept_missing],
+        errors_omitted=len(errors) - kept_errors,
+        references_omitted=len(references) - kept_references,
+        missing_omitted=len(missing) - kept_missing,
+    )
+
+
+def _prefix(sizes: list[int], most: int, budget: int) -> int:
+    """How many entries, from the first, fit in ``most`` entries and ``budget`` bytes."""
+    used = 0
+    for n, size in enumerate(sizes[:most]):
+        used += size + 1  # and its comma
+        if used > budget:
+            return n
+    return min(len(sizes), most)
