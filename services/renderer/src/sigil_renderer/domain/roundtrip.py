@@ -333,6 +333,13 @@ def _alternation(mapping: Mapping[str, str]) -> "_StandInFinder | None":
 
 
 _PLAIN_KEY = re.compile(r"[A-Za-z0-9_]+")
+
+
+def plain_name(name: str) -> bool:
+    """True for a name of ASCII letters, digits and ``_`` (every secret key is one)."""
+    return _PLAIN_KEY.fullmatch(name) is not None
+
+
 _AFTER_PREFIX = re.compile(re.escape(_STAND_IN_PREFIX) + r"([A-Za-z0-9_]++)-")
 
 
@@ -351,7 +358,7 @@ class _StandInFinder:
         ordered = sorted(stand_ins, key=len, reverse=True)
         for text in ordered:
             key = _key_of(text)
-            if not _PLAIN_KEY.fullmatch(key) or key in self._by_key:
+            if not plain_name(key) or key in self._by_key:
                 self._by_key = None
                 break
             self._by_key[key] = text

@@ -17,7 +17,6 @@ from sigil_renderer.template.executor import Decisions
 from sigil_shared.contracts import TemplateFile, TemplateIssue, TemplateValidateReply
 
 MAX_MISSING_PASSES = 64
-_PLAIN = re.compile(r"[A-Za-z0-9_]+")
 _FORCED_MAX_OUTPUT = 256 * 1024
 #: Values Docker Compose reads back exactly wherever they sit in an env file (unquoted or
 #: in either quotes): no whitespace, quote, backslash, "$" or "#"; "=" is inert too unless
@@ -232,7 +231,9 @@ def validate_blind(
     stand_ins = {k: roundtrip.stand_in(k) for k in keys | result.missing}  # + found at run time
     # Only names that can be secret keys (plain words): another name never holds a value,
     # so where it sits cannot change the file (it is reported missing above).
-    named = {k: stand_ins[k] for k in result.references if k in stand_ins and _PLAIN.fullmatch(k)}
+    named = {
+        k: stand_ins[k] for k in result.references if k in stand_ins and roundtrip.plain_name(k)
+    }
     if named:
         result.issues.extend(_lint(file, template, stand_ins, named, (baseline, decisions)))
     return result
