@@ -66,6 +66,29 @@ def _row(label: str, result: WrkResult, processes: tuple[str, ...]) -> str:
     )
 
 
+def _list_and_create(
+    labels: tuple[str, str],
+    base: str,
+    *,
+    auth: dict[str, str],
+    body: str,
+    pids: dict[str, int],
+    load: dict[str, Any],
+) -> list[tuple[str, WrkResult]]:
+    """wrk on ``GET /api/v1/secrets?limit=100`` and ``POST /api/v1/secrets`` of ``base``."""
+    secrets_url = f"{base}/api/v1/secrets"
+    return [
+        (
+            labels[0],
+            run_wrk(f"{secrets_url}?limit=100", headers=auth, processes=pids, **load),
+        ),
+        (
+            labels[1],
+            run_wrk(secrets_url, headers=auth, method="POST", body=body, processes=pids, **load),
+        ),
+    ]
+
+
 def _isolated(bin_dir: Path, body: str, load: dict[str, Any]) -> list[tuple[str, WrkResult]]:
     """The gateway alone: a canned responder stands in for the secrets service."""
     nats_port, port = free_port(), free_port()
@@ -101,20 +124,13 @@ def _isolated(bin_dir: Path, body: str, load: dict[str, Any]) -> list[tuple[str,
         auth = {"Authorization": f"Bearer {issue_token(key, org='bench', role='admin')}"}
         pids = {"gateway": gateway.pid, "secrets": canned.pid}
         return [
-            (
-                "gateway alone GET list (canned)",
-                run_wrk(f"{base}/api/v1/secrets?limit=100", headers=auth, processes=pids, **load),
-            ),
-            (
-                "gateway alone POST (canned)",
-                run_wrk(
-                    f"{base}/api/v1/secrets",
-                    headers=auth,
-                    method="POST",
-                    body=body,
-                    processes=pids,
-                    **load,
-                ),
+            *_list_and_create(
+                ("gateway alone GET list (canned)", "gateway alone POST (canned)"),
+                base,
+                auth=auth,
+                body=body,
+                pids=pids,
+                load=load,
             ),
         ]
     finally:
@@ -178,20 +194,13 @@ def main() -> None:
         pids = _service_pids(stack.pid)
         body = '{"key": "K{n}", "value": "' + "v" * 24 + '"}'
         results = [
-            (
-                "sigil GET /api/v1/secrets?limit=100",
-                run_wrk(f"{base}/api/v1/secrets?limit=100", headers=auth, processes=pids, **load),
-            ),
-            (
-                "sigil POST /api/v1/secrets",
-                run_wrk(
-                    f"{base}/api/v1/secrets",
-                    headers=auth,
-                    method="POST",
-                    body=body,
-                    processes=pids,
-                    **load,
-                ),
+            *_list_and_create(
+                ("sigil GET /api/v1/secrets?limit=100", "sigil POST /api/v1/secrets"),
+                base,
+                auth=auth,
+                body=body,
+                pids=pids,
+                load=load,
             ),
             ("sigil GET /healthz", run_wrk(f"{base}/healthz", processes=pids, **load)),
             (
