@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
-from sigil_shared.permissions import Permissions, service_permissions
+from sigil_shared.permissions import nats_user, service_permissions
 
 READY_LINE = "Server is ready"
 _LISTEN_RE = re.compile(r"Listening for client connections on (\S+):(\d+)")
@@ -109,20 +109,6 @@ class DataDir:
         return data
 
 
-def _user_entry(name: str, password: str, perms: Permissions) -> dict[str, object]:
-    publish: dict[str, list[str]] = {"allow": perms.publish}
-    if perms.deny_publish:
-        publish["deny"] = perms.deny_publish
-    subscribe: dict[str, list[str]] = {"allow": perms.subscribe}
-    if perms.deny_subscribe:
-        subscribe["deny"] = perms.deny_subscribe
-    return {
-        "user": name,
-        "password": password,
-        "permissions": {"publish": publish, "subscribe": subscribe, "allow_responses": True},
-    }
-
-
 def nats_config(
     *, passwords: dict[str, str], store_dir: Path, port: int, host: str = "127.0.0.1"
 ) -> str:
@@ -135,7 +121,7 @@ def nats_config(
         "max_payload": 4 * 1024 * 1024,
         "jetstream": {"store_dir": str(store_dir)},
         "authorization": {
-            "users": [_user_entry(name, passwords[name], perms[name]) for name in perms]
+            "users": [nats_user(name, passwords[name], perms[name]) for name in perms]
         },
     }
     return json.dumps(conf, indent=2) + "\n"

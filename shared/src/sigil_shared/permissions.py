@@ -28,6 +28,22 @@ class Permissions:
     deny_subscribe: list[str] = field(default_factory=list)
 
 
+def nats_user(name: str, password: str, perms: Permissions) -> dict[str, object]:
+    """One entry of a nats-server ``authorization.users`` list: the user, its password (or
+    a reference to one) and its permissions, replies allowed."""
+    publish: dict[str, list[str]] = {"allow": perms.publish}
+    if perms.deny_publish:
+        publish["deny"] = perms.deny_publish
+    subscribe: dict[str, list[str]] = {"allow": perms.subscribe}
+    if perms.deny_subscribe:
+        subscribe["deny"] = perms.deny_subscribe
+    return {
+        "user": name,
+        "password": password,
+        "permissions": {"publish": publish, "subscribe": subscribe, "allow_responses": True},
+    }
+
+
 def inbox(user: str) -> str:
     """The only inbox subjects a user may subscribe to."""
     return f"{s.inbox_prefix(user)}.>"
