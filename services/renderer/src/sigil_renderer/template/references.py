@@ -57,15 +57,7 @@ def keys_in(root: n.Node | None) -> set[str]:
         ):
             keys.add(node.ident[2])
         elif isinstance(node, n.CommandNode):
-            args = node.args
-            for i, arg in enumerate(args[:-2]):
-                if (
-                    isinstance(arg, n.IdentifierNode)
-                    and arg.ident == "index"
-                    and _is_secrets(args[i + 1])
-                    and isinstance(args[i + 2], n.StringNode)
-                ):
-                    keys.add(args[i + 2].text)  # type: ignore[attr-defined]
+            keys.update(literal.text for literal in _indexed_keys(node.args))
     return keys
 
 
@@ -143,17 +135,10 @@ def _sites(
     elif isinstance(node, n.PipeNode):
         children = list(node.cmds)
     elif isinstance(node, n.CommandNode):
-        args = node.args
-        for i, arg in enumerate(args[:-2]):
-            if (
-                isinstance(arg, n.IdentifierNode)
-                and arg.ident == "index"
-                and _is_secrets(args[i + 1])
-                and isinstance(args[i + 2], n.StringNode)
-            ):
-                key = args[i + 2].text  # type: ignore[attr-defined]
-                out.append(ReferenceSite(key, tree, args[i + 2], key in guarded, errs=False))
-        children = list(args)
+        for literal in _indexed_keys(node.args):
+            key = literal.text
+            out.append(ReferenceSite(key, tree, literal, key in guarded, errs=False))
+        children = list(node.args)
     elif isinstance(node, n.ChainNode):
         children = [node.node]
     for child in children:
@@ -191,3 +176,16 @@ def names_secrets_dynamically(trees: Mapping[str, Tree]) -> bool:
             elif isinstance(node, n.ChainNode) and _is_secrets(node.node):
                 return True
     return False
+
+
+def _indexed_keys(args: list[n.Node]) -> Iterator[n.StringNode]:
+    """The key literals of ``index .Secrets "KEY"`` among a command's arguments."""
+    for i, arg in enumerate(args[:-2]):
+        literal = args[i + 2]
+        if (
+            isinstance(arg, n.IdentifierNode)
+            and arg.ident == "index"
+            and _is_secrets(args[i + 1])
+            and isinstance(literal, n.StringNode)
+        ):
+            yield literal
