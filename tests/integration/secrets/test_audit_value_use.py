@@ -6,9 +6,7 @@ the organization's keyed chain, and the gateway shows it to admins. Never a valu
 """
 
 import asyncio
-import uuid
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -24,10 +22,9 @@ from sigil_shared.contracts import (
     Role,
     TemplateRenderReply,
     TemplateRenderRequest,
-    ValueUseEvent,
     ValueUseKey,
 )
-from tests.helpers import NatsFixture
+from tests.helpers import NatsFixture, value_use_event
 from tests.integration.bus_client import bus_as
 from tests.integration.stack import Stack, running_stack
 
@@ -71,17 +68,13 @@ async def test_intake_events_show_in_the_audit_api(
     stack: Stack, nats_server: NatsFixture, unique: str
 ) -> None:
     org = f"vorg-{unique}"
-    use = ValueUseEvent(
-        event_id=uuid.uuid4().hex,
-        action="template.render",
+    use = value_use_event(
+        org,
         actor=Actor(user_id="deployer", organization_id=org, role=Role.READ_WRITE),
-        organization_id=org,
         deployment_id="web",
         revision="4",
         keys=[ValueUseKey(key="DB_PASSWORD", version=3)],
-        outcome="success",
         request_id="req-render-1",
-        at=datetime.now(UTC),
     )
     nc = await nats_server.connect("renderer")
     try:
