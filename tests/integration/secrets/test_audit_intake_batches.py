@@ -173,6 +173,48 @@ async def test_intake_events_are_committed_as_one_batch_even_when_singles_look_q
     assert await _verified_count(private_nats, org) == 4
 
 
+async def test_intake_messages_arriving_apart_share_one_commit(
+    private_nats: NatsFixture,
+) -> None:
+    """The server's cost of an atomic batch is mostly per batch, so a commit of intake
+    events waits a moment for more: three messages published 100 ms apart are stored as one
+    batch while the commit lingers (without the linger each would be committed alone)."""
+    org = "acme"
+    events = [_use(org) for _ in range(6)]
+    async with _intake(private_nats) as (secrets_nc, renderer, log, consumer):
+        log._linger_seconds = 1.0
+        await consumer.start()
+        for start in range(0, 6, 2):
+            body, msg_id = encode_value_use_batch(events[start : start + 2])
+            await _publish(renderer, org, body, msg_id)
+            await asyncio.sleep(0.1)
+        await _drained(secrets_nc)
+        assert await _stored_ids(log, org) == [e.event_id for e in events]
+        assert log.round_trips == 1
+    assert consumer.dropped == {}
+    assert await _verified_count(private_nats, org) == len(events)
+
+
+async def test_an_append_a_caller_waits_on_ends_the_linger_of_queued_intake_events(
+    private_nats: NatsFixture,
+) -> None:
+    """A command's audit event is never held back by background events lingering: it is
+    committed at once, with them, in chain order."""
+    org = "acme"
+    background = [value_use_audit_event(_use(org)) for _ in range(3)]
+    command = value_use_audit_event(_use(org))
+    async with _intake(private_nats) as (_, _renderer, log, _consumer):
+        log._linger_seconds = 60.0
+        queued = asyncio.ensure_future(log.append_all(background, background=True))
+        await asyncio.sleep(0.05)
+        assert not queued.done()  # lingering
+        async with asyncio.timeout(10):  # far less than the linger
+            await log.append(command)
+            assert all(not isinstance(e, BaseException) for e in await queued)
+        assert await _stored_ids(log, org) == [e.id for e in [*background, command]]
+    assert await _verified_count(private_nats, org) == 4
+
+
 async def test_an_atomic_batch_holding_stored_events_stores_the_others_once(
     private_nats: NatsFixture,
 ) -> None:

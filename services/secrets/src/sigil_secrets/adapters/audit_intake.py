@@ -20,6 +20,7 @@ consumer: the loop fetches batches and acks per message after the appends.
 
 import asyncio
 import contextlib
+import functools
 import logging
 from collections import Counter
 from collections.abc import Awaitable
@@ -57,6 +58,11 @@ MAX_RETRY_DELAY = 60.0
 #: stay queued.
 MAX_DELIVER = 24
 
+#: Fetched messages waiting for their events to be stored before the loop stops fetching.
+MAX_IN_FLIGHT = 2048
+#: Seconds between fetches that found fewer messages than a batch.
+FETCH_PAUSE = 0.01
+
 #: Value-use events not appended, by reason; labels never carry content.
 _DROPPED = metrics.get_meter("sigil.secrets").create_counter(
     "sigil.audit_intake.dropped",
@@ -93,17 +99,45 @@ class AuditIntakeConsumer:
         self._task = asyncio.create_task(self._run(), name="audit-intake")
 
     async def _run(self) -> None:
-        while True:
-            assert self._sub is not None
-            try:
-                messages = await self._sub.fetch(batch=self._batch, timeout=1.0)
-            except (TimeoutError, NatsTimeoutError):
-                continue
-            except JsError as err:
-                log.warning("audit intake fetch failed: %s", type(err).__name__)
-                await asyncio.sleep(0.5)
-                continue
-            await asyncio.gather(*(self._handle(msg) for msg in messages))
+        """Fetch on while earlier messages wait for their appends (the audit log lets a
+        commit of these events fill up for a moment), up to ``MAX_IN_FLIGHT`` messages."""
+        rounds: set[asyncio.Task[None]] = set()
+        in_flight = 0
+
+        def settled(task: asyncio.Task[None], count: int) -> None:
+            nonlocal in_flight
+            in_flight -= count
+            rounds.discard(task)
+
+        try:
+            while True:
+                assert self._sub is not None
+                if in_flight >= MAX_IN_FLIGHT:
+                    await asyncio.wait(rounds, return_when=asyncio.FIRST_COMPLETED)
+                    continue
+                try:
+                    messages = await self._sub.fetch(batch=self._batch, timeout=1.0)
+                except (TimeoutError, NatsTimeoutError):
+                    continue
+                except JsError as err:
+                    log.warning("audit intake fetch failed: %s", type(err).__name__)
+                    await asyncio.sleep(0.5)
+                    continue
+                task = asyncio.create_task(self._round(messages))
+                in_flight += len(messages)
+                rounds.add(task)
+                task.add_done_callback(functools.partial(settled, count=len(messages)))
+                if len(messages) < self._batch:
+                    # Caught up: let more arrive before the next fetch (one fetch per
+                    # pause under load instead of one per message or two).
+                    await asyncio.sleep(FETCH_PAUSE)
+        finally:
+            for task in rounds:
+                task.cancel()
+            await asyncio.gather(*rounds, return_exceptions=True)
+
+    async def _round(self, messages: list[Msg]) -> None:
+        await asyncio.gather(*(self._handle(msg) for msg in messages))
 
     def _count(self, refused: Counter[tuple[str, str | None]]) -> None:
         """Count dropped events by (reason, organization); the log line names the reason
