@@ -207,6 +207,34 @@ async def test_intake_keeps_events_through_an_audit_outage_longer_than_the_retri
     assert consumer.dropped == {}
 
 
+async def test_events_failing_as_an_outage_ends_are_stored_not_given_up(
+    private_nats: NatsFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """At the bound of deliveries the stream answers again (the outage ended between the
+    failed append and the check): the events get one more try instead of being dropped."""
+    monkeypatch.setattr(audit_intake, "MAX_DELIVER", 1)
+    org = "outage"
+    use = _use(org)
+    async with _intake(private_nats) as (secrets_nc, renderer, log, consumer):
+        await log.append(value_use_audit_event(_use(org)))
+        await _break_audit_stream(private_nats)
+        real_ping = log.ping
+
+        async def outage_ends_then_ping() -> None:
+            await _loosen_audit_stream(private_nats)
+            await real_ping()
+
+        monkeypatch.setattr(log, "ping", outage_ends_then_ping)
+        await consumer.start()
+        await renderer.jetstream().publish(
+            subjects.audit_intake(org), use.model_dump_json().encode()
+        )
+        await _drained(secrets_nc)
+        stored = [e.id async for _, e in log.events(org, after=0)]
+    assert use.event_id in stored
+    assert consumer.dropped == {}
+
+
 async def _loosen_audit_stream(fx: NatsFixture) -> None:
     """Undo ``_break_audit_stream`` as the setup-step user."""
     nc = await fx.connect("bootstrap")

@@ -38,6 +38,7 @@ from sigil_secrets.domain.value_use import triage_value_uses
 from sigil_secrets.ports import AuditLog
 from sigil_shared import subjects
 from sigil_shared.contracts import (
+    AuditEvent,
     ValueUseBatchError,
     decode_value_use_batch,
 )
@@ -171,15 +172,17 @@ class AuditIntakeConsumer:
             return
         # Together, so the audit log group-commits them; no request waits on them.
         outcomes = await self._audit.append_all(accepted, background=True)
-        failed = [e for e in outcomes if isinstance(e, BaseException)]
-        for err in failed:
-            if not isinstance(err, Exception):  # cancelled: the consumer is stopping
-                raise err
+        failed = _failures(outcomes)
         unavailable = next((e for e in failed if isinstance(e, SigilError)), None)
         if unavailable is not None:
             if await self._redeliver(msg, org, unavailable.code, len(failed)):
                 return  # what it refused is counted once, when it is settled for good
-            refused["not stored after every retry", org] += len(failed)
+            # Given up while the stream answers and takes events; but this delivery may
+            # have failed just as an outage ended: one more try now.
+            retry = [e for e, out in zip(accepted, outcomes, strict=True) if _failed(out)]
+            failed = _failures(await self._audit.append_all(retry, background=True))
+            if failed:
+                refused["not stored after every retry", org] += len(failed)
         else:  # one event must not stop the loop
             refused.update((f"unexpected {type(e).__name__}", org) for e in failed)
         self._count(refused)
@@ -224,6 +227,21 @@ class AuditIntakeConsumer:
             with contextlib.suppress(JsError, NatsError):
                 await self._sub.unsubscribe()
             self._sub = None
+
+
+def _failed(outcome: object) -> bool:
+    return isinstance(outcome, BaseException)
+
+
+def _failures(outcomes: list[AuditEvent | BaseException]) -> list[Exception]:
+    """The appends that failed; a cancellation (the consumer is stopping) is raised."""
+    failed: list[Exception] = []
+    for outcome in outcomes:
+        if isinstance(outcome, Exception):
+            failed.append(outcome)
+        elif isinstance(outcome, BaseException):
+            raise outcome
+    return failed
 
 
 def _received(msg: Msg) -> datetime:

@@ -33,10 +33,11 @@ from pydantic import ValidationError
 from sigil_secrets.adapters.keyring_source import KeyringSource
 from sigil_secrets.domain.audit_chain import (
     ChainHead,
+    SealedEvent,
     continues_chain,
     head_of,
+    seal,
     seal_anchor,
-    seal_events,
 )
 from sigil_secrets.domain.crypto import Keyring
 from sigil_shared import subjects
@@ -468,15 +469,14 @@ class JetStreamAuditLog:
             for org, seq in self._unverifiable.items()
         }
 
-    def _bodies(self, events: list[AuditEvent]) -> list[bytes]:
-        """The stored JSON of each event; AuditUnavailableError, before anything is sent,
-        if one would not fit in a bus message (the server would close the connection)."""
-        bodies = [event.model_dump_json().encode() for event in events]
+    def _fit(self, sealed: list[SealedEvent]) -> None:
+        """AuditUnavailableError, before anything is sent, if an event would not fit in a
+        bus message (the server would close the connection)."""
         room = self._nc.max_payload - _HEADER_ROOM
-        if any(len(body) > room for body in bodies):
-            log.error("audit event of %d bytes is larger than a bus message", max(map(len, bodies)))
+        largest = max(len(s.body) for s in sealed)
+        if largest > room:
+            log.error("audit event of %d bytes is larger than a bus message", largest)
             raise AuditUnavailableError("an audit event is too large to store")
-        return bodies
 
     def _headers(self, event: AuditEvent) -> dict[str, str]:
         return {"Nats-Msg-Id": event.id, "Nats-Expected-Stream": self._stream}
@@ -486,11 +486,11 @@ class JetStreamAuditLog:
     ) -> list[AuditEvent]:
         assert chain.head is not None
         seq, head = chain.head
-        sealed = seal_events(events, head=head, keyring=self._keyring.get())
+        sealed = seal(events, head=head, keyring=self._keyring.get())
+        self._fit(sealed)
         batch_id = uuid.uuid4().hex
         last = len(sealed)
-        bodies = self._bodies(sealed)
-        for number, (event, data) in enumerate(zip(sealed, bodies, strict=True), start=1):
+        for number, (event, data) in enumerate(sealed, start=1):
             headers = self._headers(event)
             headers["Nats-Batch-Id"] = batch_id
             headers["Nats-Batch-Sequence"] = str(number)
@@ -507,7 +507,7 @@ class JetStreamAuditLog:
             ack = await self._publish(subject, data, headers)
             self._batch_rtt = _smooth(self._batch_rtt, time.perf_counter() - started, up=True)
             chain.head = (ack.seq, head_of(event))
-        return sealed
+        return [s.event for s in sealed]
 
     async def _publish_singly(
         self, org: str, chain: _Chain, remaining: list[AuditEvent], stored: list[AuditEvent]
@@ -517,19 +517,20 @@ class JetStreamAuditLog:
             event = remaining[0]
             assert chain.head is not None
             seq, head = chain.head
-            (sealed,) = seal_events([event], head=head, keyring=self._keyring.get())
-            headers = self._headers(sealed)
+            sealed = seal([event], head=head, keyring=self._keyring.get())
+            self._fit(sealed)
+            ((stored_event, data),) = sealed
+            headers = self._headers(stored_event)
             headers[_EXPECTED_SEQ] = str(seq)
             headers[_EXPECTED_SUBJECT] = subjects.audit_org(org)
-            (data,) = self._bodies([sealed])
             started = time.perf_counter()
             ack = await self._publish(subjects.audit(org, event.action), data, headers)
             self._single_rtt = _smooth(self._single_rtt, time.perf_counter() - started, up=False)
             if ack.duplicate:
                 chain.head = await self._read_head(org)
             else:
-                chain.head = (ack.seq, head_of(sealed))
-            stored.append(sealed)
+                chain.head = (ack.seq, head_of(stored_event))
+            stored.append(stored_event)
             remaining.pop(0)
 
     async def _publish(self, subject: str, data: bytes, headers: dict[str, str]) -> PubAck:

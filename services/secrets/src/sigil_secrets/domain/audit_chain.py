@@ -13,10 +13,10 @@ outside the stream, so events cut from the end of a chain show as a missing head
 import hashlib
 import hmac
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from operator import attrgetter
-from typing import Literal
+from typing import Literal, NamedTuple
 
 import pydantic_core
 from pydantic import BaseModel, ValidationError
@@ -114,21 +114,50 @@ def event_link(event: AuditEvent, key: bytes) -> str:
     return hmac.new(key, _canonical(event), hashlib.sha256).hexdigest()
 
 
-def seal_events(
-    events: Sequence[AuditEvent], *, head: ChainHead, keyring: Keyring
-) -> list[AuditEvent]:
-    """The events chained after ``head`` in order, sealed with the keyring's current key."""
+class SealedEvent(NamedTuple):
+    """An event sealed onto a chain, and the JSON it is stored as (parses back to ``event``):
+    for plain ASCII text the canonical JSON its link covers with the link added, so it is
+    not written twice."""
+
+    event: AuditEvent
+    body: bytes
+
+
+def _sealing(
+    events: Sequence[AuditEvent], head: ChainHead, keyring: Keyring
+) -> Iterator[tuple[AuditEvent, bytes | None]]:
+    """Each event chained after ``head`` in order, sealed with the keyring's current key,
+    with its canonical JSON when the fast path wrote it (plain ASCII)."""
     key_id = keyring.current
     key = keyring.key(key_id)
-    sealed: list[AuditEvent] = []
     link, position = head.link, head.chain_seq
     for event in events:
         position += 1
         update: dict[str, object] = {"chain_seq": position, "prev_hash": link, "key_id": key_id}
-        link = hmac.new(key, _canonical(event, update), hashlib.sha256).hexdigest()
+        fast = _canonical_fast(event, update)
+        canonical = fast or _canonical_slow(event.model_copy(update=update))
+        link = hmac.new(key, canonical, hashlib.sha256).hexdigest()
         update["hash"] = link
-        sealed.append(event.model_copy(update=update))
+        yield event.model_copy(update=update), fast
+
+
+def seal(events: Sequence[AuditEvent], *, head: ChainHead, keyring: Keyring) -> list[SealedEvent]:
+    """The events sealed onto the chain after ``head``, with the JSON each is stored as."""
+    sealed: list[SealedEvent] = []
+    for event, canonical in _sealing(events, head, keyring):
+        if canonical is None:  # text beyond plain ASCII: pydantic writes it (and refuses
+            body = event.model_dump_json().encode()  # what could not be read back)
+        else:
+            body = b"".join((canonical[:-1], b',"hash":"', event.hash.encode(), b'"}'))
+        sealed.append(SealedEvent(event, body))
     return sealed
+
+
+def seal_events(
+    events: Sequence[AuditEvent], *, head: ChainHead, keyring: Keyring
+) -> list[AuditEvent]:
+    """The events sealed onto the chain after ``head`` (``seal`` without the JSON)."""
+    return [event for event, _ in _sealing(events, head, keyring)]
 
 
 def link_verifies(event: AuditEvent, keyring: Keyring) -> bool:
