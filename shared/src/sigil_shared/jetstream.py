@@ -150,3 +150,18 @@ async def bind_work_consumer(
             max_ack_pending=max_ack_pending,
         ),
     )
+
+
+async def stop_fetch_loop(task: asyncio.Task[None]) -> None:
+    """Cancel a consumer's fetch loop and wait until it has ended.
+
+    The cancellation is repeated until it takes: on Python 3.11 ``asyncio.wait_for`` (which
+    every nats-py fetch waits in) loses a cancellation that arrives as its wait ends, and a
+    loop that then fetches on would keep its service from ever shutting down.
+    """
+    while not task.done():
+        task.cancel()
+        await asyncio.wait({task}, timeout=0.1)
+    failure = None if task.cancelled() else task.exception()
+    if failure is not None:
+        raise failure

@@ -17,7 +17,7 @@ from nats.js.errors import Error as JsError
 
 from sigil_redactor.service import RedactorService
 from sigil_shared import subjects
-from sigil_shared.jetstream import bind_work_consumer
+from sigil_shared.jetstream import bind_work_consumer, stop_fetch_loop
 
 log = logging.getLogger("sigil.redactor.consumer")
 #: Fetches being stored at once (one redacting while the other waits for store acks).
@@ -124,9 +124,7 @@ class RawLogConsumer:
     async def stop(self) -> None:
         """Stop fetching and release the subscription (so the connection drains at once)."""
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await stop_fetch_loop(self._task)
             self._task = None
         for task in list(self._inflight):
             task.cancel()

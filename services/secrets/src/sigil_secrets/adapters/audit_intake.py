@@ -43,7 +43,7 @@ from sigil_shared.contracts import (
     decode_value_use_batch,
 )
 from sigil_shared.errors import SigilError
-from sigil_shared.jetstream import bind_work_consumer
+from sigil_shared.jetstream import bind_work_consumer, stop_fetch_loop
 
 log = logging.getLogger("sigil.secrets.audit_intake")
 
@@ -219,9 +219,7 @@ class AuditIntakeConsumer:
     async def stop(self) -> None:
         """Stop fetching and release the subscription."""
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await stop_fetch_loop(self._task)
             self._task = None
         if self._sub is not None:
             with contextlib.suppress(JsError, NatsError):
