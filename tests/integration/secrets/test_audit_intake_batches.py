@@ -195,6 +195,33 @@ async def test_intake_messages_arriving_apart_share_one_commit(
     assert await _verified_count(private_nats, org) == len(events)
 
 
+async def test_the_intake_holds_a_bounded_number_of_bytes_while_commits_linger(
+    private_nats: NatsFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Fetching on while commits linger is bounded by bytes as well as messages (an intake
+    message may be 1 MiB): at the bound the loop waits for a commit before fetching more."""
+    monkeypatch.setattr(audit_intake, "MAX_IN_FLIGHT_BYTES", 1)
+    org = "acme"
+    events = [_use(org) for _ in range(6)]
+    async with _intake(private_nats) as (secrets_nc, renderer, log, _consumer):
+        log._linger_seconds = 1.0
+        for start in range(0, 6, 2):
+            body, msg_id = encode_value_use_batch(events[start : start + 2])
+            await _publish(renderer, org, body, msg_id)
+        consumer = audit_intake.AuditIntakeConsumer(secrets_nc, log, batch=1)
+        await consumer.start()
+        try:
+            await asyncio.sleep(0.3)  # the first commit lingers for a second
+            info = await secrets_nc.jetstream().consumer_info(
+                subjects.AUDIT_INTAKE_STREAM, subjects.AUDIT_INTAKE_DURABLE
+            )
+            assert info.num_ack_pending == 1  # one message held, the others left on the server
+            await _drained(secrets_nc)
+        finally:
+            await consumer.stop()
+        assert await _stored_ids(log, org) == [e.event_id for e in events]
+
+
 async def test_an_append_a_caller_waits_on_ends_the_linger_of_queued_intake_events(
     private_nats: NatsFixture,
 ) -> None:

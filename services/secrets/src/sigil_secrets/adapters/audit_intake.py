@@ -61,6 +61,10 @@ MAX_DELIVER = 24
 
 #: Fetched messages waiting for their events to be stored before the loop stops fetching.
 MAX_IN_FLIGHT = 2048
+#: ... and bytes of them: an intake message may be up to 1 MiB, so the count alone would let
+#: a flood of large ones hold gigabytes here. One fetch brings at most ``FETCH_BATCH``.
+MAX_IN_FLIGHT_BYTES = 64 * 1024 * 1024
+FETCH_BATCH = 64
 #: Seconds between fetches that found fewer messages than a batch.
 FETCH_PAUSE = 0.01
 
@@ -75,7 +79,7 @@ _DROPPED = metrics.get_meter("sigil.secrets").create_counter(
 class AuditIntakeConsumer:
     """Fetches value-use events and appends each to its organization's audit chain."""
 
-    def __init__(self, nc: NatsClient, audit: AuditLog, *, batch: int = 256) -> None:
+    def __init__(self, nc: NatsClient, audit: AuditLog, *, batch: int = FETCH_BATCH) -> None:
         self._nc = nc
         self._audit = audit
         self._batch = batch
@@ -101,19 +105,21 @@ class AuditIntakeConsumer:
 
     async def _run(self) -> None:
         """Fetch on while earlier messages wait for their appends (the audit log lets a
-        commit of these events fill up for a moment), up to ``MAX_IN_FLIGHT`` messages."""
+        commit of these events fill up for a moment), up to ``MAX_IN_FLIGHT`` messages and
+        ``MAX_IN_FLIGHT_BYTES`` of them."""
         rounds: set[asyncio.Task[None]] = set()
-        in_flight = 0
+        in_flight = size = 0
 
-        def settled(task: asyncio.Task[None], count: int) -> None:
-            nonlocal in_flight
+        def settled(task: asyncio.Task[None], count: int, nbytes: int) -> None:
+            nonlocal in_flight, size
             in_flight -= count
+            size -= nbytes
             rounds.discard(task)
 
         try:
             while True:
                 assert self._sub is not None
-                if in_flight >= MAX_IN_FLIGHT:
+                if in_flight >= MAX_IN_FLIGHT or size >= MAX_IN_FLIGHT_BYTES:
                     await asyncio.wait(rounds, return_when=asyncio.FIRST_COMPLETED)
                     continue
                 try:
@@ -125,9 +131,13 @@ class AuditIntakeConsumer:
                     await asyncio.sleep(0.5)
                     continue
                 task = asyncio.create_task(self._round(messages))
+                nbytes = sum(len(m.data) for m in messages)
                 in_flight += len(messages)
+                size += nbytes
                 rounds.add(task)
-                task.add_done_callback(functools.partial(settled, count=len(messages)))
+                task.add_done_callback(
+                    functools.partial(settled, count=len(messages), nbytes=nbytes)
+                )
                 if len(messages) < self._batch:
                     # Caught up: let more arrive before the next fetch (one fetch per
                     # pause under load instead of one per message or two).
