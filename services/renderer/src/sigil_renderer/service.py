@@ -124,9 +124,11 @@ async def _unchanged() -> bool:
     return True
 
 
+@functools.lru_cache(maxsize=4096)
 def _platform_actor(org: str) -> Actor:
     """Who renders when the platform names no user: its own service identity, which holds
-    no secret-management role (read_only is the least there is)."""
+    no secret-management role (read_only is the least there is). Validated once per
+    organization and shared (frozen)."""
     return Actor(user_id="platform", organization_id=org, role=Role.READ_ONLY)
 
 
