@@ -61,10 +61,12 @@ MAX_DELIVER = 24
 
 #: Fetched messages waiting for their events to be stored before the loop stops fetching.
 MAX_IN_FLIGHT = 2048
-#: ... and bytes of them: an intake message may be up to 1 MiB, so the count alone would let
-#: a flood of large ones hold gigabytes here. One fetch brings at most ``FETCH_BATCH``.
-MAX_IN_FLIGHT_BYTES = 64 * 1024 * 1024
-FETCH_BATCH = 64
+#: ... and bytes of them: an intake message may be up to 1 MiB (and its events take several
+#: times that as objects), so the count alone would let a flood of large ones hold gigabytes
+#: here. One fetch brings at most ``FETCH_BATCH`` (under load a fetch finds a few: renders
+#: share intake messages, a dozen events each at 2,000 renders/s).
+MAX_IN_FLIGHT_BYTES = 8 * 1024 * 1024
+FETCH_BATCH = 16
 #: Seconds between fetches that found fewer messages than a batch.
 FETCH_PAUSE = 0.01
 
