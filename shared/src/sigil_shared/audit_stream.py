@@ -7,6 +7,7 @@ and by ``sigil audit verify``, so all three agree on what "durable" means.
 from nats.js.api import DiscardPolicy, RetentionPolicy, StorageType, StreamConfig
 
 from sigil_shared import subjects
+from sigil_shared.contracts.audit import MAX_VALUE_USE_MESSAGE_BYTES
 
 #: Seconds within which a re-sent event (same ``Nats-Msg-Id``) is stored only once.
 DUPLICATE_WINDOW = 120.0
@@ -32,6 +33,10 @@ def audit_stream_config(*, name: str = subjects.AUDIT_STREAM, replicas: int = 1)
     )
 
 
+#: Room for an intake message's headers above its body.
+INTAKE_HEADROOM = 16 * 1024
+
+
 def audit_intake_stream_config(*, replicas: int = 1) -> StreamConfig:
     """The value-use intake (contract C1): a work queue nothing may delete or purge."""
     return StreamConfig(
@@ -46,6 +51,9 @@ def audit_intake_stream_config(*, replicas: int = 1) -> StreamConfig:
         allow_rollup_hdrs=False,
         allow_msg_ttl=False,
         duplicate_window=DUPLICATE_WINDOW,
+        # The renderer sends at most MAX_VALUE_USE_MESSAGE_BYTES per message; anything larger
+        # is refused here rather than handed to the secrets service.
+        max_msg_size=MAX_VALUE_USE_MESSAGE_BYTES + INTAKE_HEADROOM,
         description="Sigil value-use audit intake (renderer -> secrets service audit chain)",
     )
 

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 from nats.aio.client import Client as NatsClient
 from nats.js.api import DiscardPolicy
+from nats.js.errors import Error as JsError
 
 from sigil_secrets.adapters import audit_intake, js_audit
 from sigil_secrets.adapters.js_audit import JetStreamAuditLog
@@ -22,7 +23,7 @@ from sigil_secrets.audit_admin import verify_audit
 from sigil_secrets.domain.value_use import value_use_audit_event
 from sigil_shared import subjects
 from sigil_shared.contracts import Actor, Role, ValueUseEvent, ValueUseKey, encode_value_use_batch
-from sigil_shared.contracts.audit import MAX_VALUE_USE_KEYS
+from sigil_shared.contracts.audit import MAX_VALUE_USE_KEYS, MAX_VALUE_USE_MESSAGE_BYTES
 from sigil_shared.errors import AuditUnavailableError
 from tests.helpers import NatsFixture, start_nats
 from tests.integration.secrets.test_audit_poison import (
@@ -222,6 +223,32 @@ async def test_the_intake_holds_a_bounded_number_of_bytes_while_commits_linger(
         assert await _stored_ids(log, org) == [e.event_id for e in events]
 
 
+async def test_the_intake_stream_refuses_a_message_larger_than_a_renderer_sends(
+    private_nats: NatsFixture,
+) -> None:
+    """The renderer splits at MAX_VALUE_USE_MESSAGE_BYTES; the stream refuses anything
+    larger (the server would take 4 MiB), so no credential can hand the secrets service
+    messages it must hold by the megabyte."""
+    org = "acme"
+    renderer = await private_nats.connect("renderer")
+    try:
+        with pytest.raises(JsError):
+            await renderer.jetstream().publish(
+                subjects.audit_intake(org),
+                b"[" + b" " * (MAX_VALUE_USE_MESSAGE_BYTES + 20 * 1024) + b"]",
+                stream=subjects.AUDIT_INTAKE_STREAM,
+            )
+        # The largest message a renderer sends is still taken.
+        ack = await renderer.jetstream().publish(
+            subjects.audit_intake(org),
+            b"[" + b" " * (MAX_VALUE_USE_MESSAGE_BYTES - 2) + b"]",
+            stream=subjects.AUDIT_INTAKE_STREAM,
+        )
+        assert ack.seq
+    finally:
+        await renderer.close()
+
+
 async def test_an_append_a_caller_waits_on_ends_the_linger_of_queued_intake_events(
     private_nats: NatsFixture,
 ) -> None:
@@ -319,7 +346,8 @@ async def test_the_largest_event_is_stored_and_an_oversized_one_cannot_stop_the_
     an audit event larger than a bus message made the server close the secrets service's
     connection, for every organization, on every redelivery. Key names are now at most
     256 characters and an event names at most MAX_VALUE_USE_KEYS keys: the largest event
-    allowed is stored, the oversized one is dropped, and the service keeps working."""
+    allowed is stored, the oversized one is refused (by the intake stream, which takes at most
+    about 1 MiB, or by the service, past MAX_VALUE_USE_KEYS), and the service keeps working."""
     org = "acme"
     largest = _use(
         org,
@@ -330,10 +358,15 @@ async def test_the_largest_event_is_stored_and_an_oversized_one_cannot_stop_the_
     )
     attack = json.loads(_use(org).model_dump_json())
     attack["keys"] = [{"key": f"K{i:04d}".ljust(1024, "x"), "version": 1} for i in range(3900)]
+    # The same count of short names fits a message: the service refuses it itself.
+    too_many = json.loads(_use(org).model_dump_json())
+    too_many["keys"] = [{"key": f"K{i:04d}", "version": 1} for i in range(3900)]
     after = _use(org)
     async with _intake(private_nats) as (secrets_nc, renderer, log, consumer):
         await consumer.start()
-        await _publish(renderer, org, json.dumps(attack).encode())
+        with pytest.raises(JsError):  # ~4 MiB: the intake stream takes at most ~1 MiB
+            await _publish(renderer, org, json.dumps(attack).encode())
+        await _publish(renderer, org, json.dumps(too_many).encode())
         await _publish(renderer, org, largest.model_dump_json().encode())
         await _publish(renderer, org, after.model_dump_json().encode())
         await _drained(secrets_nc)

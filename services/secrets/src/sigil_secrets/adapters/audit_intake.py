@@ -63,10 +63,14 @@ MAX_DELIVER = 24
 MAX_IN_FLIGHT = 2048
 #: ... and bytes of them: an intake message may be up to 1 MiB (and its events take several
 #: times that as objects), so the count alone would let a flood of large ones hold gigabytes
-#: here. One fetch brings at most ``FETCH_BATCH`` (under load a fetch finds a few: renders
-#: share intake messages, a dozen events each at 2,000 renders/s).
-MAX_IN_FLIGHT_BYTES = 8 * 1024 * 1024
-FETCH_BATCH = 16
+#: here. One fetch brings at most ``FETCH_BATCH`` and, after a fetch of large messages, only
+#: as many as fit these bytes (under load a fetch finds a few: renders share intake
+#: messages, a dozen events each at 2,000 renders/s).
+MAX_IN_FLIGHT_BYTES = 2 * 1024 * 1024
+FETCH_BATCH = 8
+#: A message larger than this is decoded and sorted in a worker thread: a full 1 MiB batch
+#: takes tens of milliseconds, which would hold up every request of the service meanwhile.
+INLINE_DECODE_BYTES = 64 * 1024
 #: Seconds between fetches that found fewer messages than a batch.
 FETCH_PAUSE = 0.01
 
@@ -111,6 +115,7 @@ class AuditIntakeConsumer:
         ``MAX_IN_FLIGHT_BYTES`` of them."""
         rounds: set[asyncio.Task[None]] = set()
         in_flight = size = 0
+        typical = 1  # bytes of a message in the last fetch
 
         def settled(task: asyncio.Task[None], count: int, nbytes: int) -> None:
             nonlocal in_flight, size
@@ -124,8 +129,9 @@ class AuditIntakeConsumer:
                 if in_flight >= MAX_IN_FLIGHT or size >= MAX_IN_FLIGHT_BYTES:
                     await asyncio.wait(rounds, return_when=asyncio.FIRST_COMPLETED)
                     continue
+                want = max(1, min(self._batch, MAX_IN_FLIGHT_BYTES // typical))
                 try:
-                    messages = await self._sub.fetch(batch=self._batch, timeout=1.0)
+                    messages = await self._sub.fetch(batch=want, timeout=1.0)
                 except (TimeoutError, NatsTimeoutError):
                     continue
                 except JsError as err:
@@ -134,13 +140,14 @@ class AuditIntakeConsumer:
                     continue
                 task = asyncio.create_task(self._round(messages))
                 nbytes = sum(len(m.data) for m in messages)
+                typical = max(1, nbytes // max(1, len(messages)))
                 in_flight += len(messages)
                 size += nbytes
                 rounds.add(task)
                 task.add_done_callback(
                     functools.partial(settled, count=len(messages), nbytes=nbytes)
                 )
-                if len(messages) < self._batch:
+                if len(messages) < want:
                     # Caught up: let more arrive before the next fetch (one fetch per
                     # pause under load instead of one per message or two).
                     await asyncio.sleep(FETCH_PAUSE)
@@ -170,14 +177,17 @@ class AuditIntakeConsumer:
         """Append a message's events, then ack; redeliver it later (a bounded number of
         times) if one cannot be stored yet; drop at once what can never be appended, and
         terminate a message left with nothing to append."""
+        sort = functools.partial(_decode_and_triage, msg.data, msg.subject, _received(msg))
         try:
-            events = decode_value_use_batch(msg.data)
+            if len(msg.data) > INLINE_DECODE_BYTES:
+                org, accepted, refused = await asyncio.to_thread(sort)
+            else:
+                org, accepted, refused = sort()
         except ValueUseBatchError:
             # Contract violation by a publisher: never appendable, so not retried.
             self._count(Counter({("not a value-use event", None): 1}))
             await _settle(msg.term())
             return
-        org, accepted, refused = triage_value_uses(events, msg.subject, _received(msg))
         if org is None or not accepted:
             self._count(refused)
             await _settle(msg.term())
@@ -237,6 +247,13 @@ class AuditIntakeConsumer:
             with contextlib.suppress(JsError, NatsError):
                 await self._sub.unsubscribe()
             self._sub = None
+
+
+def _decode_and_triage(
+    data: bytes, subject: str, received: datetime
+) -> tuple[str | None, list[AuditEvent], Counter[tuple[str, str | None]]]:
+    """A message's events, sorted (``triage_value_uses``); ValueUseBatchError if it holds none."""
+    return triage_value_uses(decode_value_use_batch(data), subject, received)
 
 
 def _failed(outcome: object) -> bool:
