@@ -94,6 +94,9 @@ class AuditIntakeConsumer:
         #: Events dropped since start, by reason (also the ``sigil.audit_intake.dropped``
         #: counter): what the log lines count.
         self.dropped: Counter[str] = Counter()
+        #: The turn of the last message fetched (see ``_next_turn``); done: none waiting.
+        self._turn: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._turn.set_result(None)
 
     async def start(self) -> None:
         """Bind the durable consumer (shared by all replicas) and start the loop."""
@@ -157,7 +160,15 @@ class AuditIntakeConsumer:
             await asyncio.gather(*rounds, return_exceptions=True)
 
     async def _round(self, messages: list[Msg]) -> None:
-        await asyncio.gather(*(self._handle(msg) for msg in messages))
+        await asyncio.gather(*(self._handle(msg, self._next_turn()) for msg in messages))
+
+    def _next_turn(self) -> tuple["asyncio.Future[None]", "asyncio.Future[None]"]:
+        """(the previous message's turn, this one's): a message queues its events for the
+        chain only after the one fetched before it did, so they are stored in intake order
+        even when a large message is decoded in a thread while a small one is not."""
+        after, mine = self._turn, asyncio.get_running_loop().create_future()
+        self._turn = mine
+        return after, mine
 
     def _count(self, refused: Counter[tuple[str, str | None]]) -> None:
         """Count dropped events by (reason, organization); the log line names the reason
@@ -173,27 +184,32 @@ class AuditIntakeConsumer:
                 self.dropped[reason],
             )
 
-    async def _handle(self, msg: Msg) -> None:
-        """Append a message's events, then ack; redeliver it later (a bounded number of
-        times) if one cannot be stored yet; drop at once what can never be appended, and
-        terminate a message left with nothing to append."""
-        sort = functools.partial(_decode_and_triage, msg.data, msg.subject, _received(msg))
+    async def _handle(
+        self, msg: Msg, turn: tuple["asyncio.Future[None]", "asyncio.Future[None]"]
+    ) -> None:
+        """Append a message's events (in its turn), then ack; redeliver it later (a bounded
+        number of times) if one cannot be stored yet; drop at once what can never be
+        appended, and terminate a message left with nothing to append."""
+        after, mine = turn
         try:
-            if len(msg.data) > INLINE_DECODE_BYTES:
-                org, accepted, refused = await asyncio.to_thread(sort)
-            else:
-                org, accepted, refused = sort()
-        except ValueUseBatchError:
-            # Contract violation by a publisher: never appendable, so not retried.
-            self._count(Counter({("not a value-use event", None): 1}))
-            await _settle(msg.term())
-            return
-        if org is None or not accepted:
-            self._count(refused)
-            await _settle(msg.term())
-            return
-        # Together, so the audit log group-commits them; no request waits on them.
-        outcomes = await self._audit.append_all(accepted, background=True)
+            try:
+                org, accepted, refused = await self._sort(msg)
+            except ValueUseBatchError:
+                # Contract violation by a publisher: never appendable, so not retried.
+                self._count(Counter({("not a value-use event", None): 1}))
+                await _settle(msg.term())
+                return
+            if org is None or not accepted:
+                self._count(refused)
+                await _settle(msg.term())
+                return
+            await asyncio.shield(after)
+            # Together, so the audit log group-commits them; no request waits on them.
+            appending = asyncio.ensure_future(self._audit.append_all(accepted, background=True))
+        finally:
+            if not mine.done():
+                mine.set_result(None)  # the next message may queue its events (after these)
+        outcomes = await appending
         failed = _failures(outcomes)
         unavailable = next((e for e in failed if isinstance(e, SigilError)), None)
         if unavailable is not None:
@@ -209,6 +225,16 @@ class AuditIntakeConsumer:
             refused.update((f"unexpected {type(e).__name__}", org) for e in failed)
         self._count(refused)
         await _settle(msg.ack() if len(failed) < len(outcomes) else msg.term())
+
+    @staticmethod
+    async def _sort(
+        msg: Msg,
+    ) -> tuple[str | None, list[AuditEvent], Counter[tuple[str, str | None]]]:
+        """``_decode_and_triage`` of ``msg``, in a worker thread when it is large."""
+        sort = functools.partial(_decode_and_triage, msg.data, msg.subject, _received(msg))
+        if len(msg.data) > INLINE_DECODE_BYTES:
+            return await asyncio.to_thread(sort)
+        return sort()
 
     async def _redeliver(self, msg: Msg, org: str, code: str, failed: int) -> bool:
         """Have ``msg`` redelivered with a growing delay (True); after ``MAX_DELIVER``
