@@ -13,25 +13,21 @@ from sigil_shared.contracts import (
     Actor,
     Role,
     ValueUseBatchError,
-    ValueUseEvent,
     ValueUseKey,
     decode_value_use_batch,
 )
 from sigil_shared.contracts.audit import _decode_each
+from tests.helpers import value_use_event
 
-_EVENT = ValueUseEvent(
-    event_id=uuid.uuid4().hex,
-    action="template.render",
+_EVENT = value_use_event(
+    "acme",
     actor=Actor(user_id="u1", organization_id="acme", role=Role.READ_WRITE),
-    organization_id="acme",
     deployment_id="web",
     revision="3",
     keys=[
         ValueUseKey(key="DB_PASSWORD", version=2),
         ValueUseKey(key="API", customer_organization_id="c1"),
     ],
-    outcome="success",
-    request_id="req-1",
     at=datetime(2026, 1, 1, tzinfo=UTC),
 )
 _FIELDS = list(json.loads(_EVENT.model_dump_json()))
