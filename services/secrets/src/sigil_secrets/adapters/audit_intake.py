@@ -217,7 +217,9 @@ class AuditIntakeConsumer:
                 return  # what it refused is counted once, when it is settled for good
             # Given up while the stream answers and takes events; but this delivery may
             # have failed just as an outage ended: one more try now.
-            retry = [e for e, out in zip(accepted, outcomes, strict=True) if _failed(out)]
+            retry = [
+                e for e, out in zip(accepted, outcomes, strict=True) if isinstance(out, Exception)
+            ]
             failed = _failures(await self._audit.append_all(retry, background=True))
             if failed:
                 refused["not stored after every retry", org] += len(failed)
@@ -280,10 +282,6 @@ def _decode_and_triage(
 ) -> tuple[str | None, list[AuditEvent], Counter[tuple[str, str | None]]]:
     """A message's events, sorted (``triage_value_uses``); ValueUseBatchError if it holds none."""
     return triage_value_uses(decode_value_use_batch(data), subject, received)
-
-
-def _failed(outcome: object) -> bool:
-    return isinstance(outcome, BaseException)
 
 
 def _failures(outcomes: list[AuditEvent | BaseException]) -> list[Exception]:
