@@ -9,6 +9,7 @@ import argparse
 import asyncio
 import hashlib
 import json
+import tracemalloc
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from datetime import UTC, datetime
@@ -616,3 +617,34 @@ async def test_intake_drops_what_is_not_a_value_use_event_of_its_subject(
         await renderer.close()
     for org in ("bad1", "bad2", "victim"):
         assert [e async for _, e in log.events(org, after=0)] == []
+
+
+async def test_verify_of_every_chain_streams_them_in_bounded_memory(
+    private_nats: NatsFixture, secrets_nc: NatsClient
+) -> None:
+    # 72 MB of events of three organizations, interleaved in the stream. Verify used to
+    # hold them all (8.7 GB at a million events); now each chain is checked as it streams
+    # past, so memory stays at what the consumer's flow control lets in flight.
+    log = await _audit_log(private_nats, secrets_nc)
+    pad = "x" * 12_000
+    for start in range(0, 6_000, 250):
+        await log.append_all(
+            [
+                _event(f"big{n % 3}", n).model_copy(update={"details": {"pad": pad}})
+                for n in range(start, start + 250)
+            ]
+        )
+    await log.close()
+    tracemalloc.start()
+    try:
+        report = await verify_audit(_settings(private_nats))
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert report.ok, report.lines()
+    assert {c.organization_id: c.count for c in report.chains} == {
+        "big0": 2_000,
+        "big1": 2_000,
+        "big2": 2_000,
+    }
+    assert peak < 48 * 1024 * 1024, f"verify held {peak / 2**20:.0f} MiB at its peak"

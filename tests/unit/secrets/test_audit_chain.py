@@ -10,7 +10,9 @@ from sigil_cli.embedded import DataDir
 from sigil_secrets.domain.audit_chain import (
     ChainHead,
     ChainReport,
+    ChainVerifier,
     StoredEvent,
+    anchored_position,
     check_anchor,
     continues_chain,
     head_of,
@@ -205,6 +207,28 @@ def test_head_anchor_catches_events_cut_from_the_end_and_forged_anchors() -> Non
     missing = _verify(_stored(events))
     check_anchor(missing, None, keyring=keyring)
     assert [p.kind for p in missing.problems] == ["anchor"]
+
+
+def test_a_streamed_chain_keeps_only_the_anchored_link_and_still_checks_it() -> None:
+    keyring = Keyring.parse(KEY_A)
+    events = _chain(6, keyring)
+    # An anchor at position 4 of another chain of the same length: same positions, other
+    # links (what a rewritten chain would show).
+    other = seal_events([_event(i + 100) for i in range(6)], head=ChainHead(), keyring=keyring)
+    for anchor, problems in (
+        (seal_anchor(ORG, head_of(events[3]), keyring=keyring), []),
+        (seal_anchor(ORG, head_of(other[3]), keyring=keyring), ["broken_link"]),
+    ):
+        position = anchored_position(ORG, anchor, keyring=keyring)
+        assert position == 4
+        verifier = ChainVerifier(ORG, keyring=keyring, subject_prefix=PREFIX, keep_link=position)
+        for item in _stored(events):
+            verifier.add(item)
+        assert list(verifier.report.links) == [4]  # one link held, not one per event
+        check_anchor(verifier.report, anchor, keyring=keyring)
+        assert [p.kind for p in verifier.report.problems] == problems
+    assert anchored_position(ORG, None, keyring=keyring) is None
+    assert anchored_position("other", anchor, keyring=keyring) is None  # refused later
 
 
 def test_junk_between_events_is_reported_and_the_chain_goes_on_from_the_last_verified() -> None:

@@ -6,9 +6,10 @@ data keys at once and the KEK is shared. The event is written *before* anything
 changes, so a rotation that cannot be audited does not happen.
 """
 
+import contextlib
 import getpass
 import uuid
-from collections import defaultdict
+from collections.abc import AsyncGenerator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -23,10 +24,12 @@ from sigil_secrets.adapters.js_audit import JetStreamAuditLog
 from sigil_secrets.adapters.keyring_source import KeyringSource
 from sigil_secrets.domain.audit_chain import (
     ChainReport,
+    ChainVerifier,
     StoredEvent,
+    anchored_position,
     check_anchor,
-    verify_chain,
 )
+from sigil_secrets.domain.crypto import Keyring
 from sigil_shared import subjects
 from sigil_shared.audit_stream import dropping_problems
 from sigil_shared.contracts import OPERATOR_CHAIN, AuditEvent, AuditOutcome, Role
@@ -105,27 +108,29 @@ def _org_of(subject: str) -> str:
     return parts[2] if len(parts) > 2 else ""
 
 
-async def _stored_events(nc: NatsClient, stream: str, filter_subject: str) -> list[StoredEvent]:
-    """Every audit message matching ``filter_subject``, in stream order."""
+async def _stored_events(
+    nc: NatsClient, stream: str, filter_subject: str
+) -> AsyncGenerator[StoredEvent, None]:
+    """Every audit message matching ``filter_subject``, in stream order, as it arrives
+    (nothing is collected: a stream of any size is read in constant memory)."""
     js = nc.jetstream()
     try:
         last = await js.get_last_msg(stream, filter_subject)
     except NotFoundError:
-        return []
+        return
     sub = await js.subscribe(
         filter_subject,
         stream=stream,
         ordered_consumer=True,
         config=ConsumerConfig(deliver_policy=DeliverPolicy.ALL),
     )
-    found: list[StoredEvent] = []
     try:
         while True:
             msg = await sub.next_msg(timeout=_READ_TIMEOUT)
             seq = msg.metadata.sequence.stream
-            found.append(StoredEvent(seq, msg.subject, msg.data))
+            yield StoredEvent(seq, msg.subject, msg.data)
             if seq >= (last.seq or 0) or msg.metadata.num_pending == 0:
-                return found
+                return
     finally:
         await sub.unsubscribe()
 
@@ -157,24 +162,37 @@ async def verify_audit(
         filter_subject = (
             subjects.audit_org(organization_id) if organization_id else subjects.AUDIT_ALL
         )
-        by_org: dict[str, list[StoredEvent]] = defaultdict(list)
-        for item in await _stored_events(nc, stream, filter_subject):
-            by_org[_org_of(item.subject)].append(item)
-        # An anchored organization without a single event lost its whole chain.
-        anchored = await _anchored_orgs(nc)
-        for org in [organization_id] if organization_id else anchored:
-            by_org.setdefault(org, [])
-        for org in sorted(by_org):
-            prefix = subjects.audit_org(org)[:-1]
-            report = verify_chain(org, by_org[org], keyring=keyring, subject_prefix=prefix)
-            check_anchor(report, await _anchor(nc, org), keyring=keyring)
-            result.chains.append(report)
+        # Anchors first: each names a position already in the stream, whose link is then
+        # the only one kept while the chain streams past. An anchored organization
+        # without a single event lost its whole chain.
+        orgs = [organization_id] if organization_id else await _anchored_orgs(nc)
+        anchors = {org: await _anchor(nc, org) for org in orgs}
+        chains = {org: _verifier(org, anchors[org], keyring) for org in orgs}
+        async with contextlib.aclosing(_stored_events(nc, stream, filter_subject)) as items:
+            async for item in items:
+                org = _org_of(item.subject)
+                if org not in chains:
+                    chains[org] = _verifier(org, None, keyring)
+                chains[org].add(item)
+        for org in sorted(chains):
+            anchor = anchors[org] if org in anchors else await _anchor(nc, org)
+            check_anchor(chains[org].report, anchor, keyring=keyring)
+            result.chains.append(chains[org].report)
     except (JsError, NatsError, TimeoutError) as err:
         msg = f"audit stream {stream} could not be read ({type(err).__name__})"
         raise AuditAdminError(msg) from err
     finally:
         await nc.close()
     return result
+
+
+def _verifier(org: str, anchor: bytes | None, keyring: Keyring) -> ChainVerifier:
+    return ChainVerifier(
+        org,
+        keyring=keyring,
+        subject_prefix=subjects.audit_org(org)[:-1],
+        keep_link=anchored_position(org, anchor, keyring=keyring),
+    )
 
 
 _ANCHORS = f"$KV.{subjects.SECRETS_BUCKET}."

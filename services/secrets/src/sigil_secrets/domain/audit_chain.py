@@ -265,25 +265,53 @@ def verify_chain(
     subject_prefix: str,
     max_problems: int = 20,
 ) -> ChainReport:
-    """Check one organization's stored events, in stream order, against the keyring.
+    """Check one organization's stored events, in stream order, against the keyring
+    (``ChainVerifier`` fed every item; the report keeps every position's link)."""
+    verifier = ChainVerifier(
+        organization_id, keyring=keyring, subject_prefix=subject_prefix, max_problems=max_problems
+    )
+    for item in items:
+        verifier.add(item)
+    return verifier.report
+
+
+class ChainVerifier:
+    """One organization's chain checked event by event, so a chain of any length is
+    verified while it streams past, holding only each event's id (duplicates) and the
+    links ``check_anchor`` will look at.
 
     Names a forged or edited event (its link does not verify), an event sealed by a key
     that is not in the keyring, a gap (chain positions skip), a missing head (the chain
     does not start at position 1), a broken link (the predecessor's link differs) and an
-    event id stored twice.
-    ``check_anchor`` then compares the end of the chain with its stored head anchor.
+    event id stored twice. ``check_anchor`` then compares the end of the chain with its
+    stored head anchor: ``keep_link`` is the one position whose link it needs (from
+    ``anchored_position``), None to keep every position's.
     """
-    report = ChainReport(organization_id)
-    head = ChainHead()
 
-    def problem(kind: ProblemKind, seq: int, message: str) -> None:
-        if len(report.problems) < max_problems:
-            report.problems.append(ChainProblem(kind, seq, message))
+    def __init__(
+        self,
+        organization_id: str,
+        *,
+        keyring: Keyring,
+        subject_prefix: str,
+        max_problems: int = 20,
+        keep_link: int | None = None,
+    ) -> None:
+        self.report = ChainReport(organization_id)
+        self._keyring = keyring
+        self._prefix = subject_prefix
+        self._max_problems = max_problems
+        self._keep_link = keep_link
+        self._seen: set[str] = set()
+        self._skipped = 0  # unverifiable events since the last one that verifies
 
-    links: dict[int, str] = {}
-    seen: set[str] = set()
-    skipped = 0  # unverifiable events since the last one that verifies
-    for item in items:
+    def _problem(self, kind: ProblemKind, seq: int, message: str) -> None:
+        if len(self.report.problems) < self._max_problems:
+            self.report.problems.append(ChainProblem(kind, seq, message))
+
+    def add(self, item: StoredEvent) -> None:
+        """Check the next stored event of the chain (stream order)."""
+        report, problem = self.report, self._problem
         seq = item.stream_seq
         if report.first_seq is None:
             report.first_seq = seq
@@ -292,12 +320,14 @@ def verify_chain(
         event = _parse(item)
         if event is None:
             problem("forged", seq, f"stream sequence {seq}: not a readable audit event")
-            skipped += 1
-            continue
-        if event.organization_id != organization_id or not item.subject.startswith(subject_prefix):
+            self._skipped += 1
+            return
+        if event.organization_id != report.organization_id or not item.subject.startswith(
+            self._prefix
+        ):
             problem("misfiled", seq, f"stream sequence {seq}: event of another organization")
-            continue
-        key = keyring.keys.get(event.key_id)
+            return
+        key = self._keyring.keys.get(event.key_id)
         if key is None:
             problem(
                 "unknown_key",
@@ -314,10 +344,11 @@ def verify_chain(
             )
             # A forged event's own fields cannot be trusted: the chain goes on from the last
             # event that verifies (writers skip it), or one position per edited event later.
-            skipped += 1
-            continue
-        links[event.chain_seq] = event.hash
-        if event.id in seen:
+            self._skipped += 1
+            return
+        if self._keep_link is None or event.chain_seq == self._keep_link:
+            report.links[event.chain_seq] = event.hash
+        if event.id in self._seen:
             # Sealed and linked in its place, but the same event recorded twice (a replay, or
             # a redelivery after the stream's de-duplication window).
             problem(
@@ -325,11 +356,11 @@ def verify_chain(
                 seq,
                 f"stream sequence {seq} (event {event.id}): the same event stored again",
             )
-        seen.add(event.id)
+        self._seen.add(event.id)
+        head = report.head
         expected = head.chain_seq + 1
-        edited_before = skipped > 0 and expected < event.chain_seq <= expected + skipped
-        skipped = 0
-        if edited_before:
+        skipped, self._skipped = self._skipped, 0
+        if skipped > 0 and expected < event.chain_seq <= expected + skipped:
             pass  # positions taken by the edited events reported above; their links are lost
         elif report.count == 1 and event.chain_seq != 1:
             problem(
@@ -358,10 +389,16 @@ def verify_chain(
                 seq,
                 f"stream sequence {seq} (event {event.id}): does not link to its predecessor",
             )
-        head = head_of(event)
-    report.head = head
-    report.links = links
-    return report
+        report.head = head_of(event)
+
+
+def anchored_position(org: str, anchor: bytes | None, *, keyring: Keyring) -> int | None:
+    """The chain position a trustworthy head anchor names (None: no anchor, or one
+    ``check_anchor`` will refuse)."""
+    if anchor is None:
+        return None
+    head = _anchor_head(org, anchor, keyring)
+    return None if isinstance(head, str) else head.chain_seq
 
 
 def check_anchor(report: ChainReport, anchor: bytes | None, *, keyring: Keyring) -> None:
