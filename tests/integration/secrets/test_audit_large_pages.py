@@ -16,17 +16,22 @@ import httpx
 import pytest
 
 from sigil_cli.tokens import issue_token
-from sigil_secrets.service import AUDIT_PAGE_BYTES, SecretsService, _shortened
+from sigil_secrets.adapters.js_audit import JetStreamAuditLog
+from sigil_secrets.adapters.keyring_source import KeyringSource
+from sigil_secrets.service import AUDIT_PAGE_BYTES, AUDIT_SCAN_EVENTS, SecretsService, _shortened
 from sigil_shared import subjects
 from sigil_shared.contracts import (
     Actor,
     AuditEvent,
+    AuditOutcome,
+    AuditQueryReply,
     AuditQueryRequest,
     Role,
     ValueUseEvent,
     ValueUseKey,
 )
 from tests.helpers import NatsFixture
+from tests.integration.bus_client import SecretsClient, actor
 from tests.integration.stack import Stack, running_stack
 
 CANARY = "canary-AuditPages-3390-secret"
@@ -191,3 +196,59 @@ async def test_page_bounds_and_an_event_too_large_for_any_reply() -> None:
     again, size = _shortened(events[4], 8_000)
     assert again == shortened
     assert size == len(shortened.model_dump_json()) + 1 or size <= 8_000
+
+
+async def test_a_filter_matching_little_reads_a_bounded_number_of_events_per_page(
+    client: SecretsClient, org: str, nats_server: NatsFixture
+) -> None:
+    # A customer admin (or any admin) asking for an action that barely occurs used to make
+    # one request read and check every event the organization ever had.
+    total = AUDIT_SCAN_EVENTS * 2 + 300
+    wanted = {n for n in range(total) if n % 997 == 0}
+    nc = await nats_server.connect("secrets")
+    log = JetStreamAuditLog(
+        nc,
+        nc.jetstream(),
+        stream=subjects.AUDIT_STREAM,
+        keyring=KeyringSource(path=nats_server.data.audit_key_file),
+    )
+    try:
+        await log.setup()
+        for start in range(0, total, 250):
+            await log.append_all(
+                [_rare(org, n, n in wanted) for n in range(start, min(start + 250, total))]
+            )
+        await log.close()
+    finally:
+        await nc.close()
+    admin = actor(org, user="alice")
+    pages: list[AuditQueryReply] = []
+    cursor: str | None = None
+    while True:
+        page = await client.audit(admin, action="rotate", cursor=cursor, limit=1000)
+        pages.append(page)
+        cursor = page.next_cursor
+        if cursor is None:
+            break
+    # Three pages of at most AUDIT_SCAN_EVENTS events looked at each; every match on
+    # exactly one of them, in order, though the first two stop short of ``limit``.
+    assert len(pages) == 3
+    found = [int(e.request_id) for page in pages for e in page.items]
+    assert found == sorted(wanted)
+    assert all(p.next_cursor is not None for p in pages[:2])
+
+
+def _rare(org: str, n: int, rare: bool) -> AuditEvent:
+    return AuditEvent(
+        id=uuid.uuid4().hex,
+        organization_id=org,
+        actor_id="u1",
+        actor_role=Role.ADMIN,
+        actor_customer_organization_id=None,
+        action="rotate" if rare else "create",
+        key=f"K{n}",
+        request_id=str(n),
+        outcome=AuditOutcome.SUCCESS,
+        at=datetime.now(UTC),
+        prev_hash="",
+    )

@@ -76,6 +76,10 @@ AUDIT_PAGE_BYTES = 1024 * 1024
 #: ``keys`` cut to fit and ``details.truncated`` saying so. The app sets it from the
 #: connection's max_payload; this default suits NATS's own 1 MiB default.
 AUDIT_EVENT_BYTES = 1024 * 1024 - 16 * 1024
+#: An audit query page looks at this many events at most (then ``nextCursor``, even with
+#: no item yet): a filter that matches little must not make one request read (and check
+#: the link of) every event an organization ever had.
+AUDIT_SCAN_EVENTS = 5_000
 
 
 def _utcnow() -> datetime:
@@ -128,8 +132,10 @@ class SecretsService:
         clock: Callable[[], datetime] = _utcnow,
         audit_page_bytes: int = AUDIT_PAGE_BYTES,
         audit_event_bytes: int = AUDIT_EVENT_BYTES,
+        audit_scan_events: int = AUDIT_SCAN_EVENTS,
     ) -> None:
         self._store = store
+        self._audit_scan_events = audit_scan_events
         self._audit_page_bytes = audit_page_bytes
         self._audit_event_bytes = audit_event_bytes
         self._audit = audit
@@ -508,23 +514,15 @@ class SecretsService:
             raise InvalidRequestError("cursor is not one this API returned") from err
         own = req.actor.customer_organization_id
         items: list[AuditEvent] = []
-        last_seq = after
+        last_seq = after  # the last event looked at: the page goes on after it
         size = 0  # bytes of the page's events as JSON
+        scanned = 0
         async for seq, event in self._audit.events(req.actor.organization_id, after=after):
-            if own is not None and own not in (
-                event.customer_organization_id,
-                event.actor_customer_organization_id,
-            ):
-                continue
-            if req.key is not None and event.key != req.key:
-                continue
-            if req.actor_id is not None and event.actor_id != req.actor_id:
-                continue
-            if req.action is not None and event.action != req.action:
-                continue
-            if req.since is not None and event.at < req.since:
-                continue
-            if req.until is not None and event.at > req.until:
+            if scanned == self._audit_scan_events:
+                return AuditQueryReply(items=items, next_cursor=str(last_seq))
+            scanned += 1
+            if not _audit_matches(req, own, event):
+                last_seq = seq
                 continue
             if len(items) == req.limit:
                 return AuditQueryReply(items=items, next_cursor=str(last_seq))
@@ -702,4 +700,21 @@ def _pin_gone(pin: PinnedVersion) -> PinnedVersionGoneError:
     return PinnedVersionGoneError(
         msg,
         details={"key": pin.key, "customerOrganizationId": scope, "version": pin.version},
+    )
+
+
+def _audit_matches(req: AuditQueryRequest, own: str | None, event: AuditEvent) -> bool:
+    """Whether ``event`` is in the query's scope (``own``: a customer admin's organization)
+    and passes its filters."""
+    if own is not None and own not in (
+        event.customer_organization_id,
+        event.actor_customer_organization_id,
+    ):
+        return False
+    return (
+        (req.key is None or event.key == req.key)
+        and (req.actor_id is None or event.actor_id == req.actor_id)
+        and (req.action is None or event.action == req.action)
+        and (req.since is None or event.at >= req.since)
+        and (req.until is None or event.at <= req.until)
     )
