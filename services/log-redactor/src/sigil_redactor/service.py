@@ -22,6 +22,7 @@ from sigil_redactor.domain.records import (
     redact_records,
     size_bound,
 )
+from sigil_redactor.turns import Turn
 from sigil_shared import subjects
 from sigil_shared.contracts import (
     LogEntry,
@@ -108,7 +109,9 @@ class LogStore(Protocol):
 
     async def store(
         self, org: str, deployment: str, data: bytes, *, msg_id: str, records: int
-    ) -> None: ...
+    ) -> None:
+        """Store one batch; the write is queued before the first suspension (order kept)."""
+        ...
 
     async def page(
         self,
@@ -328,8 +331,12 @@ class RedactorService:
             await asyncio.sleep(0)  # let other work run between large scans
         return parts
 
-    async def process(self, messages: list[RawMessage]) -> None:
-        """Redact fetched messages; each is acked only after all its records are stored."""
+    async def process(self, messages: list[RawMessage], *, turn: Turn | None = None) -> None:
+        """Redact fetched messages; each is acked only after all its records are stored.
+
+        With ``turn`` (the consumer's fetches overlap), the stores are issued only once the
+        earlier fetches of the same deployments issued theirs: records stay in raw order.
+        """
         now = self._clock().isoformat()
         groups: dict[tuple[str, str], list[_Raw]] = defaultdict(list)
         refused = 0
@@ -366,13 +373,21 @@ class RedactorService:
             self.last_failure = None
             parts.extend(await self._redact_group(org, deployment, raws, redactor))
             done.extend(raws)
-        results = await asyncio.gather(
+        if turn is not None and parts:
+            await turn.wait()
+        # gather schedules the stores now, in order, and each queues its publish on the
+        # connection before its first suspension; the next fetch, woken by ``end`` after
+        # them, queues its publishes behind these while these wait for their acks.
+        storing = asyncio.gather(
             *(
                 self._logs.store(p.org, p.deployment, p.data, msg_id=p.msg_id, records=p.records)
                 for p in parts
             ),
             return_exceptions=True,
         )
+        if turn is not None:
+            turn.end()
+        results = await storing
         failed = {
             id(p.raw) for p, r in zip(parts, results, strict=True) if isinstance(r, BaseException)
         }

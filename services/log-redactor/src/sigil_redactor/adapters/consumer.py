@@ -6,6 +6,7 @@ records with a per-record delay, and acks only after the redacted form is stored
 
 import asyncio
 import contextlib
+import functools
 import logging
 
 from nats.aio.client import Client as NatsClient
@@ -16,14 +17,20 @@ from nats.js import JetStreamContext
 from nats.js.errors import Error as JsError
 
 from sigil_redactor.service import RedactorService
+from sigil_redactor.turns import Turn, Turns
 from sigil_shared import subjects
 from sigil_shared.jetstream import bind_work_consumer, stop_fetch_loop
 
 log = logging.getLogger("sigil.redactor.consumer")
-#: Fetches being stored at once (one redacting while the other waits for store acks).
+#: Fetches in flight at once (one redacting while the other waits for store acks).
 _INFLIGHT = 2
 #: About this many bytes per fetch (messages are up to 1 MiB; 256 of them would be 256 MiB).
 _FETCH_BYTES = 16 * 1024 * 1024
+
+
+def _end_turn(turn: Turn, task: "asyncio.Task[None]") -> None:
+    del task
+    turn.end()
 
 
 class _Raw:
@@ -66,6 +73,7 @@ class RawLogConsumer:
         self._ack_wait = ack_wait
         self._task: asyncio.Task[None] | None = None
         self._inflight: set[asyncio.Task[None]] = set()
+        self._turns = Turns()
         self._sub: JetStreamContext.PullSubscription | None = None
         self.backlog = 0
 
@@ -107,17 +115,21 @@ class RawLogConsumer:
             typical = max(1, sum(len(m.data) for m in messages) // len(messages))
             self.backlog = pending
             self._service.backlog = pending
-            # The next fetch and redaction overlap this one's wait for its store acks; each
-            # fetch is redacted and its publishes issued in fetch order before the next starts.
-            task = asyncio.create_task(self._process(messages))
+            # The next fetch and its redaction overlap this one's; a fetch stores after the
+            # earlier fetches of its deployments (subjects) have, so each deployment's records
+            # are stored in raw order. A fetch that fails or is cancelled (even before it
+            # starts) ends its turn when its task ends.
+            turn = self._turns.take(m.subject for m in messages)
+            task = asyncio.create_task(self._process(messages, turn))
             self._inflight.add(task)
             task.add_done_callback(self._inflight.discard)
+            task.add_done_callback(functools.partial(_end_turn, turn))
             if len(self._inflight) >= _INFLIGHT:
                 await asyncio.wait(self._inflight, return_when=asyncio.FIRST_COMPLETED)
 
-    async def _process(self, messages: list[Msg]) -> None:
+    async def _process(self, messages: list[Msg], turn: Turn) -> None:
         try:
-            await self._service.process([_Raw(m) for m in messages])
+            await self._service.process([_Raw(m) for m in messages], turn=turn)
         except Exception as err:  # noqa: BLE001 - the loop must survive; records redeliver
             log.error("batch failed, records will be redelivered: %s", type(err).__name__)
 
