@@ -376,6 +376,32 @@ async def test_the_largest_event_is_stored_and_an_oversized_one_cannot_stop_the_
     assert await _verified_count(private_nats, org) == 2
 
 
+async def test_a_refused_message_does_not_let_a_later_one_overtake_a_large_one(
+    private_nats: NatsFixture,
+) -> None:
+    """A large message is decoded in a worker thread; a refused message after it (junk)
+    must not end its turn before the large one queued its events, or the message after
+    the junk is stored first."""
+    org = "acme"
+    large = [
+        _use(
+            org,
+            keys=[ValueUseKey(key=f"K{n}_{i:03d}".ljust(200, "x"), version=1) for i in range(400)],
+        )
+        for n in range(8)
+    ]
+    after = _use(org)
+    async with _intake(private_nats) as (secrets_nc, renderer, log, consumer):
+        body, _ = encode_value_use_batch(large)
+        await _publish(renderer, org, body)
+        await _publish(renderer, org, b"not json")
+        await _publish(renderer, org, after.model_dump_json().encode())
+        await consumer.start()  # all three in one fetch
+        await _drained(secrets_nc)
+        assert await _stored_ids(log, org) == [e.event_id for e in [*large, after]]
+    assert consumer.dropped == {"not a value-use event": 1}
+
+
 async def test_an_audit_event_too_large_for_a_bus_message_is_refused_before_it_is_sent(
     private_nats: NatsFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:

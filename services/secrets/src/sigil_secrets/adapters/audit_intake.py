@@ -207,8 +207,7 @@ class AuditIntakeConsumer:
             # Together, so the audit log group-commits them; no request waits on them.
             appending = asyncio.ensure_future(self._audit.append_all(accepted, background=True))
         finally:
-            if not mine.done():
-                mine.set_result(None)  # the next message may queue its events (after these)
+            _end_turn(after, mine)  # the next message may queue its events (after these)
         outcomes = await appending
         failed = _failures(outcomes)
         unavailable = next((e for e in failed if isinstance(e, SigilError)), None)
@@ -282,6 +281,21 @@ def _decode_and_triage(
 ) -> tuple[str | None, list[AuditEvent], Counter[tuple[str, str | None]]]:
     """A message's events, sorted (``triage_value_uses``); ValueUseBatchError if it holds none."""
     return triage_value_uses(decode_value_use_batch(data), subject, received)
+
+
+def _end_turn(after: "asyncio.Future[None]", mine: "asyncio.Future[None]") -> None:
+    """End this message's turn once the one before it has ended: a message refused (or
+    failing) before its turn came must not let the next one queue events ahead of a
+    message still being decoded."""
+
+    def end(_: object = None) -> None:
+        if not mine.done():
+            mine.set_result(None)
+
+    if after.done():
+        end()
+    else:
+        after.add_done_callback(end)
 
 
 def _failures(outcomes: list[AuditEvent | BaseException]) -> list[Exception]:
