@@ -49,6 +49,9 @@ class SecretsSettings(BusSettings):
     deleted_retention_days: int = Field(default=30, ge=0, le=3650)
     #: Values shorter than this are flagged "too short to be masked" in logs.
     min_mask_length: int = Field(default=4, ge=1, le=64)
+    #: Seconds a replaced or deleted value stays masked in logs (a raw line written before
+    #: the change may be redacted after it): at least the setup step's SIGIL_RAW_MAX_AGE.
+    mask_replaced_seconds: float = Field(default=3600, gt=0)
 
     @model_validator(mode="after")
     def _check_sources(self) -> Self:

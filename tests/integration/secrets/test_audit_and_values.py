@@ -182,6 +182,42 @@ async def test_redaction_values_cover_old_versions_and_deleted_secrets(
     assert values == {"old-rotated-value", "new-rotated-value", "deleted-value"}
 
 
+async def test_values_replaced_or_deleted_just_now_stay_masked_without_receipts(
+    client: SecretsClient, org: str, nats_server: NatsFixture
+) -> None:
+    # A line written just before a rotation (or delete) can reach the redactor after it:
+    # red team, 434 lines stored in clear under load. No pin names these versions.
+    admin = actor(org)
+    rotated = await client.create(admin, "ROTATED", "old-rotated-value")
+    await client.update(admin, rotated.id, "new-rotated-value")
+    gone = await client.create(admin, "GONE", "deleted-value", customer="c1")
+    await client.delete(admin, gone.id)
+    elsewhere = await client.create(admin, "ELSEWHERE", "other-customer-old", customer="c2")
+    await client.update(admin, elsewhere.id, "other-customer-new")
+
+    async def values(customer: str | None, *, all_customers: bool = False) -> set[str]:
+        async with bus_as(nats_server, "redactor") as redactor:
+            reply = await SecretsClient(redactor).call(
+                subjects.SECRET_REDACTION_VALUES,
+                RedactionValuesRequest(
+                    organization_id=org,
+                    customer_organization_id=customer,
+                    all_customers=all_customers,
+                ),
+                RedactionValuesReply,
+            )
+        return {v.get_secret_value() for v in reply.values}
+
+    assert await values("c1") == {"old-rotated-value", "new-rotated-value", "deleted-value"}
+    assert await values(None, all_customers=True) == {
+        "old-rotated-value",
+        "new-rotated-value",
+        "deleted-value",
+        "other-customer-old",
+        "other-customer-new",
+    }
+
+
 async def test_audit_events_are_typed_contracts(
     client: SecretsClient, org: str, nats_server: NatsFixture
 ) -> None:

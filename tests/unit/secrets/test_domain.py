@@ -1,11 +1,12 @@
 """Pure domain rules: listing order and cursors, deployment scope merge."""
 
-from datetime import UTC, datetime
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from sigil_secrets.domain import listing
-from sigil_secrets.domain.model import Envelope, SecretRecord
+from sigil_secrets.domain.model import Envelope, SecretRecord, VersionMeta
 from sigil_secrets.domain.record_index import ListScope, RecordIndex
 from sigil_secrets.domain.scope import deployment_secrets
 from sigil_shared.contracts import Actor, SecretListRequest
@@ -100,3 +101,33 @@ def test_customer_naming_another_customer_is_forbidden() -> None:
 def test_foreign_cursors_are_refused(cursor: str) -> None:
     with pytest.raises(InvalidRequestError):
         listing.decode_cursor(cursor)
+
+
+def test_versions_replaced_or_deleted_since_a_cutoff() -> None:
+    record = _record("K").with_new_version(  # version 1 was created at NOW
+        envelope=ENVELOPE, at=NOW, by="u", too_short=False, history=32, pinned=frozenset()
+    )
+    record = replace(record, versions=(*record.versions, VersionMeta(1, NOW, "u")))
+    for hour in (2, 5):  # versions 3 and 4, at NOW + 2 h and NOW + 5 h
+        record = record.with_new_version(
+            envelope=ENVELOPE,
+            at=NOW + timedelta(hours=hour),
+            by="u",
+            too_short=False,
+            history=32,
+            pinned=frozenset(),
+        )
+    assert record.version == 4
+    # Version 3 ended at +5 h, version 2 at +2 h, version 1 at NOW; 4 is current.
+    assert record.replaced_since(NOW + timedelta(hours=3)) == [3]
+    assert record.replaced_since(NOW + timedelta(hours=1)) == [3, 2]
+    assert record.replaced_since(NOW) == [3, 2, 1]
+    assert record.replaced_since(NOW + timedelta(hours=6)) == []
+    deleted = replace(record, deleted_at=NOW + timedelta(hours=7))
+    assert deleted.replaced_since(NOW + timedelta(hours=6)) == [4]
+    assert deleted.replaced_since(NOW + timedelta(hours=8)) == []
+    # A version whose successor was evicted counts as replaced when the next version kept
+    # was written (later than it really was: masked longer, never shorter).
+    gapped = replace(record, versions=tuple(v for v in record.versions if v.version != 3))
+    assert gapped.replaced_since(NOW + timedelta(hours=4)) == [2]
+    assert gapped.replaced_since(NOW + timedelta(hours=6)) == []

@@ -80,6 +80,7 @@ def create_app(settings: SecretsSettings) -> FastStream:
             history=settings.history,
             min_mask_length=settings.min_mask_length,
             deleted_retention=timedelta(days=settings.deleted_retention_days),
+            mask_replaced_for=timedelta(seconds=settings.mask_replaced_seconds),
             # An audit query page, and an event alone on one, must fit one reply.
             audit_page_bytes=min(AUDIT_PAGE_BYTES, nc.max_payload - 16 * 1024),
             audit_event_bytes=nc.max_payload - 16 * 1024,

@@ -80,6 +80,9 @@ AUDIT_EVENT_BYTES = 1024 * 1024 - 16 * 1024
 #: no item yet): a filter that matches little must not make one request read (and check
 #: the link of) every event an organization ever had.
 AUDIT_SCAN_EVENTS = 5_000
+#: A replaced or deleted value stays in the redactor's mask set this long: the raw log
+#: stream's default max age (a raw line waits at most that long to be redacted).
+MASK_REPLACED_FOR = timedelta(hours=1)
 
 
 def _utcnow() -> datetime:
@@ -133,8 +136,10 @@ class SecretsService:
         audit_page_bytes: int = AUDIT_PAGE_BYTES,
         audit_event_bytes: int = AUDIT_EVENT_BYTES,
         audit_scan_events: int = AUDIT_SCAN_EVENTS,
+        mask_replaced_for: timedelta = MASK_REPLACED_FOR,
     ) -> None:
         self._store = store
+        self._mask_replaced_for = mask_replaced_for
         self._audit_scan_events = audit_scan_events
         self._audit_page_bytes = audit_page_bytes
         self._audit_event_bytes = audit_event_bytes
@@ -664,6 +669,17 @@ class SecretsService:
             if req.all_customers or r.customer_organization_id in (None, customer)
         ]
         values = {await self._value(r, r.version) for r in in_scope}
+        # A line written just before a change may hold the value it replaced (or deleted),
+        # and reach the redactor after it: those stay masked for as long as a raw line waits.
+        cutoff = self._clock() - self._mask_replaced_for
+        tombs = [
+            t
+            for t in await self._store.tombstones(org)
+            if req.all_customers or t.customer_organization_id in (None, customer)
+        ]
+        for record in [*in_scope, *tombs]:
+            for version in record.replaced_since(cutoff):
+                values.add(await self._value(record, version))
         if req.pinned:
             pinned = await self._pinned_values(org, customer, req.pinned, strict=False)
             values.update(value for _, value in pinned)

@@ -106,6 +106,21 @@ class SecretRecord:
         """Versions whose envelopes are still kept."""
         return {v.version for v in self.versions}
 
+    def replaced_since(self, cutoff: datetime) -> list[int]:
+        """Kept versions that stopped being current at ``cutoff`` or later (replaced by a
+        newer version, or the current one of a secret deleted since): values a log line
+        written shortly before the change may hold. A version's end is taken as the
+        creation of the next version kept (never earlier than the real one)."""
+        ended: list[int] = []
+        if self.deleted_at is not None and self.deleted_at >= cutoff:
+            ended.append(self.version)
+        successor: VersionMeta | None = None
+        for meta in self.versions:  # newest first
+            if successor is not None and successor.created_at >= cutoff:
+                ended.append(meta.version)
+            successor = meta
+        return ended
+
     def to_metadata(self) -> SecretMetadata:
         """What every read returns (built once per record: records are immutable)."""
         return self._metadata
