@@ -28,6 +28,7 @@ from sigil_secrets.adapters.js_audit import JetStreamAuditLog
 from sigil_secrets.adapters.keyring_source import KeyringSource
 from sigil_secrets.admin import add_key
 from sigil_secrets.audit_admin import record_rotation, verify_audit
+from sigil_secrets.domain.audit_chain import head_of, seal_anchor
 from sigil_shared import subjects
 from sigil_shared.contracts import (
     OPERATOR_CHAIN,
@@ -648,3 +649,127 @@ async def test_verify_of_every_chain_streams_them_in_bounded_memory(
         "big2": 2_000,
     }
     assert peak < 48 * 1024 * 1024, f"verify held {peak / 2**20:.0f} MiB at its peak"
+
+
+async def test_junk_after_many_events_and_other_organizations_does_not_stop_the_chain(
+    private_nats: NatsFixture, secrets_nc: NatsClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Red team 4: the search back for the last verifying event grew in stream sequences
+    # and read forward from its window's start: an organization with more events than the
+    # bound, followed by many other organizations' messages and one junk publish, had all
+    # its changes refused for good. The bound and window are scaled down (10,000 -> 40).
+    monkeypatch.setattr(js_audit, "MAX_TAIL_SCAN", 40)
+    monkeypatch.setattr(js_audit, "_TAIL_WINDOW", 4)
+    org = "large"
+    log = await _audit_log(private_nats, secrets_nc)
+    stored = await log.append_all([_event(org, n) for n in range(60)])
+    await log.append_all([_event(f"other{n % 3}", n) for n in range(300)])
+    await log.close()
+    last_valid = stored[-1]
+    assert isinstance(last_valid, AuditEvent)
+    junk = await secrets_nc.jetstream().publish(subjects.audit(org, "create"), b"junk")
+    fresh = await _audit_log(private_nats, secrets_nc)  # a replica that reads the head
+    async with asyncio.timeout(20):
+        appended = await fresh.append(_event(org, 60))
+    await fresh.close()
+    assert (appended.chain_seq, appended.prev_hash) == (61, last_valid.hash)
+    assert f"stream sequence {junk.seq}" in fresh.findings()[f"audit chain {org}"]
+    report = await verify_audit(_settings(private_nats), organization_id=org)
+    (chain,) = report.chains
+    assert chain.count == 62
+    assert [(p.kind, p.stream_seq) for p in chain.problems] == [("forged", junk.seq)]
+    assert "not a readable audit event" in chain.problems[0].message
+
+
+def _cut_last(org: str, count: int, stored: Stored) -> Stored:
+    """``stored`` without the last ``count`` events of ``org``'s chain."""
+    ids = [json.loads(d)["id"] for _, d in stored if json.loads(d)["organizationId"] == org]
+    cut = set(ids[-count:])
+    return [(s, d) for s, d in stored if json.loads(d)["id"] not in cut]
+
+
+async def test_a_chain_cut_at_its_end_refuses_appends_until_an_operator_acknowledges(
+    private_nats: NatsFixture, secrets_nc: NatsClient
+) -> None:
+    # Red team 4: after events were cut from a chain's end, the next change overwrote the
+    # head anchor and verify said "intact": the loss was erased.
+    org = "cutco"
+    log = await _audit_log(private_nats, secrets_nc)
+    for n in range(6):
+        await log.append(_event(org, n))
+        await log.append(_event("bystander", n))
+    await log.close()  # the head anchors are written (the log stays usable)
+    await _rewrite(private_nats, lambda stored: _cut_last(org, 2, stored))
+    report = await verify_audit(_settings(private_nats), organization_id=org)
+    (chain,) = report.chains
+    assert [p.kind for p in chain.problems] == ["missing_head"]
+    assert "positions 5..6 are gone" in chain.problems[0].message
+
+    fresh = await _audit_log(private_nats, secrets_nc)
+    async with asyncio.timeout(20):
+        # A replica reading the head, and the one that wrote the events (whose cached
+        # head the stream no longer has), are both refused; so is a readiness-time check.
+        for replica in (fresh, log):
+            with pytest.raises(AuditUnavailableError) as refused:
+                await replica.append(_event(org, 7))
+            assert "audit chain of cutco ends at position 4" in str(refused.value)
+            assert "positions 5..6 were cut" in str(refused.value)
+        with pytest.raises(AuditUnavailableError):
+            await fresh.writable(org)
+        other = await fresh.append(_event("bystander", 7))  # other organizations go on
+    assert other.chain_seq == 7
+    finding = fresh.findings()[f"audit chain {org}"]
+    assert finding.startswith("degraded: changes refused: ")
+    assert "positions 5..6" in finding
+    report = await verify_audit(_settings(private_nats), organization_id=org)
+    (chain,) = report.chains
+    assert [p.kind for p in chain.problems] == ["missing_head"]
+    assert "positions 5..6 are gone" in chain.problems[0].message
+
+    # The way out: an operator acknowledges the loss, as an event of the chain itself.
+    async with asyncio.timeout(20):
+        ack = await fresh.acknowledge_lost_head(org, actor_id="operator:test")
+        assert ack is not None
+        assert (ack.chain_seq, ack.action) == (5, "audit.head_lost")
+        assert ack.details == {
+            "anchoredPosition": "6",
+            "streamPosition": "4",
+            "lostPositions": "5..6",
+        }
+        await fresh.close()  # its anchor is written
+        again = await _audit_log(private_nats, secrets_nc)
+        assert await again.acknowledge_lost_head(org, actor_id="operator:test") is None
+        after = await again.append(_event(org, 8))
+        await again.close()
+    assert (after.chain_seq, after.prev_hash) == (6, ack.hash)
+    assert f"audit chain {org}" not in again.findings()
+    report = await verify_audit(_settings(private_nats), organization_id=org)
+    (chain,) = report.chains
+    assert [p.kind for p in chain.problems] == ["missing_head"]  # the loss stays named
+    assert "positions 5..6 were cut from the end of the chain" in chain.problems[0].message
+    assert "operator:test acknowledged the loss" in chain.problems[0].message
+    await log.close()
+
+
+async def test_an_anchor_behind_the_stream_head_does_not_refuse_appends(
+    private_nats: NatsFixture, secrets_nc: NatsClient
+) -> None:
+    # Anchors lag their chain (coalesced, or overwritten by another replica's older one):
+    # only a chain that ends before its anchor is refused.
+    org = "lagging"
+    keyring = KeyringSource(path=private_nats.data.audit_key_file)
+    log = await _audit_log(private_nats, secrets_nc)
+    events = [await log.append(_event(org, n)) for n in range(5)]
+    await log.close()
+    older = seal_anchor(org, head_of(events[2]), keyring=keyring.get())
+    anchor_subject = f"$KV.{subjects.SECRETS_BUCKET}.{subjects.audit_anchor_key(org)}"
+    await secrets_nc.jetstream().publish(anchor_subject, older)
+    fresh = await _audit_log(private_nats, secrets_nc)
+    async with asyncio.timeout(20):
+        await fresh.writable(org)
+        appended = await fresh.append(_event(org, 5))
+        await fresh.close()
+    assert (appended.chain_seq, appended.prev_hash) == (6, events[-1].hash)
+    assert fresh.findings() == {}
+    report = await verify_audit(_settings(private_nats), organization_id=org)
+    assert report.ok, report.lines()

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from sigil_cli.embedded import DataDir
 from sigil_secrets.domain.audit_chain import (
+    LOST_HEAD_ACTION,
     ChainHead,
     ChainReport,
     ChainVerifier,
@@ -18,6 +19,7 @@ from sigil_secrets.domain.audit_chain import (
     head_of,
     seal_anchor,
     seal_events,
+    trusted_anchor,
     verify_chain,
 )
 from sigil_secrets.domain.crypto import Keyring
@@ -299,3 +301,29 @@ def test_an_event_stored_twice_is_reported_as_a_duplicate() -> None:
     assert [(p.kind, p.stream_seq) for p in report.problems] == [("duplicate", 10)]
     assert "e1" in report.problems[0].message
     assert _verify(_stored(sealed[:3])).intact
+
+
+def test_an_acknowledged_cut_stays_a_missing_head_and_a_forged_one_is_not_trusted() -> None:
+    keyring = Keyring.parse(KEY_A)
+    kept = _chain(4, keyring)  # positions 5..6 were cut; an operator acknowledged it
+    ack = _event(9).model_copy(
+        update={
+            "action": LOST_HEAD_ACTION,
+            "actor_id": "operator:ops",
+            "details": {"anchoredPosition": "6", "streamPosition": "4", "lostPositions": "5..6"},
+        }
+    )
+    (sealed,) = seal_events([ack], head=head_of(kept[-1]), keyring=keyring)
+    report = _verify(_stored([*kept, sealed]))
+    assert [(p.kind, p.stream_seq) for p in report.problems] == [("missing_head", 5)]
+    assert "positions 5..6 were cut" in report.problems[0].message
+    assert "operator:ops acknowledged" in report.problems[0].message
+    # Without the audit key, the acknowledgement is only a forgery.
+    forged = sealed.model_copy(update={"hash": "0" * 64})
+    report = _verify(_stored([*kept, forged]))
+    assert [p.kind for p in report.problems] == ["forged"]
+    # The anchor a writer compares its head with must verify under the keyring.
+    anchor = seal_anchor(ORG, head_of(kept[-1]), keyring=keyring)
+    assert trusted_anchor(ORG, anchor, keyring) == head_of(kept[-1])
+    assert isinstance(trusted_anchor("other", anchor, keyring), str)
+    assert isinstance(trusted_anchor(ORG, anchor, Keyring.parse(KEY_B)), str)

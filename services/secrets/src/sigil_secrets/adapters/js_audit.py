@@ -21,28 +21,31 @@ import time
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 from nats.aio.client import Client as NatsClient
 from nats.errors import Error as NatsError
 from nats.js import JetStreamContext
-from nats.js.api import ConsumerConfig, DeliverPolicy, PubAck
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy, PubAck
 from nats.js.errors import BadRequestError, NotFoundError
 from nats.js.errors import Error as JsError
 from pydantic import ValidationError
 
 from sigil_secrets.adapters.keyring_source import KeyringSource
 from sigil_secrets.domain.audit_chain import (
+    LOST_HEAD_ACTION,
     ChainHead,
     SealedEvent,
     continues_chain,
     head_of,
     seal,
     seal_anchor,
+    trusted_anchor,
 )
 from sigil_secrets.domain.crypto import Keyring
 from sigil_shared import subjects
 from sigil_shared.audit_stream import dropping_problems
-from sigil_shared.contracts import AuditEvent
+from sigil_shared.contracts import AuditEvent, AuditOutcome, Role
 from sigil_shared.contracts.health import DEGRADED
 from sigil_shared.errors import AuditUnavailableError, SigilError
 
@@ -75,10 +78,13 @@ _FADE = 0.95
 #: Bytes kept free in a bus message for an audit publish's headers.
 _HEADER_ROOM = 4096
 
-#: Stream sequences of the first window searched back for a chain's last verifying event
-#: (it grows eightfold per round), and the most messages read in all before failing closed.
+#: The organization's own messages in the first window searched back for its chain's last
+#: verifying event (it grows eightfold per round), and the most of them read in all before
+#: failing closed. Other organizations' messages are never read.
 _TAIL_WINDOW = 64
 MAX_TAIL_SCAN = 10_000
+#: Seconds the server keeps an idle counting consumer (``_count_from``) before removing it.
+_PROBE_IDLE = 2.0
 #: Seconds a passed stream check lets changes go ahead without checking again.
 PING_TTL = 1.0
 #: Organizations whose unverifiable messages health reports (newest findings kept).
@@ -154,6 +160,12 @@ class JetStreamAuditLog:
         #: Organization -> stream sequence of the last unverifiable message found at the
         #: end of its chain (health reports it; ``sigil audit verify`` names it).
         self._unverifiable: dict[str, int] = {}
+        #: Organization -> why its changes are refused: its chain ends before its head
+        #: anchor (events cut from the stream's end). Health names it.
+        self._lost_heads: dict[str, str] = {}
+        #: Organization -> the anchored head an operator acknowledged as lost (appends go
+        #: on past it; the acknowledgement is an event of the chain).
+        self._acknowledged: dict[str, ChainHead] = {}
         self._pinged_at = -PING_TTL
 
     async def setup(self) -> None:
@@ -360,7 +372,19 @@ class JetStreamAuditLog:
         does not (junk or forged, published with the service's bus rights) stays where it
         is, reported by ``sigil audit verify`` and by health; it is skipped, not linked to,
         so one such publish cannot stop the organization's changes.
+
+        A chain that ends before its head anchor (events cut from the end of the stream)
+        is refused: appending would overwrite the anchor and erase the loss.
         """
+        # The anchor first: it is written only once its event is stored, so a head read
+        # after it can be behind it only if events were removed.
+        anchored = await self._anchored(org)
+        last, head = await self._stream_head(org)
+        self._check_anchor(org, anchored, head)
+        return last, head
+
+    async def _stream_head(self, org: str) -> tuple[int, ChainHead]:
+        """The organization's last stream sequence and the last event there that verifies."""
         try:
             msg = await self._js.get_last_msg(self._stream, subjects.audit_org(org))
         except NotFoundError:
@@ -375,17 +399,20 @@ class JetStreamAuditLog:
     async def _last_verified(self, org: str, last: int, keyring: Keyring) -> ChainHead:
         """Walk back from stream sequence ``last`` to the org's last event that verifies.
 
-        Reads the organization's messages in a window before ``last`` that grows until an
-        event verifies or the stream's start is reached; at most ``MAX_TAIL_SCAN`` messages
-        in all, beyond which appends fail closed. No verifiable event at all: the chain
-        starts (again) at position 1.
+        Reads the organization's own messages backward, window by window (each one ends
+        where the one before it starts, and holds eight times as many of its messages),
+        until an event verifies or its first message is reached; at most ``MAX_TAIL_SCAN``
+        of them in all, however many events it or other organizations have, beyond which
+        appends fail closed. No verifiable event at all: the chain starts (again) at
+        position 1.
         """
-        window, scanned = _TAIL_WINDOW, 0
+        window, scanned, unverified_after = _TAIL_WINDOW, 0, 0
+        high = last  # the org's messages after ``high`` are read (and none verified)
+        above = await self._count_from(org, last + 1)
         while True:
-            start = max(1, last - window + 1)
-            found, unverified, read = await self._scan_tail(
-                org, start, last, keyring, limit=MAX_TAIL_SCAN - scanned
-            )
+            budget = MAX_TAIL_SCAN - scanned
+            start, counted = await self._window_start(org, high, above, min(window, budget))
+            found, unverified, read = await self._scan_tail(org, start, high, keyring, limit=budget)
             scanned += read
             if unverified < 0 or (found is None and start > 1 and scanned >= MAX_TAIL_SCAN):
                 # The window was not read to its end within the bound: whatever verified
@@ -393,10 +420,50 @@ class JetStreamAuditLog:
                 self._note_unverifiable(org, last, scanned)
                 log.error("audit chain of %s: no verifiable event among its last messages", org)
                 raise AuditUnavailableError("audit chain head does not verify")
+            unverified_after += unverified
             if found is not None or start == 1:
-                self._note_unverifiable(org, last, unverified)
+                self._note_unverifiable(org, last, unverified_after)
                 return found or ChainHead()
-            window *= 8
+            high, above, window = start - 1, counted, window * 8
+
+    async def _window_start(self, org: str, high: int, above: int, size: int) -> tuple[int, int]:
+        """The lowest stream sequence from which at most ``size`` of the org's messages lie
+        up to ``high`` (``above`` of them lie after it), and how many lie from there on.
+
+        A binary search over stream sequences, each step counting the org's messages from
+        one sequence on (no message is read): about log2(``high``) steps.
+        """
+        counted = await self._count_from(org, 1)
+        if counted - above <= size:
+            return 1, counted
+        low, start, at_start = 1, high, None  # too many from ``low``; few enough from ``start``
+        while start - low > 1:
+            middle = (low + start) // 2
+            count = await self._count_from(org, middle)
+            if count - above <= size:
+                start, at_start = middle, count
+            else:
+                low = middle
+        if at_start is None:
+            at_start = await self._count_from(org, start)
+        return start, at_start
+
+    async def _count_from(self, org: str, start: int) -> int:
+        """How many of the org's messages the stream holds from sequence ``start`` on."""
+        info = await self._js.add_consumer(
+            self._stream,
+            ConsumerConfig(
+                filter_subject=subjects.audit_org(org),
+                deliver_policy=DeliverPolicy.BY_START_SEQUENCE,
+                opt_start_seq=start,
+                ack_policy=AckPolicy.NONE,
+                inactive_threshold=_PROBE_IDLE,
+                mem_storage=True,
+                num_replicas=1,
+            ),
+            timeout=self._timeout,
+        )
+        return info.num_pending or 0
 
     async def _scan_tail(
         self, org: str, start: int, last: int, keyring: Keyring, *, limit: int
@@ -438,6 +505,95 @@ class JetStreamAuditLog:
                 await sub.unsubscribe()
         return found, unverified, read
 
+    async def _anchored(self, org: str) -> ChainHead | None:
+        """The head the organization's stored anchor vouches for (None: no trustworthy one;
+        ``sigil audit verify`` names a forged or unreadable anchor)."""
+        try:
+            msg = await self._js.get_last_msg(
+                subjects.kv_stream(subjects.SECRETS_BUCKET),
+                f"$KV.{subjects.SECRETS_BUCKET}.{subjects.audit_anchor_key(org)}",
+            )
+        except NotFoundError:
+            return None
+        if (msg.headers or {}).get("KV-Operation") in ("DEL", "PURGE"):
+            return None
+        anchored = trusted_anchor(org, msg.data or b"", self._keyring.get())
+        if isinstance(anchored, str):
+            log.warning("audit chain of %s: %s; run sigil audit verify", org, anchored)
+            return None
+        return anchored
+
+    @staticmethod
+    def _lost_positions(anchored: ChainHead | None, head: ChainHead) -> str | None:
+        """The positions cut from the chain's end (``a..b``) when the chain as stored ends
+        before its head anchor, or ends at its position with another event; else None."""
+        if anchored is None or anchored.chain_seq < head.chain_seq:
+            return None  # no anchor yet, or one not yet written for the newest events
+        if anchored.chain_seq > head.chain_seq:
+            return f"{head.chain_seq + 1}..{anchored.chain_seq}"
+        if anchored.link != head.link:
+            return f"{anchored.chain_seq}..{anchored.chain_seq}"
+        return None
+
+    def _check_anchor(self, org: str, anchored: ChainHead | None, head: ChainHead) -> None:
+        """AuditUnavailableError (and a health finding) when events were cut from the end of
+        ``org``'s chain and no operator acknowledged it: appending would hide the loss."""
+        lost = self._lost_positions(anchored, head)
+        if lost is None or self._acknowledged.get(org) == anchored:
+            self._lost_heads.pop(org, None)
+            return
+        assert anchored is not None
+        message = (
+            f"audit chain of {org} ends at position {head.chain_seq} but its head anchor "
+            f"records position {anchored.chain_seq}: positions {lost} were cut from the "
+            "audit stream; its changes are refused until an operator acknowledges the loss "
+            "(run sigil audit verify)"
+        )
+        log.error("%s", message)
+        self._lost_heads.pop(org, None)
+        self._lost_heads[org] = message
+        while len(self._lost_heads) > _MAX_FINDINGS:
+            self._lost_heads.pop(next(iter(self._lost_heads)))
+        raise AuditUnavailableError(message)
+
+    async def acknowledge_lost_head(self, org: str, *, actor_id: str) -> AuditEvent | None:
+        """Append, as ``actor_id`` (an operator), the event that acknowledges events cut from
+        the end of ``org``'s chain, so its changes go on; None when nothing was cut.
+
+        The event (``LOST_HEAD_ACTION``) links to the last event the stream still holds and
+        records the anchored and the stored position: the loss stays in the chain, and
+        ``sigil audit verify`` keeps naming it; the head anchor then moves to it.
+        AuditUnavailableError when it cannot be written.
+        """
+        try:
+            anchored = await self._anchored(org)
+            _, head = await self._stream_head(org)
+        except (JsError, NatsError, TimeoutError) as err:
+            raise AuditUnavailableError("audit stream does not answer") from err
+        lost = self._lost_positions(anchored, head)
+        if lost is None or anchored is None:
+            return None
+        self._acknowledged[org] = anchored
+        event = AuditEvent(
+            id=uuid.uuid4().hex,
+            organization_id=org,
+            actor_id=actor_id,
+            actor_role=Role.ADMIN,
+            actor_customer_organization_id=None,
+            action=LOST_HEAD_ACTION,
+            request_id=uuid.uuid4().hex,
+            outcome=AuditOutcome.SUCCESS,
+            at=datetime.now(UTC),
+            details={
+                "anchoredPosition": str(anchored.chain_seq),
+                "streamPosition": str(head.chain_seq),
+                "lostPositions": lost,
+            },
+            prev_hash="",
+        )
+        self._chains.setdefault(org, _Chain()).head = None  # linked to the stream as it is
+        return await self.append(event)
+
     def _note_unverifiable(self, org: str, last: int, count: int) -> None:
         """Remember (for health) that ``org``'s chain ends in unverifiable messages."""
         if count == 0:
@@ -461,13 +617,18 @@ class JetStreamAuditLog:
         Degraded, not unready: the organization's changes go on (they link past the
         message), and readiness gates the whole API, which one publish must not take down.
         """
-        return {
+        found = {
             f"audit chain {org}": (
                 f"{DEGRADED}a message at stream sequence {seq} does not verify "
                 "(forged or junk); run sigil audit verify"
             )
             for org, seq in self._unverifiable.items()
         }
+        # Events cut from a chain's end: that organization's changes are refused (not the
+        # whole API's), so degraded too, naming the organization and positions.
+        for org, message in self._lost_heads.items():
+            found[f"audit chain {org}"] = f"{DEGRADED}changes refused: {message}"
+        return found
 
     def _fit(self, sealed: list[SealedEvent]) -> None:
         """AuditUnavailableError, before anything is sent, if an event would not fit in a

@@ -25,6 +25,11 @@ from sigil_secrets.domain.crypto import Keyring
 from sigil_shared.contracts import AuditEvent
 
 GENESIS = "0" * 64
+#: Action of the event an operator appends to acknowledge events cut from the end of a
+#: chain (its details: the anchored position and the position the stream still held).
+#: Writers refuse a chain that ends before its head anchor until it is there; verify
+#: keeps reporting the loss it records.
+LOST_HEAD_ACTION = "audit.head_lost"
 
 ProblemKind = Literal[
     "forged",
@@ -241,6 +246,11 @@ def _anchor_head(org: str, data: bytes, keyring: Keyring) -> ChainHead | str:
     return head
 
 
+def trusted_anchor(org: str, data: bytes, keyring: Keyring) -> ChainHead | str:
+    """The head a stored anchor of ``org``'s chain vouches for, or why it cannot be trusted."""
+    return _anchor_head(org, data, keyring)
+
+
 @dataclass(frozen=True)
 class StoredEvent:
     """An audit message as stored: stream sequence, subject and raw bytes."""
@@ -309,6 +319,27 @@ class ChainVerifier:
         if len(self.report.problems) < self._max_problems:
             self.report.problems.append(ChainProblem(kind, seq, message))
 
+    def _sealed(self, event: AuditEvent, seq: int) -> None:
+        """Problems a sealed event names by itself: stored twice, or acknowledging a cut."""
+        if event.id in self._seen:
+            # Sealed and linked in its place, but the same event recorded twice (a replay, or
+            # a redelivery after the stream's de-duplication window).
+            self._problem(
+                "duplicate",
+                seq,
+                f"stream sequence {seq} (event {event.id}): the same event stored again",
+            )
+        self._seen.add(event.id)
+        if event.action == LOST_HEAD_ACTION:
+            # An operator let the chain go on past events cut from its end: the loss stays.
+            lost = (event.details or {}).get("lostPositions", "?")
+            self._problem(
+                "missing_head",
+                seq,
+                f"stream sequence {seq} (event {event.id}): positions {lost} were cut from "
+                f"the end of the chain; {event.actor_id} acknowledged the loss",
+            )
+
     def add(self, item: StoredEvent) -> None:
         """Check the next stored event of the chain (stream order)."""
         report, problem = self.report, self._problem
@@ -348,15 +379,7 @@ class ChainVerifier:
             return
         if self._keep_link is None or event.chain_seq == self._keep_link:
             report.links[event.chain_seq] = event.hash
-        if event.id in self._seen:
-            # Sealed and linked in its place, but the same event recorded twice (a replay, or
-            # a redelivery after the stream's de-duplication window).
-            problem(
-                "duplicate",
-                seq,
-                f"stream sequence {seq} (event {event.id}): the same event stored again",
-            )
-        self._seen.add(event.id)
+        self._sealed(event, seq)
         head = report.head
         expected = head.chain_seq + 1
         skipped, self._skipped = self._skipped, 0
