@@ -595,3 +595,16 @@ def test_logs_publish_and_tail_show_only_redacted_lines(stack: CliStack) -> None
         proc.stderr.close()
     assert line.rstrip().endswith("hello ********")
     assert_no_leak(published)
+
+
+def test_audit_says_when_its_limit_cut_the_listing(run: Runner, stack: CliStack) -> None:
+    env = api_env(stack, make_token(stack, "cliaudit"))
+    for n in range(3):
+        assert run("secrets", "create", f"AUDITED_{n}", env=env, stdin=VALUE).returncode == 0
+    cut = run("audit", "--limit", "2", "--json", env=env)
+    assert cut.returncode == 0
+    assert len(json.loads(cut.stdout)) == 2
+    assert "showing the first 2 events; there are more" in cut.stderr
+    whole = run("audit", "--limit", "3", "--json", env=env)
+    assert len(json.loads(whole.stdout)) == 3
+    assert whole.stderr == ""

@@ -378,6 +378,9 @@ def audit_list(
 ) -> int:
     """Audit events of the caller's organization (admins)."""
     params = {name: value for name, value in filters.items() if value}
-    items = _api(opts).paged("/api/v1/audit", params, limit=limit)
+    items = _api(opts).paged("/api/v1/audit", params, limit=limit + 1)
+    if len(items) > limit:  # never cut a listing silently
+        items = items[:limit]
+        warn(f"showing the first {limit} events; there are more (raise --limit)")
     emit(as_json, items, table(items, AUDIT_COLUMNS))
     return ExitCode.OK

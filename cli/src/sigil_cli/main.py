@@ -430,7 +430,7 @@ def audit_list(
         str | None, typer.Option("--action", help="Only this action (create, update...).")
     ] = None,
     since: Annotated[str | None, typer.Option("--from", help="ISO time, inclusive.")] = None,
-    until: Annotated[str | None, typer.Option("--to", help="ISO time, exclusive.")] = None,
+    until: Annotated[str | None, typer.Option("--to", help="ISO time, inclusive.")] = None,
     limit: Annotated[int, typer.Option(help="At most this many events.", min=1)] = 1000,
     org: Annotated[
         str | None, typer.Option(help="verify: only this organization (default: all).")

@@ -252,3 +252,38 @@ def _rare(org: str, n: int, rare: bool) -> AuditEvent:
         at=datetime.now(UTC),
         prev_hash="",
     )
+
+
+async def test_a_page_scans_for_a_bounded_time_then_returns_a_cursor() -> None:
+    """In process, with a clock that moves 0.2 s per look: large events that a filter
+    skips end the page after the time bound, with a cursor, instead of after the caller
+    gave up (red team: a filtered query over 797 large events timed out every time)."""
+    events = [_event(n, 1) for n in range(7)]
+    ticks = iter(range(1000))
+    service = SecretsService(  # only the audit log is used by the query
+        store=None,  # type: ignore[arg-type]
+        audit=_Log(events),  # type: ignore[arg-type]
+        events=None,  # type: ignore[arg-type]
+        keyring=None,  # type: ignore[arg-type]
+        generation=None,  # type: ignore[arg-type]
+        audit_scan_seconds=0.5,
+        monotonic=lambda: next(ticks) * 0.2,
+    )
+    actor = Actor(user_id="admin", organization_id="o1", role=Role.ADMIN)
+    seen: list[list[str]] = []
+    cursor: str | None = None
+    while True:
+        reply = await service.audit_query(
+            AuditQueryRequest(actor=actor, request_id="q", cursor=cursor, actor_id="nobody")
+        )
+        seen.append([e.id for e in reply.items])
+        cursor = reply.next_cursor
+        if cursor is None:
+            break
+    # Each page: the deadline is 0.5 s after its start; looks at 0.2, 0.4, 0.6 -> 3 events.
+    assert seen == [[], [], []]
+    matching = await service.audit_query(
+        AuditQueryRequest(actor=actor, request_id="q", actor_id="u1", limit=100)
+    )
+    assert [e.id for e in matching.items] == ["e0", "e1", "e2"]
+    assert matching.next_cursor == "3"

@@ -3,6 +3,7 @@
 import asyncio
 import logging
 import random
+import time
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
@@ -80,6 +81,9 @@ AUDIT_EVENT_BYTES = 1024 * 1024 - 16 * 1024
 #: no item yet): a filter that matches little must not make one request read (and check
 #: the link of) every event an organization ever had.
 AUDIT_SCAN_EVENTS = 5_000
+#: ... and scans for this many seconds at most: events can be large (a validation names up
+#: to 2,000 keys), and a caller gives up after its request timeout (5 s by default).
+AUDIT_SCAN_SECONDS = 0.5
 #: A replaced or deleted value stays in the redactor's mask set this long: the raw log
 #: stream's default max age (a raw line waits at most that long to be redacted).
 MASK_REPLACED_FOR = timedelta(hours=1)
@@ -136,11 +140,15 @@ class SecretsService:
         audit_page_bytes: int = AUDIT_PAGE_BYTES,
         audit_event_bytes: int = AUDIT_EVENT_BYTES,
         audit_scan_events: int = AUDIT_SCAN_EVENTS,
+        audit_scan_seconds: float = AUDIT_SCAN_SECONDS,
+        monotonic: Callable[[], float] = time.monotonic,
         mask_replaced_for: timedelta = MASK_REPLACED_FOR,
     ) -> None:
         self._store = store
         self._mask_replaced_for = mask_replaced_for
         self._audit_scan_events = audit_scan_events
+        self._audit_scan_seconds = audit_scan_seconds
+        self._monotonic = monotonic
         self._audit_page_bytes = audit_page_bytes
         self._audit_event_bytes = audit_event_bytes
         self._audit = audit
@@ -522,8 +530,9 @@ class SecretsService:
         last_seq = after  # the last event looked at: the page goes on after it
         size = 0  # bytes of the page's events as JSON
         scanned = 0
+        deadline = self._monotonic() + self._audit_scan_seconds
         async for seq, event in self._audit.events(req.actor.organization_id, after=after):
-            if scanned == self._audit_scan_events:
+            if scanned == self._audit_scan_events or (scanned and self._monotonic() > deadline):
                 return AuditQueryReply(items=items, next_cursor=str(last_seq))
             scanned += 1
             if not _audit_matches(req, own, event):
