@@ -158,3 +158,31 @@ def audit_verify(args: argparse.Namespace) -> int:
     for line in outcome.lines:
         print(line, file=stream)
     return outcome.exit_code
+
+
+def acknowledge_lost_head(data_dir: Path, org: str) -> AuditVerifyOutcome:
+    """``sigil audit acknowledge-lost-head --org ORG``: record in the chain that events were
+    cut from its end, so the organization's changes go on (verify keeps naming the loss).
+    Exit 0 when recorded or when nothing was cut, 6 when it could not be recorded."""
+    from sigil_secrets import audit_admin  # noqa: PLC0415
+
+    settings = _secrets_settings(data_dir)
+    try:
+        event = asyncio.run(
+            audit_admin.acknowledge_lost_head(settings, org)  # type: ignore[arg-type]
+        )
+    except audit_admin.AuditAdminError as err:
+        return AuditVerifyOutcome(6, [f"audit acknowledge-lost-head: {err}"])
+    if event is None:
+        return AuditVerifyOutcome(0, [f"audit chain of {org}: nothing cut, nothing to acknowledge"])
+    details = event.details or {}
+    first = int(details.get("streamPosition", "0")) + 1
+    last = details.get("anchoredPosition", "?")
+    return AuditVerifyOutcome(
+        0,
+        [
+            f"audit chain of {org}: the loss of positions {first}..{last} is recorded as event "
+            f"{event.id} at position {event.chain_seq}; its changes go on, and verify keeps "
+            "reporting the loss"
+        ],
+    )

@@ -422,7 +422,10 @@ def logs_publish(
 @app.command("audit")
 def audit_list(
     ctx: typer.Context,
-    action: Annotated[str | None, typer.Argument(help="'verify' checks the chain.")] = None,
+    action: Annotated[
+        str | None,
+        typer.Argument(help="'verify' checks the chains; 'acknowledge-lost-head' (with --org)."),
+    ] = None,
     *,
     key: Annotated[str | None, typer.Option(help="Only events of this key.")] = None,
     actor: Annotated[str | None, typer.Option(help="Only events of this user.")] = None,
@@ -433,13 +436,24 @@ def audit_list(
     until: Annotated[str | None, typer.Option("--to", help="ISO time, inclusive.")] = None,
     limit: Annotated[int, typer.Option(help="At most this many events.", min=1)] = 1000,
     org: Annotated[
-        str | None, typer.Option(help="verify: only this organization (default: all).")
+        str | None,
+        typer.Option(
+            help="verify: only this organization (default: all); acknowledge-lost-head: which."
+        ),
     ] = None,
     as_json: Json = False,
 ) -> int:
-    """List audit events (admins); 'sigil audit verify [--org ORG]' checks the chains."""
+    """List audit events (admins); 'sigil audit verify [--org ORG]' checks the chains;
+    'sigil audit acknowledge-lost-head --org ORG' lets an organization whose chain lost its
+    end (its changes are refused) go on, recording the loss in the chain."""
     if action == "verify":
         return _audit_verify(ctx, org=org, as_json=as_json)
+    if action == "acknowledge-lost-head":
+        if org is None:
+            raise CliError("acknowledge-lost-head needs --org ORG", ExitCode.USAGE)
+        from sigil_cli import operator  # noqa: PLC0415
+
+        return operator.audit_acknowledge_lost_head(_opts(ctx).data_dir, org=org, as_json=as_json)
     if action is not None:
         msg = f"unknown audit command {action!r} (did you mean 'verify'?)"
         raise CliError(msg, ExitCode.USAGE)

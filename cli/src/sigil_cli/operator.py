@@ -158,6 +158,21 @@ def audit_verify(data_dir: Path, *, org: str | None, as_json: bool) -> int:
     return outcome.exit_code
 
 
+def audit_acknowledge_lost_head(data_dir: Path, *, org: str, as_json: bool) -> int:
+    """Record that events were cut from the end of ``org``'s chain (``sigil_cli.admin``)."""
+    _ready(data_dir)
+    from sigil_cli import admin  # noqa: PLC0415
+
+    outcome = admin.acknowledge_lost_head(data_dir, org)
+    if as_json:
+        out(json.dumps({"ok": outcome.exit_code == 0, "lines": outcome.lines}, indent=2))
+    elif outcome.exit_code == 0:
+        out("\n".join(outcome.lines))
+    else:
+        sys.stderr.write("\n".join(outcome.lines) + "\n")
+    return outcome.exit_code
+
+
 def logs_publish(
     data_dir: Path,
     deployment: str,

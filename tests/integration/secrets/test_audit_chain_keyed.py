@@ -21,7 +21,7 @@ from nats.aio.msg import Msg
 from nats.js.api import DiscardPolicy
 from pydantic import SecretStr
 
-from sigil_cli.admin import keys_rotate, verify_audit_chains
+from sigil_cli.admin import acknowledge_lost_head, keys_rotate, verify_audit_chains
 from sigil_secrets.adapters import js_audit
 from sigil_secrets.adapters.audit_intake import AuditIntakeConsumer
 from sigil_secrets.adapters.js_audit import JetStreamAuditLog
@@ -773,3 +773,28 @@ async def test_an_anchor_behind_the_stream_head_does_not_refuse_appends(
     assert fresh.findings() == {}
     report = await verify_audit(_settings(private_nats), organization_id=org)
     assert report.ok, report.lines()
+
+
+async def test_the_operator_acknowledges_a_cut_chain_from_the_cli(
+    private_nats: NatsFixture, secrets_nc: NatsClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _operator_env(private_nats, monkeypatch)
+    root = private_nats.data.root
+    org = "clicut"
+    log = await _audit_log(private_nats, secrets_nc)
+    for n in range(4):
+        await log.append(_event(org, n))
+    await log.close()
+    await _rewrite(private_nats, lambda stored: _cut_last(org, 1, stored))
+    with pytest.raises(AuditUnavailableError):
+        await (await _audit_log(private_nats, secrets_nc)).append(_event(org, 9))
+    done = await asyncio.to_thread(acknowledge_lost_head, root, org)
+    assert done.exit_code == 0, done.lines
+    assert "the loss of positions 4..4 is recorded" in done.lines[0]
+    again = await asyncio.to_thread(acknowledge_lost_head, root, org)
+    assert again.lines == [f"audit chain of {org}: nothing cut, nothing to acknowledge"]
+    stored = await (await _audit_log(private_nats, secrets_nc)).append(_event(org, 10))
+    assert stored.chain_seq == 5  # after the acknowledgement at position 4
+    report = await verify_audit(_settings(private_nats), organization_id=org)
+    (chain,) = report.chains
+    assert [p.kind for p in chain.problems] == ["missing_head"]  # the loss stays named

@@ -260,3 +260,25 @@ async def record_rotation(settings: SecretsSettings, details: dict[str, str]) ->
         raise AuditAdminError(msg) from err
     finally:
         await nc.close()
+
+
+async def acknowledge_lost_head(
+    settings: SecretsSettings, organization_id: str
+) -> AuditEvent | None:
+    """Acknowledge, as the operator, events cut from the end of one organization's chain
+    (its changes are refused until then): an ``audit.head_lost`` event recording the
+    anchored and the stored position is appended, and verify keeps naming the loss. None
+    when nothing was cut; AuditAdminError when NATS or the audit stream cannot be used."""
+    nc = await connect(settings)
+    try:
+        log = JetStreamAuditLog(
+            nc, nc.jetstream(), stream=subjects.AUDIT_STREAM, keyring=audit_keyring(settings)
+        )
+        stored = await log.acknowledge_lost_head(organization_id, actor_id=_operator())
+        await log.close()  # its head anchor too, before the connection goes
+        return stored
+    except AuditUnavailableError as err:
+        msg = f"the loss could not be recorded in the audit chain ({err.message})"
+        raise AuditAdminError(msg) from err
+    finally:
+        await nc.close()
