@@ -12,10 +12,14 @@ import os
 import socket
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from sigil_cli.exitcodes import CliError, ExitCode
 from sigil_cli.output import out
+
+if TYPE_CHECKING:  # admin imports the secrets service's code: only when a command runs
+    from sigil_cli.admin import AuditVerifyOutcome
 
 #: Seconds to wait for a TCP connection to each NATS server.
 PROBE_TIMEOUT = 3.0
@@ -148,14 +152,7 @@ def audit_verify(data_dir: Path, *, org: str | None, as_json: bool) -> int:
     _ready(data_dir)
     from sigil_cli import admin  # noqa: PLC0415
 
-    outcome = admin.verify_audit_chains(data_dir, org)
-    if as_json:
-        out(json.dumps({"ok": outcome.exit_code == 0, "lines": outcome.lines}, indent=2))
-    elif outcome.exit_code == 0:
-        out("\n".join(outcome.lines))
-    else:
-        sys.stderr.write("\n".join(outcome.lines) + "\n")
-    return outcome.exit_code
+    return _report(admin.verify_audit_chains(data_dir, org), as_json=as_json)
 
 
 def audit_acknowledge_lost_head(data_dir: Path, *, org: str, as_json: bool) -> int:
@@ -163,7 +160,11 @@ def audit_acknowledge_lost_head(data_dir: Path, *, org: str, as_json: bool) -> i
     _ready(data_dir)
     from sigil_cli import admin  # noqa: PLC0415
 
-    outcome = admin.acknowledge_lost_head(data_dir, org)
+    return _report(admin.acknowledge_lost_head(data_dir, org), as_json=as_json)
+
+
+def _report(outcome: "AuditVerifyOutcome", *, as_json: bool) -> int:
+    """An audit operator command's lines: stdout when all is well, else stderr."""
     if as_json:
         out(json.dumps({"ok": outcome.exit_code == 0, "lines": outcome.lines}, indent=2))
     elif outcome.exit_code == 0:

@@ -142,6 +142,18 @@ class _Log:
                 yield seq, event
 
 
+def _query_service(events: list[AuditEvent], **bounds: Any) -> SecretsService:
+    """A service whose audit query reads ``events``: only the audit log is used by it."""
+    return SecretsService(
+        store=None,  # type: ignore[arg-type]
+        audit=_Log(events),  # type: ignore[arg-type]
+        events=None,  # type: ignore[arg-type]
+        keyring=None,  # type: ignore[arg-type]
+        generation=None,  # type: ignore[arg-type]
+        **bounds,
+    )
+
+
 def _event(n: int, keys: int) -> AuditEvent:
     return AuditEvent(
         id=f"e{n}",
@@ -162,15 +174,7 @@ async def test_page_bounds_and_an_event_too_large_for_any_reply() -> None:
     """In process, with small bounds: pages stop at the byte bound, an event over the page
     bound is alone on its page, one over the reply bound is shortened and marked."""
     events = [_event(0, 1), _event(1, 30), _event(2, 1), _event(3, 1), _event(4, 200)]
-    service = SecretsService(  # only the audit log is used by the query
-        store=None,  # type: ignore[arg-type]
-        audit=_Log(events),  # type: ignore[arg-type]
-        events=None,  # type: ignore[arg-type]
-        keyring=None,  # type: ignore[arg-type]
-        generation=None,  # type: ignore[arg-type]
-        audit_page_bytes=2_000,
-        audit_event_bytes=8_000,
-    )
+    service = _query_service(events, audit_page_bytes=2_000, audit_event_bytes=8_000)
     actor = Actor(user_id="admin", organization_id="o1", role=Role.ADMIN)
     pages: list[list[AuditEvent]] = []
     cursor: str | None = None
@@ -260,15 +264,7 @@ async def test_a_page_scans_for_a_bounded_time_then_returns_a_cursor() -> None:
     gave up (red team: a filtered query over 797 large events timed out every time)."""
     events = [_event(n, 1) for n in range(7)]
     ticks = iter(range(1000))
-    service = SecretsService(  # only the audit log is used by the query
-        store=None,  # type: ignore[arg-type]
-        audit=_Log(events),  # type: ignore[arg-type]
-        events=None,  # type: ignore[arg-type]
-        keyring=None,  # type: ignore[arg-type]
-        generation=None,  # type: ignore[arg-type]
-        audit_scan_seconds=0.5,
-        monotonic=lambda: next(ticks) * 0.2,
-    )
+    service = _query_service(events, audit_scan_seconds=0.5, monotonic=lambda: next(ticks) * 0.2)
     actor = Actor(user_id="admin", organization_id="o1", role=Role.ADMIN)
     seen: list[list[str]] = []
     cursor: str | None = None
