@@ -13,10 +13,15 @@ from tests.integration.redactor import logs as helpers
 from tests.integration.redactor.logs import MASK
 from tests.integration.stack import running_stack
 
-#: Long values make the slow organization's matcher build take a good fraction of a second
-#: (build cost is linear in the bytes of the patterns), far longer than a fetch round trip.
-_SLOW_VALUES = 4
-_SLOW_VALUE_RANDOM_BYTES = 45_000  # 60,000 characters of base64url
+#: Values of many short lines make the slow organization's matcher build take about a second
+#: (each line's encodings are patterns of their own: ~60,000 patterns a value), far longer than
+#: a fetch round trip. (Long single-line values no longer do: only their anchors are built.)
+_SLOW_VALUES = 2
+_SLOW_VALUE_LINES = 6_000
+
+
+def _many_lines() -> str:
+    return "\n".join(secrets.token_urlsafe(6) for _ in range(_SLOW_VALUE_LINES))  # 54,000 chars
 
 
 async def _publish(nc: NatsClient, org: str, deployment: str, body: str) -> None:
@@ -38,9 +43,7 @@ async def test_lines_stored_in_raw_order_when_an_earlier_fetch_waits_for_a_match
         client = SecretsClient(gateway)
         await client.create(actor(fast), "K", value)
         for n in range(_SLOW_VALUES):
-            await client.create(
-                actor(slow), f"BIG{n}", secrets.token_urlsafe(_SLOW_VALUE_RANDOM_BYTES)
-            )
+            await client.create(actor(slow), f"BIG{n}", _many_lines())
         # Queued before the redactor starts, so its fetches (at most 2 messages each; the
         # first, idle, takes one) are [line 0], [slow org's line, line 1], [line 2]: the
         # second waits for the slow organization's matcher while the third finds the fast

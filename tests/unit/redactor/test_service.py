@@ -1,6 +1,7 @@
 """The redactor service with hand-written fakes of its ports: fail closed, metrics, parsing,
 batches, every field, scope from receipts, cut after redaction, byte-bounded pages."""
 
+import asyncio
 import json
 import logging
 from datetime import UTC, datetime
@@ -505,3 +506,41 @@ async def test_a_records_customer_field_is_not_stored() -> None:
     (stored,) = _records(logs)
     assert stored.customer_organization_id is None
     assert value.encode() not in b"".join(logs.stored.values())
+
+
+class OrgValues(FakeValues):
+    """The slow organization's values arrive only once the other's have been asked for."""
+
+    def __init__(self) -> None:
+        super().__init__(["secret-value"])
+        self.orgs: list[str] = []
+        self._other_asked = asyncio.Event()
+
+    async def values(
+        self,
+        org: str,
+        customer: str | None,
+        pinned: list[PinnedVersion],
+        *,
+        all_customers: bool,
+    ) -> list[str]:
+        self.orgs.append(org)
+        if org == "slow":
+            await self._other_asked.wait()
+        else:
+            self._other_asked.set()
+        return [f"{org}-secret-value"]
+
+
+async def test_a_fetchs_groups_wait_for_their_matchers_together_not_one_after_another() -> None:
+    logs, reader, source = FakeLogs(), InMemoryMetricReader(), OrgValues()
+    service = _service(None, logs, reader, source=source)
+    messages = [
+        FakeMessage("sigil.logs.raw.slow.d", _record("x slow-secret-value"), 1),
+        FakeMessage("sigil.logs.raw.fast.d", _record("y fast-secret-value"), 2),
+    ]
+    # One group after another, the slow group's matcher would wait forever for the fast one's.
+    await asyncio.wait_for(service.process(messages), 10)  # type: ignore[arg-type]
+    assert source.orgs == ["slow", "fast"]
+    assert all(m.acked for m in messages)
+    assert [r.body for r in _records(logs)] == ["x ********", "y ********"]

@@ -331,6 +331,40 @@ class RedactorService:
             await asyncio.sleep(0)  # let other work run between large scans
         return parts
 
+    async def _redact_groups(
+        self, groups: dict[tuple[str, str], list[_Raw]]
+    ) -> tuple[list[_Part], list[_Raw]]:
+        """Each group redacted with its matcher (held if there is none), in group order."""
+        parts: list[_Part] = []
+        done: list[_Raw] = []
+        # Read after these messages arrived: a matcher older than this is rebuilt (C2).
+        orgs = sorted({org for org, _ in groups})
+        found = await asyncio.gather(*(self._generations.current(org) for org in orgs))
+        generation = dict(zip(orgs, found, strict=True))
+        # Every group's matcher is looked up (and built, on its own thread) at once: a slow
+        # build for one organization is waited for once, not before each other group's.
+        lookups = {
+            key: asyncio.ensure_future(self.matchers.get(key[0], key[1], generation[key[0]]))
+            for key in groups
+        }
+        try:
+            for (org, deployment), raws in groups.items():
+                try:
+                    redactor = await lookups[(org, deployment)]
+                except SigilError as err:
+                    await self._hold(raws, err.message)
+                    continue
+                self.last_failure = None
+                parts.extend(await self._redact_group(org, deployment, raws, redactor))
+                done.extend(raws)
+        finally:
+            for lookup in lookups.values():  # left behind only when this was interrupted
+                if not lookup.done():
+                    lookup.cancel()
+                elif not lookup.cancelled():
+                    lookup.exception()  # retrieved: it was awaited, or this is unwinding
+        return parts, done
+
     async def process(self, messages: list[RawMessage], *, turn: Turn | None = None) -> None:
         """Redact fetched messages; each is acked only after all its records are stored.
 
@@ -358,21 +392,7 @@ class RedactorService:
                 " with well-formed ids (terminated, not stored)",
                 refused,
             )
-        parts: list[_Part] = []
-        done: list[_Raw] = []
-        # Read after these messages arrived: a matcher older than this is rebuilt (C2).
-        orgs = sorted({org for org, _ in groups})
-        found = await asyncio.gather(*(self._generations.current(org) for org in orgs))
-        generation = dict(zip(orgs, found, strict=True))
-        for (org, deployment), raws in groups.items():
-            try:
-                redactor = await self.matchers.get(org, deployment, generation[org])
-            except SigilError as err:
-                await self._hold(raws, err.message)
-                continue
-            self.last_failure = None
-            parts.extend(await self._redact_group(org, deployment, raws, redactor))
-            done.extend(raws)
+        parts, done = await self._redact_groups(groups)
         if turn is not None and parts:
             await turn.wait()
         # gather schedules the stores now, in order, and each queues its publish on the
