@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 from sigil_redactor import MASK, Redactor
 from sigil_redactor.domain import forms as forms_module
 from sigil_redactor.domain.forms import split_forms
-from sigil_redactor.domain.kernel import ANCHOR_BYTES, LINE_ANCHOR_BYTES
+from sigil_redactor.domain.kernel import ANCHOR_BYTES, AUTOMATON_MAX_BYTES, LINE_ANCHOR_BYTES
 
 _ALPHABET = string.ascii_letters + string.digits + " \"'<>&/%+=\\\t\né€"
 
@@ -236,3 +236,18 @@ def test_escapers_match_their_definitions(value: str) -> None:
     assert forms_module._go_quote_body(value) == _go_quote(value)
     assert forms_module._go_json_body(value) == _go_json(value)
     assert forms_module._js_escape(value) == _js(value)
+
+
+def test_values_of_many_lines_are_built_as_automata_of_bounded_size() -> None:
+    rng = random.Random(9)
+    alphabet = string.ascii_letters + "<&'%"
+    values = ["\n".join(_value(rng, 8, alphabet) for _ in range(7_000)) for _ in range(6)]
+    redactor = Redactor(values)
+    assert redactor.automaton_pattern_bytes > AUTOMATON_MAX_BYTES  # one automaton before
+    assert redactor.layers >= 2
+    assert all(
+        sum(len(p) for p in layer) <= AUTOMATON_MAX_BYTES for layer in redactor.automaton_patterns()
+    )
+    lines = [line for value in values for line in value.splitlines()[::84]]  # 500 lines
+    shown = [f"a {line} b" for line in lines] + [f"a {line.encode().hex()} b" for line in lines]
+    assert redactor.redact_many(shown) == [f"a {MASK} b"] * len(shown)

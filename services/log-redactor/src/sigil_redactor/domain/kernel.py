@@ -65,6 +65,11 @@ ANCHOR_BYTES = 64
 #: ... and lines of wrapped base64 (64/76 characters; a 64 KiB value has 2,300 of them, whose
 #: count, not length, makes the automaton big) longer than this, as their first this many.
 LINE_ANCHOR_BYTES = 8
+#: At most this many bytes of patterns in one automaton. ahocorasick-rs holds the GIL while it
+#: builds one (about 0.5 s a MB), so the event loop does not run meanwhile: a larger set (values
+#: of thousands of short lines: each line's encodings are patterns of their own) is built as
+#: several automata, each scanned in turn. 10,000 ordinary secrets (2.5 MB) still fit in one.
+AUTOMATON_MAX_BYTES = 3 * 1024 * 1024
 #: Bytes of long forms a scan may compare per byte of text (plus ``_VERIFY_BUDGET_MIN``).
 VERIFY_BUDGET_PER_BYTE = 64
 _VERIFY_BUDGET_MIN = 1 << 20
@@ -136,6 +141,20 @@ def anchored(
     return short | set(long), {
         anchor: (tuple(sorted(forms)), anchor in prefixes) for anchor, forms in long.items()
     }
+
+
+def _chunks(patterns: list[bytes], limit: int) -> Iterator[list[bytes]]:
+    """``patterns`` in runs of at most ``limit`` bytes (one run when they fit)."""
+    chunk: list[bytes] = []
+    size = 0
+    for pattern in patterns:
+        if chunk and size + len(pattern) > limit:
+            yield chunk
+            chunk, size = [], 0
+        chunk.append(pattern)
+        size += len(pattern)
+    if chunk:
+        yield chunk
 
 
 def _common_prefix(data: bytes, start: int, pattern: bytes) -> int:
@@ -233,18 +252,25 @@ class Redactor:
         self.automaton_pattern_bytes = sum(len(p) for p in searched)
         #: Each automaton, and the groups of those of its patterns that are anchors.
         self._automata: list[tuple[ahocorasick_rs.BytesAhoCorasick, dict[int, Group]]] = []
+        self._chunks: list[list[bytes]] = []
         for layer in suffix_layers(searched):
-            automaton = ahocorasick_rs.BytesAhoCorasick(
-                layer,
-                matchkind=ahocorasick_rs.MatchKind.Standard,
-                implementation=_implementation(layer),
-            )
-            groups = {i: self._long[p] for i, p in enumerate(layer) if p in self._long}
-            self._automata.append((automaton, groups))
+            for chunk in _chunks(layer, AUTOMATON_MAX_BYTES):
+                automaton = ahocorasick_rs.BytesAhoCorasick(
+                    chunk,
+                    matchkind=ahocorasick_rs.MatchKind.Standard,
+                    implementation=_implementation(chunk),
+                )
+                groups = {i: self._long[p] for i, p in enumerate(chunk) if p in self._long}
+                self._automata.append((automaton, groups))
+                self._chunks.append(chunk)
+
+    def automaton_patterns(self) -> list[list[bytes]]:
+        """The patterns of each automaton a scan runs (short forms and anchors)."""
+        return [list(chunk) for chunk in self._chunks]
 
     @property
     def layers(self) -> int:
-        """Automata a scan runs (1 for ordinary secret sets)."""
+        """Automata a scan runs (1 for ordinary secret sets; suffix layers, each in chunks)."""
         return len(self._automata)
 
     def _find(self, data: bytes) -> tuple[list[Span], list[Span]]:

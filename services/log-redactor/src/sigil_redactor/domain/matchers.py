@@ -3,9 +3,11 @@
 A deployment's scope comes from its render receipts only: the customer of its newest
 receipt and every (key, scope, version) its receipts pin; a deployment without receipts
 gets the whole organization (every customer's values too). Deployments of the same scope
-share one matcher. Builds run on a daemon thread (ahocorasick-rs releases the GIL while it
-compiles), so other organizations, health answers and shutdown proceed during a long build,
-and a build still running at exit does not hold the process.
+share one matcher. Builds run on a daemon thread, so other organizations, health answers and
+shutdown proceed during a long build, and a build still running at exit does not hold the
+process. ahocorasick-rs (1.0.3) holds the GIL while it compiles an automaton: the kernel keeps
+each automaton small (long forms as anchors, at most ``AUTOMATON_MAX_BYTES`` of patterns
+each), so the event loop waits at most about a second at a time, never for a whole build.
 """
 
 import asyncio
