@@ -7,8 +7,10 @@ import pytest
 from nats.aio.client import Client as NatsClient
 from nats.aio.msg import Msg
 
+from sigil_redactor.adapters.sources import BusValuesSource
 from sigil_secrets.domain.audit_chain import StoredEvent, verify_chain
 from sigil_secrets.domain.crypto import Keyring
+from sigil_secrets.service import redaction_page
 from sigil_shared import subjects
 from sigil_shared.contracts import (
     AuditEvent,
@@ -229,3 +231,39 @@ async def test_audit_events_are_typed_contracts(
         1,
         Keyring.parse(nats_server.data.audit_key_file.read_text()).current,
     )
+
+
+async def test_values_beyond_one_bus_message_reach_the_redactor_in_pages(
+    client: SecretsClient, org: str, nats_server: NatsFixture
+) -> None:
+    # Red team: an organization's values and recently replaced versions came to 20 MB; the
+    # one reply was over the bus's 4 MiB, so its logs were held and readiness failed.
+    admin = actor(org)
+    made = {f"{CANARY}-{n:03d}-".ljust(60_000, chr(0x41 + n % 26)) for n in range(75)}  # 4.5 MB
+    for n, value in enumerate(sorted(made)):
+        await client.create(admin, f"BIG_{n:03d}", value)
+    async with bus_as(nats_server, "redactor") as redactor:
+        got = await BusValuesSource(redactor, timeout=10).values(org, None, [], all_customers=True)
+    assert len(got) == len(set(got)) == 75
+    assert set(got) == made
+
+
+def test_a_page_of_values_fits_its_bound_and_a_boundary_survives_a_deletion() -> None:
+    values = [f"value-{n:04d}-" + "x" * (n % 50) for n in range(400)]
+    pages: list[list[str]] = []
+    after: str | None = None
+    while True:
+        reply = redaction_page(values, after=after, max_bytes=2_000)
+        pages.append([v.get_secret_value() for v in reply.values])
+        assert sum(len(json.dumps(v)) + 1 for v in pages[-1]) <= 2_000
+        if reply.next_after is None:
+            break
+        after = reply.next_after
+    assert sorted(v for page in pages for v in page) == sorted(values)
+    # A value deleted between two pages shifts no other value past the boundary.
+    first = redaction_page(values, after=None, max_bytes=2_000)
+    shown = [v.get_secret_value() for v in first.values]
+    rest = redaction_page(
+        [v for v in values if v != shown[0]], after=first.next_after, max_bytes=10**9
+    )
+    assert sorted(shown + [v.get_secret_value() for v in rest.values]) == sorted(values)

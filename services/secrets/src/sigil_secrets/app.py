@@ -84,6 +84,7 @@ def create_app(settings: SecretsSettings) -> FastStream:
             # An audit query page, and an event alone on one, must fit one reply.
             audit_page_bytes=min(AUDIT_PAGE_BYTES, nc.max_payload - 16 * 1024),
             audit_event_bytes=nc.max_payload - 16 * 1024,
+            redaction_page_bytes=nc.max_payload - 64 * 1024,
         )
         service_ref.set(service)
         stores.append(store)

@@ -1,6 +1,8 @@
 """The secrets service: authorization, validation, encryption, storage and audit, in order."""
 
 import asyncio
+import hashlib
+import json
 import logging
 import random
 import time
@@ -87,6 +89,10 @@ AUDIT_SCAN_SECONDS = 0.5
 #: A replaced or deleted value stays in the redactor's mask set this long: the raw log
 #: stream's default max age (a raw line waits at most that long to be redacted).
 MASK_REPLACED_FOR = timedelta(hours=1)
+#: A redaction-values reply holds values up to this many bytes of JSON, then ``nextAfter``
+#: (an organization's values and recent versions can be far more than one bus message).
+#: The app sets it from the connection's max_payload.
+REDACTION_PAGE_BYTES = 1024 * 1024 - 64 * 1024
 
 
 def _utcnow() -> datetime:
@@ -143,8 +149,10 @@ class SecretsService:
         audit_scan_seconds: float = AUDIT_SCAN_SECONDS,
         monotonic: Callable[[], float] = time.monotonic,
         mask_replaced_for: timedelta = MASK_REPLACED_FOR,
+        redaction_page_bytes: int = REDACTION_PAGE_BYTES,
     ) -> None:
         self._store = store
+        self._redaction_page_bytes = redaction_page_bytes
         self._mask_replaced_for = mask_replaced_for
         self._audit_scan_events = audit_scan_events
         self._audit_scan_seconds = audit_scan_seconds
@@ -692,7 +700,9 @@ class SecretsService:
         if req.pinned:
             pinned = await self._pinned_values(org, customer, req.pinned, strict=False)
             values.update(value for _, value in pinned)
-        return RedactionValuesReply(values=sorted(v for v in values if v))
+        return redaction_page(
+            [v for v in values if v], after=req.after, max_bytes=self._redaction_page_bytes
+        )
 
     async def health(self) -> dict[str, str]:
         """Store and audit readiness (the audit check makes /readyz tell the truth)."""
@@ -743,3 +753,24 @@ def _audit_matches(req: AuditQueryRequest, own: str | None, event: AuditEvent) -
         and (req.since is None or event.at >= req.since)
         and (req.until is None or event.at <= req.until)
     )
+
+
+def redaction_page(values: list[str], *, after: str | None, max_bytes: int) -> RedactionValuesReply:
+    """The values whose SHA-256 comes after ``after``, in that order, as many as fit
+    ``max_bytes`` of JSON (at least one); ``next_after`` is the last one's digest when more
+    remain."""
+    ordered = sorted((hashlib.sha256(v.encode()).hexdigest(), v) for v in values)
+    page: list[str] = []
+    size = 0
+    for digest, value in ordered:
+        if after is not None and digest <= after:
+            continue
+        cost = len(json.dumps(value)) + 1  # ASCII-escaped: never shorter than the wire form
+        if page and size + cost > max_bytes:
+            return RedactionValuesReply(
+                values=page,
+                next_after=hashlib.sha256(page[-1].encode()).hexdigest(),
+            )
+        page.append(value)
+        size += cost
+    return RedactionValuesReply(values=page)

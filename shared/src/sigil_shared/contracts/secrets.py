@@ -194,12 +194,16 @@ class RedactionValuesRequest(Contract):
     customer_organization_id: EntityId | None = None
     all_customers: bool = False
     pinned: list[PinnedVersion] = Field(default_factory=list)
+    #: Paging: the previous reply's ``next_after`` (values come ordered by the SHA-256 of
+    #: each value, so a page boundary names no value and a deletion shifts none).
+    after: str | None = Field(default=None, pattern=r"^[0-9a-f]{64}$")
 
 
 class RedactionValuesReply(Contract):
-    """Values to mask; order carries no meaning."""
+    """Values to mask, as many as fit one bus message; ``next_after`` asks for the rest."""
 
     values: list[WireSecret]
+    next_after: str | None = None
 
 
 class SecretChanged(Contract):

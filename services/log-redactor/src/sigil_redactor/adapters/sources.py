@@ -52,6 +52,10 @@ class KvReceiptReader:
         return sorted(found, key=lambda r: r.revision)
 
 
+#: Pages of values one matcher may take (each up to a bus message: ~4 GiB at 4 MiB).
+MAX_VALUE_PAGES = 1024
+
+
 class BusValuesSource:
     """Asks ``sigil.secrets.internal.redaction_values`` (only the redactor's user may)."""
 
@@ -67,16 +71,28 @@ class BusValuesSource:
         *,
         all_customers: bool,
     ) -> list[str]:
-        """Current values of the scope (or of the whole organization) plus every pinned version."""
-        reply = await request(
-            self._broker,
-            ops.SECRET_REDACTION_VALUES,
-            RedactionValuesRequest(
-                organization_id=org,
-                customer_organization_id=customer,
-                all_customers=all_customers,
-                pinned=pinned,
-            ),
-            timeout=self._timeout,
-        )
-        return [v.get_secret_value() for v in reply.values]
+        """Current values of the scope (or of the whole organization), recently replaced
+        ones and every pinned version: page after page, as many as the service sends."""
+        values: list[str] = []
+        after: str | None = None
+        for _ in range(MAX_VALUE_PAGES):
+            reply = await request(
+                self._broker,
+                ops.SECRET_REDACTION_VALUES,
+                RedactionValuesRequest(
+                    organization_id=org,
+                    customer_organization_id=customer,
+                    all_customers=all_customers,
+                    pinned=pinned,
+                    after=after,
+                ),
+                timeout=self._timeout,
+            )
+            values += [v.get_secret_value() for v in reply.values]
+            if reply.next_after is None:
+                return values
+            if after is not None and reply.next_after <= after:
+                break  # pages must move on; a service that does not is not to be trusted
+            after = reply.next_after
+        # Fail closed: the caller holds the records rather than mask with part of the set.
+        raise UnavailableError("the values to mask did not arrive in full")
