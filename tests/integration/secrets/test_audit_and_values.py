@@ -15,8 +15,6 @@ from sigil_shared import subjects
 from sigil_shared.contracts import (
     AuditEvent,
     PinnedVersion,
-    RedactionValuesReply,
-    RedactionValuesRequest,
     SecretResolveReply,
     SecretResolveRequest,
 )
@@ -174,13 +172,7 @@ async def test_redaction_values_cover_old_versions_and_deleted_secrets(
         PinnedVersion(key="ROTATED", version=1),
         PinnedVersion(key="GONE", customer_organization_id="c1", version=1),
     ]
-    async with bus_as(nats_server, "redactor") as redactor:
-        reply = await SecretsClient(redactor).call(
-            subjects.SECRET_REDACTION_VALUES,
-            RedactionValuesRequest(organization_id=org, customer_organization_id="c1", pinned=pins),
-            RedactionValuesReply,
-        )
-    values = {v.get_secret_value() for v in reply.values}
+    values = await _mask_set(nats_server, org, "c1", pins)
     assert values == {"old-rotated-value", "new-rotated-value", "deleted-value"}
 
 
@@ -197,21 +189,12 @@ async def test_values_replaced_or_deleted_just_now_stay_masked_without_receipts(
     elsewhere = await client.create(admin, "ELSEWHERE", "other-customer-old", customer="c2")
     await client.update(admin, elsewhere.id, "other-customer-new")
 
-    async def values(customer: str | None, *, all_customers: bool = False) -> set[str]:
-        async with bus_as(nats_server, "redactor") as redactor:
-            reply = await SecretsClient(redactor).call(
-                subjects.SECRET_REDACTION_VALUES,
-                RedactionValuesRequest(
-                    organization_id=org,
-                    customer_organization_id=customer,
-                    all_customers=all_customers,
-                ),
-                RedactionValuesReply,
-            )
-        return {v.get_secret_value() for v in reply.values}
-
-    assert await values("c1") == {"old-rotated-value", "new-rotated-value", "deleted-value"}
-    assert await values(None, all_customers=True) == {
+    assert await _mask_set(nats_server, org, "c1") == {
+        "old-rotated-value",
+        "new-rotated-value",
+        "deleted-value",
+    }
+    assert await _mask_set(nats_server, org, None, all_customers=True) == {
         "old-rotated-value",
         "new-rotated-value",
         "deleted-value",
@@ -246,6 +229,20 @@ async def test_values_beyond_one_bus_message_reach_the_redactor_in_pages(
         got = await BusValuesSource(redactor, timeout=10).values(org, None, [], all_customers=True)
     assert len(got) == len(set(got)) == 75
     assert set(got) == made
+
+
+async def _mask_set(
+    fx: NatsFixture,
+    org: str,
+    customer: str | None,
+    pins: list[PinnedVersion] | None = None,
+    *,
+    all_customers: bool = False,
+) -> set[str]:
+    """What the redactor gets to mask for a deployment of this scope (its own adapter)."""
+    async with bus_as(fx, "redactor") as redactor:
+        source = BusValuesSource(redactor, timeout=10)
+        return set(await source.values(org, customer, pins or [], all_customers=all_customers))
 
 
 def test_a_page_of_values_fits_its_bound_and_a_boundary_survives_a_deletion() -> None:

@@ -8,6 +8,7 @@ from sigil_redactor.turns import Turns
 from sigil_shared import subjects
 from sigil_shared.contracts import LogRecord, PinnedVersion, RenderReceipt
 from sigil_shared.errors import UnavailableError
+from tests.unit.redactor.test_service import FakeMessage
 
 NOW = datetime(2026, 12, 2, tzinfo=UTC)
 
@@ -99,31 +100,12 @@ async def test_end_is_idempotent_and_ended_keys_are_forgotten() -> None:
     await turns.take(["a"]).wait()  # a fresh turn of a forgotten key starts at once
 
 
-class _Message:
-    def __init__(self, org: str, deployment: str, body: str, sequence: int) -> None:
-        self.subject = subjects.logs_raw(org, deployment)
-        record = LogRecord(deployment_id=deployment, timestamp=NOW, body=body)
-        self.data = record.model_dump_json().encode()
-        self._sequence = sequence
-        self.acked = False
-        self.naked = False
-
-    @property
-    def sequence(self) -> int:
-        return self._sequence
-
-    @property
-    def deliveries(self) -> int:
-        return 1
-
-    async def ack(self) -> None:
-        self.acked = True
-
-    async def nak(self, delay: float) -> None:
-        self.naked = True
-
-    async def term(self) -> None:
-        raise AssertionError("nothing is refused here")
+def _message(org: str, deployment: str, body: str, sequence: int) -> FakeMessage:
+    """A raw message of one record (the service tests' fake message)."""
+    record = LogRecord(deployment_id=deployment, timestamp=NOW, body=body)
+    return FakeMessage(
+        subjects.logs_raw(org, deployment), record.model_dump_json().encode(), sequence
+    )
 
 
 class _NoReceipts:
@@ -186,15 +168,15 @@ async def test_a_later_fetch_stores_after_an_earlier_fetch_of_the_same_deploymen
     service = RedactorService(
         receipts=_NoReceipts(), values=values, logs=logs, min_length=4, cache_size=8
     )
-    warm = _Message("fast", "app", "line 0", 1)
+    warm = _message("fast", "app", "line 0", 1)
     await service.process([warm])  # the fast organization's matcher is built
     turns = Turns()
     earlier: list[RawMessage] = [
-        _Message("slow", "job", "slow line", 2),
-        _Message("fast", "app", "line 1", 3),
+        _message("slow", "job", "slow line", 2),
+        _message("fast", "app", "line 1", 3),
     ]
-    later: list[RawMessage] = [_Message("fast", "app", "line 2", 4)]
-    other: list[RawMessage] = [_Message("other", "api", "line", 5)]
+    later: list[RawMessage] = [_message("fast", "app", "line 2", 4)]
+    other: list[RawMessage] = [_message("other", "api", "line", 5)]
     first = asyncio.ensure_future(
         service.process(earlier, turn=turns.take(m.subject for m in earlier))
     )
@@ -209,7 +191,7 @@ async def test_a_later_fetch_stores_after_an_earlier_fetch_of_the_same_deploymen
     values.release.set()
     await asyncio.gather(first, second)
     assert logs.stored[2:] == ["slow/job/raw-2", "fast/app/raw-3", "fast/app/raw-4"]
-    assert all(isinstance(m, _Message) and m.acked for m in [warm, *earlier, *later, *other])
+    assert all(isinstance(m, FakeMessage) and m.acked for m in [warm, *earlier, *later, *other])
 
 
 async def test_a_fetch_with_nothing_to_store_is_settled_without_waiting_for_its_turn() -> None:
@@ -219,17 +201,17 @@ async def test_a_fetch_with_nothing_to_store_is_settled_without_waiting_for_its_
     )
     turns = Turns()
     earlier: list[RawMessage] = [
-        _Message("slow", "job", "slow line", 1),
-        _Message("down", "app", "line 1", 2),
+        _message("slow", "job", "slow line", 1),
+        _message("down", "app", "line 1", 2),
     ]
-    held = _Message("down", "app", "line 2", 3)
+    held = _message("down", "app", "line 2", 3)
     first = asyncio.ensure_future(
         service.process(earlier, turn=turns.take(m.subject for m in earlier))
     )
     holding = asyncio.ensure_future(service.process([held], turn=turns.take([held.subject])))
     await _settle()  # no build thread: the values read fails at once
     assert holding.done()
-    assert held.naked
+    assert held.naked is not None
     assert not first.done()
     values.release.set()
     await asyncio.gather(first, holding)
