@@ -1,6 +1,6 @@
 """Renderer throughput next to Go's own text/template on the same inputs, in one run.
 
-    .venv/bin/python -m bench.renderer_bench [--seconds 3] [--count 1000]
+    .venv/bin/python -m bench.renderer_bench [--seconds 3] [--count 1000] [--concurrency 32 64]
 
 In-process: renders/s of a compiled 40-line env file (20 references) and a 300-line Helm
 values file (50 references), with the template cache. Go: the oracle times the same
@@ -126,8 +126,8 @@ class Run:
 class NatsFigures:
     """The renderer's run, the bus floor's run, and the freshness read's cost."""
 
-    renderer: Run
-    floor: Run
+    renderer: dict[int, Run]  # by renders in flight
+    floor: dict[int, Run]
     generation_read_us: float
     generation_read_cpu_ms: dict[str, float]
 
@@ -166,7 +166,12 @@ class LeanRequester:
 
 
 async def measure(
-    platform: NatsBroker, pids: dict[str, int], *, count: int, concurrency: int, env: str
+    platform: NatsBroker,
+    pids: dict[str, int],
+    *,
+    count: int,
+    concurrency: int,
+    env: str,
 ) -> Run:
     """``count`` renders of new revisions, ``concurrency`` in flight, after a warm-up.
 
@@ -181,7 +186,10 @@ async def measure(
     latencies: list[float] = []
     bodies = [
         TemplateRenderRequest(
-            organization_id="bench", deployment_id=f"d{i % 50}", revision=i + 1, env_file=env
+            organization_id="bench",
+            deployment_id=f"d{i % 50}",
+            revision=i + 1,
+            env_file=env,
         )
         .model_dump_json()
         .encode()
@@ -212,7 +220,26 @@ async def measure(
     )
 
 
-async def over_nats(count: int, concurrency: int, templates: dict[str, str]) -> NatsFigures:
+async def over_nats(count: int, concurrencies: list[int], templates: dict[str, str]) -> NatsFigures:
+    """One fresh stack per number of renders in flight: a run must not share the machine
+    with the audit appends its predecessor's renders left the secrets service."""
+    renderer: dict[int, Run] = {}
+    for concurrency in concurrencies:
+        renderer[concurrency], cost = await _renders(count, concurrency, templates["envFile"])
+    floor = await bus_floor(count, concurrencies, templates["envFile"])
+    read_us, read_cpu = cost
+    return NatsFigures(
+        renderer=renderer,
+        floor=floor,
+        generation_read_us=read_us,
+        generation_read_cpu_ms=read_cpu,
+    )
+
+
+async def _renders(
+    count: int, concurrency: int, env: str
+) -> tuple[Run, tuple[float, dict[str, float]]]:
+    """Renders over NATS on a fresh stack, then the freshness read's cost there."""
     async with BenchStack(services=("secrets", "renderer")) as stack:
         admin = Actor(user_id="bench", organization_id="bench", role=Role.ADMIN)
         gateway = await stack.broker("gateway")
@@ -230,20 +257,11 @@ async def over_nats(count: int, concurrency: int, templates: dict[str, str]) -> 
             "nats-server": stack.server.pid if stack.server and stack.server.pid else 0,
             "bench client": os.getpid(),
         }
-        renderer = await measure(
-            platform, pids, count=count, concurrency=concurrency, env=templates["envFile"]
-        )
-        read_us, read_cpu = await generation_read_cost(stack, rounds=2000)
-    floor = await bus_floor(count, concurrency, templates["envFile"])
-    return NatsFigures(
-        renderer=renderer,
-        floor=floor,
-        generation_read_us=read_us,
-        generation_read_cpu_ms=read_cpu,
-    )
+        run = await measure(platform, pids, count=count, concurrency=concurrency, env=env)
+        return run, await generation_read_cost(stack, rounds=2000)
 
 
-async def bus_floor(count: int, concurrency: int, env: str) -> Run:
+async def bus_floor(count: int, concurrencies: list[int], env: str) -> dict[int, Run]:
     """The same requests answered from memory by ``bench.render_floor`` (same plumbing)."""
     async with BenchStack(services=()) as stack:
         env_vars = dict(
@@ -270,7 +288,10 @@ async def bus_floor(count: int, concurrency: int, env: str) -> Run:
                 "nats-server": stack.server.pid if stack.server and stack.server.pid else 0,
                 "bench client": os.getpid(),
             }
-            return await measure(platform, pids, count=count, concurrency=concurrency, env=env)
+            return {
+                c: await measure(platform, pids, count=count, concurrency=c, env=env)
+                for c in concurrencies
+            }
         finally:
             proc.terminate()
             proc.wait()
@@ -303,7 +324,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--seconds", type=float, default=2.0)
     parser.add_argument("--count", type=int, default=1000)
-    parser.add_argument("--concurrency", type=int, default=32)
+    # A render service's capacity shows once enough renders are in flight; 32 in flight is
+    # bound by the latency of a render's three bus round trips (see BENCHMARKS.md).
+    parser.add_argument("--concurrency", type=int, nargs="+", default=[32, 64])
     args = parser.parse_args()
     templates = {"envFile": env_file(), "valuesYaml": values_yaml()}
     cache = TemplateCache()
@@ -325,16 +348,19 @@ def main() -> None:
         print(f"{name + ': engine, cached template':<44}{engine:>10.0f}{go_text}")
         print(f"{name + ': render + structure check':<44}{full:>10.0f}")
     nats = uvloop.run(over_nats(args.count, args.concurrency, templates))
-    for label, run in (
+    for label, runs in (
         ("envFile over NATS (new revision each)", nats.renderer),
         ("bus floor: same requests answered from memory", nats.floor),
     ):
-        print(f"{label:<44}{run.rate:>10.0f}")
-        print(
-            f"  {args.count} renders, {args.concurrency} in flight: p50 {run.p50_ms:.1f} ms,"
-            f" p99 {run.p99_ms:.1f} ms"
-        )
-        print("  CPU ms per render: " + ", ".join(f"{k} {v:.3f}" for k, v in run.cpu_ms.items()))
+        for concurrency, run in runs.items():
+            print(f"{label:<44}{run.rate:>10.0f}")
+            print(
+                f"  {args.count} renders, {concurrency} in flight: p50 {run.p50_ms:.1f} ms,"
+                f" p99 {run.p99_ms:.1f} ms"
+            )
+            print(
+                "  CPU ms per render: " + ", ".join(f"{k} {v:.3f}" for k, v in run.cpu_ms.items())
+            )
     print(
         f"  freshness read alone (direct get of g.<org>, sequential):"
         f" {nats.generation_read_us:.0f} us wall, CPU ms per read: "
