@@ -12,6 +12,7 @@ import logging
 from nats.aio.client import Client as NatsClient
 from nats.aio.msg import Msg
 from nats.errors import Error as NatsError
+from nats.errors import MsgAlreadyAckdError
 from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js import JetStreamContext
 from nats.js.errors import Error as JsError
@@ -24,6 +25,9 @@ from sigil_shared.jetstream import bind_work_consumer, stop_fetch_loop
 log = logging.getLogger("sigil.redactor.consumer")
 #: Fetches in flight at once (one redacting while the other waits for store acks).
 _INFLIGHT = 2
+#: Seconds before records a stopping replica gives back are redelivered: longer than a
+#: fetch's pull request lives (1 s when idle).
+_RELEASE_DELAY = 1.5
 #: About this many bytes per fetch (messages are up to 1 MiB; 256 of them would be 256 MiB).
 _FETCH_BYTES = 16 * 1024 * 1024
 
@@ -31,6 +35,18 @@ _FETCH_BYTES = 16 * 1024 * 1024
 def _end_turn(turn: Turn, task: "asyncio.Task[None]") -> None:
     del task
     turn.end()
+
+
+async def _release(messages: list[Msg]) -> None:
+    """Nak every message not acked, naked or terminated yet (a stored one is deduplicated
+    by its message id if it comes back).
+
+    After a short delay: the stopped loop's last pull request stays open on the server
+    until it expires (at most 1 s), and a message redelivered into it would wait out
+    ack_wait again."""
+    for msg in messages:
+        with contextlib.suppress(MsgAlreadyAckdError, NatsError):
+            await msg.nak(delay=_RELEASE_DELAY)
 
 
 class _Raw:
@@ -130,6 +146,11 @@ class RawLogConsumer:
     async def _process(self, messages: list[Msg], turn: Turn) -> None:
         try:
             await self._service.process([_Raw(m) for m in messages], turn=turn)
+        except asyncio.CancelledError:
+            # Stopping: what this fetch has not settled goes back now rather than after
+            # ack_wait, so it is redelivered before lines published later (raw order).
+            await _release(messages)
+            raise
         except Exception as err:  # noqa: BLE001 - the loop must survive; records redeliver
             log.error("batch failed, records will be redelivered: %s", type(err).__name__)
 
