@@ -4,10 +4,10 @@ import asyncio
 from datetime import UTC, datetime
 
 from sigil_redactor.service import RawMessage, RedactorService, StoredPage
-from sigil_redactor.turns import Turns
 from sigil_shared import subjects
 from sigil_shared.contracts import LogRecord, PinnedVersion, RenderReceipt
 from sigil_shared.errors import UnavailableError
+from sigil_shared.turns import Turns
 from tests.unit.redactor.test_service import FakeMessage
 
 NOW = datetime(2026, 12, 2, tzinfo=UTC)

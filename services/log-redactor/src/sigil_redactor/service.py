@@ -22,7 +22,6 @@ from sigil_redactor.domain.records import (
     redact_records,
     size_bound,
 )
-from sigil_redactor.turns import Turn
 from sigil_shared import subjects
 from sigil_shared.contracts import (
     LogEntry,
@@ -39,6 +38,7 @@ from sigil_shared.contracts.logs import (
     SEVERITY_MAX,
 )
 from sigil_shared.errors import NotFoundError, SigilError
+from sigil_shared.turns import Turn
 
 log = logging.getLogger("sigil.redactor")
 

@@ -18,9 +18,9 @@ from nats.js import JetStreamContext
 from nats.js.errors import Error as JsError
 
 from sigil_redactor.service import RedactorService
-from sigil_redactor.turns import Turn, Turns
 from sigil_shared import subjects
 from sigil_shared.jetstream import bind_work_consumer, stop_fetch_loop
+from sigil_shared.turns import Turn, Turns
 
 log = logging.getLogger("sigil.redactor.consumer")
 #: Fetches in flight at once (one redacting while the other waits for store acks).

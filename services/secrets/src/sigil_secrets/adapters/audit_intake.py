@@ -44,7 +44,10 @@ from sigil_shared.contracts import (
 )
 from sigil_shared.errors import SigilError
 from sigil_shared.jetstream import bind_work_consumer, stop_fetch_loop
+from sigil_shared.turns import Turn, Turns
 
+#: Every message's turn is taken under this one key: intake order, whatever the org.
+_INTAKE_ORDER = ("intake",)
 log = logging.getLogger("sigil.secrets.audit_intake")
 
 #: Seconds before an unacknowledged intake message is redelivered.
@@ -94,9 +97,10 @@ class AuditIntakeConsumer:
         #: Events dropped since start, by reason (also the ``sigil.audit_intake.dropped``
         #: counter): what the log lines count.
         self.dropped: Counter[str] = Counter()
-        #: The turn of the last message fetched (see ``_next_turn``); done: none waiting.
-        self._turn: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._turn.set_result(None)
+        #: One turn per message, all under one key: a message queues its events for the
+        #: chain only after the one fetched before it did, so they are stored in intake
+        #: order even when a large message is decoded in a thread while a small one is not.
+        self._turns = Turns()
 
     async def start(self) -> None:
         """Bind the durable consumer (shared by all replicas) and start the loop."""
@@ -160,15 +164,9 @@ class AuditIntakeConsumer:
             await asyncio.gather(*rounds, return_exceptions=True)
 
     async def _round(self, messages: list[Msg]) -> None:
-        await asyncio.gather(*(self._handle(msg, self._next_turn()) for msg in messages))
-
-    def _next_turn(self) -> tuple["asyncio.Future[None]", "asyncio.Future[None]"]:
-        """(the previous message's turn, this one's): a message queues its events for the
-        chain only after the one fetched before it did, so they are stored in intake order
-        even when a large message is decoded in a thread while a small one is not."""
-        after, mine = self._turn, asyncio.get_running_loop().create_future()
-        self._turn = mine
-        return after, mine
+        await asyncio.gather(
+            *(self._handle(msg, self._turns.take(_INTAKE_ORDER)) for msg in messages)
+        )
 
     def _count(self, refused: Counter[tuple[str, str | None]]) -> None:
         """Count dropped events by (reason, organization); the log line names the reason
@@ -184,13 +182,10 @@ class AuditIntakeConsumer:
                 self.dropped[reason],
             )
 
-    async def _handle(
-        self, msg: Msg, turn: tuple["asyncio.Future[None]", "asyncio.Future[None]"]
-    ) -> None:
+    async def _handle(self, msg: Msg, turn: Turn) -> None:
         """Append a message's events (in its turn), then ack; redeliver it later (a bounded
         number of times) if one cannot be stored yet; drop at once what can never be
         appended, and terminate a message left with nothing to append."""
-        after, mine = turn
         try:
             try:
                 org, accepted, refused = await self._sort(msg)
@@ -203,11 +198,11 @@ class AuditIntakeConsumer:
                 self._count(refused)
                 await _settle(msg.term())
                 return
-            await asyncio.shield(after)
+            await turn.wait()
             # Together, so the audit log group-commits them; no request waits on them.
             appending = asyncio.ensure_future(self._audit.append_all(accepted, background=True))
         finally:
-            _end_turn(after, mine)  # the next message may queue its events (after these)
+            turn.end()  # the next message may queue its events (after these)
         outcomes = await appending
         failed = _failures(outcomes)
         unavailable = next((e for e in failed if isinstance(e, SigilError)), None)
@@ -281,21 +276,6 @@ def _decode_and_triage(
 ) -> tuple[str | None, list[AuditEvent], Counter[tuple[str, str | None]]]:
     """A message's events, sorted (``triage_value_uses``); ValueUseBatchError if it holds none."""
     return triage_value_uses(decode_value_use_batch(data), subject, received)
-
-
-def _end_turn(after: "asyncio.Future[None]", mine: "asyncio.Future[None]") -> None:
-    """End this message's turn once the one before it has ended: a message refused (or
-    failing) before its turn came must not let the next one queue events ahead of a
-    message still being decoded."""
-
-    def end(_: object = None) -> None:
-        if not mine.done():
-            mine.set_result(None)
-
-    if after.done():
-        end()
-    else:
-        after.add_done_callback(end)
 
 
 def _failures(outcomes: list[AuditEvent | BaseException]) -> list[Exception]:

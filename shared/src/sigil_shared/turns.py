@@ -1,11 +1,15 @@
-"""Turns for overlapping fetches: a fetch stores after the earlier ones of its deployments.
+"""Turns for overlapping work: a unit of work acts after the earlier ones sharing its keys.
 
-The raw-log consumer redacts two fetches at once; each awaits reads and matcher builds
-before it stores, so a later fetch could store first. A fetch takes a turn for the keys it
-holds (its raw subjects: one per deployment) and issues its stores only once every earlier
-fetch holding one of those keys has issued its own, so each deployment's records are stored
-in raw order while fetches of other deployments (a slow matcher build of another
-organization) never wait for each other.
+Both bus consumers that keep fetches in flight use them. The redactor redacts two fetches
+at once, each awaiting reads and matcher builds before it stores, and takes a turn per
+fetch for its raw subjects (one per deployment): each deployment's records are stored in
+raw order while fetches of other deployments never wait for each other. The audit intake
+takes one turn per message under a single key, so messages queue their events in intake
+order even when a large one is decoded in a thread.
+
+The holder of a turn waits for it, does what must keep order, then ends it; ending a turn
+early (a failure, a cancellation, nothing to do) still lets no later turn overtake an
+earlier one.
 """
 
 import asyncio
