@@ -20,7 +20,7 @@ from nats.js.api import ConsumerConfig, DeliverPolicy
 from nats.js.errors import Error as JsError
 from nats.js.errors import NotFoundError
 
-from sigil_secrets.adapters.js_audit import JetStreamAuditLog
+from sigil_secrets.adapters.js_audit import JetStreamAuditLog, read_anchor
 from sigil_secrets.adapters.keyring_source import KeyringSource
 from sigil_secrets.domain.audit_chain import (
     ChainReport,
@@ -166,7 +166,7 @@ async def verify_audit(
         # the only one kept while the chain streams past. An anchored organization
         # without a single event lost its whole chain.
         orgs = [organization_id] if organization_id else await _anchored_orgs(nc)
-        anchors = {org: await _anchor(nc, org) for org in orgs}
+        anchors = {org: await read_anchor(nc.jetstream(), org) for org in orgs}
         chains = {org: _verifier(org, anchors[org], keyring) for org in orgs}
         async with contextlib.aclosing(_stored_events(nc, stream, filter_subject)) as items:
             async for item in items:
@@ -175,7 +175,7 @@ async def verify_audit(
                     chains[org] = _verifier(org, None, keyring)
                 chains[org].add(item)
         for org in sorted(chains):
-            anchor = anchors[org] if org in anchors else await _anchor(nc, org)
+            anchor = anchors[org] if org in anchors else await read_anchor(nc.jetstream(), org)
             check_anchor(chains[org].report, anchor, keyring=keyring)
             result.chains.append(chains[org].report)
     except (JsError, NatsError, TimeoutError) as err:
@@ -196,7 +196,6 @@ def _verifier(org: str, anchor: bytes | None, keyring: Keyring) -> ChainVerifier
 
 
 _ANCHORS = f"$KV.{subjects.SECRETS_BUCKET}."
-_KV_DELETED = ("DEL", "PURGE")
 
 
 async def _anchored_orgs(nc: NatsClient) -> list[str]:
@@ -207,19 +206,6 @@ async def _anchored_orgs(nc: NatsClient) -> list[str]:
     )
     prefix = _ANCHORS + subjects.audit_anchor_key("")
     return sorted(name.removeprefix(prefix) for name in (info.state.subjects or {}))
-
-
-async def _anchor(nc: NatsClient, org: str) -> bytes | None:
-    """The stored head anchor of one organization's chain, if any."""
-    try:
-        msg = await nc.jetstream().get_last_msg(
-            subjects.kv_stream(subjects.SECRETS_BUCKET), _ANCHORS + subjects.audit_anchor_key(org)
-        )
-    except NotFoundError:
-        return None
-    if (msg.headers or {}).get("KV-Operation") in _KV_DELETED:
-        return None
-    return msg.data
 
 
 def _operator() -> str:

@@ -313,10 +313,9 @@ class JetStreamAuditLog:
         await asyncio.sleep(ANCHOR_DELAY)
         while self._anchors:
             org, head = self._anchors.popitem()
-            subject = f"$KV.{subjects.SECRETS_BUCKET}.{subjects.audit_anchor_key(org)}"
             try:
                 anchor = seal_anchor(org, head, keyring=self._keyring.get())
-                await self._js.publish(subject, anchor, timeout=self._timeout)
+                await self._js.publish(_anchor_subject(org), anchor, timeout=self._timeout)
             except (JsError, NatsError, TimeoutError, SigilError, OSError) as err:
                 log.warning("audit head anchor of %s not written: %s", org, type(err).__name__)
 
@@ -508,16 +507,10 @@ class JetStreamAuditLog:
     async def _anchored(self, org: str) -> ChainHead | None:
         """The head the organization's stored anchor vouches for (None: no trustworthy one;
         ``sigil audit verify`` names a forged or unreadable anchor)."""
-        try:
-            msg = await self._js.get_last_msg(
-                subjects.kv_stream(subjects.SECRETS_BUCKET),
-                f"$KV.{subjects.SECRETS_BUCKET}.{subjects.audit_anchor_key(org)}",
-            )
-        except NotFoundError:
+        stored = await read_anchor(self._js, org)
+        if stored is None:
             return None
-        if (msg.headers or {}).get("KV-Operation") in ("DEL", "PURGE"):
-            return None
-        anchored = trusted_anchor(org, msg.data or b"", self._keyring.get())
+        anchored = trusted_anchor(org, stored, self._keyring.get())
         if isinstance(anchored, str):
             log.warning("audit chain of %s: %s; run sigil audit verify", org, anchored)
             return None
@@ -547,7 +540,7 @@ class JetStreamAuditLog:
             f"audit chain of {org} ends at position {head.chain_seq} but its head anchor "
             f"records position {anchored.chain_seq}: positions {lost} were cut from the "
             "audit stream; its changes are refused until an operator acknowledges the loss "
-            "(run sigil audit verify)"
+            f"(sigil audit verify; sigil audit acknowledge-lost-head --org {org})"
         )
         log.error("%s", message)
         self._lost_heads.pop(org, None)
@@ -749,6 +742,24 @@ class JetStreamAuditLog:
         finally:
             with contextlib.suppress(JsError, NatsError):
                 await sub.unsubscribe()
+
+
+def _anchor_subject(org: str) -> str:
+    return f"$KV.{subjects.SECRETS_BUCKET}.{subjects.audit_anchor_key(org)}"
+
+
+async def read_anchor(js: JetStreamContext, org: str) -> bytes | None:
+    """The stored head anchor of one organization's chain (None: never written, or
+    deleted or purged); ``trusted_anchor`` says what it vouches for."""
+    try:
+        msg = await js.get_last_msg(
+            subjects.kv_stream(subjects.SECRETS_BUCKET), _anchor_subject(org)
+        )
+    except NotFoundError:
+        return None
+    if (msg.headers or {}).get("KV-Operation") in ("DEL", "PURGE"):
+        return None
+    return msg.data
 
 
 def _readable(data: bytes) -> AuditEvent | None:
