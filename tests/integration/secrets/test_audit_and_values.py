@@ -10,7 +10,6 @@ from nats.aio.msg import Msg
 from sigil_redactor.adapters.sources import BusValuesSource
 from sigil_secrets.domain.audit_chain import StoredEvent, verify_chain
 from sigil_secrets.domain.crypto import Keyring
-from sigil_secrets.service import redaction_page
 from sigil_shared import subjects
 from sigil_shared.contracts import (
     AuditEvent,
@@ -243,24 +242,3 @@ async def _mask_set(
     async with bus_as(fx, "redactor") as redactor:
         source = BusValuesSource(redactor, timeout=10)
         return set(await source.values(org, customer, pins or [], all_customers=all_customers))
-
-
-def test_a_page_of_values_fits_its_bound_and_a_boundary_survives_a_deletion() -> None:
-    values = [f"value-{n:04d}-" + "x" * (n % 50) for n in range(400)]
-    pages: list[list[str]] = []
-    after: str | None = None
-    while True:
-        reply = redaction_page(values, after=after, max_bytes=2_000)
-        pages.append([v.get_secret_value() for v in reply.values])
-        assert sum(len(json.dumps(v)) + 1 for v in pages[-1]) <= 2_000
-        if reply.next_after is None:
-            break
-        after = reply.next_after
-    assert sorted(v for page in pages for v in page) == sorted(values)
-    # A value deleted between two pages shifts no other value past the boundary.
-    first = redaction_page(values, after=None, max_bytes=2_000)
-    shown = [v.get_secret_value() for v in first.values]
-    rest = redaction_page(
-        [v for v in values if v != shown[0]], after=first.next_after, max_bytes=10**9
-    )
-    assert sorted(shown + [v.get_secret_value() for v in rest.values]) == sorted(values)

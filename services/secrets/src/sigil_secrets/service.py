@@ -1,8 +1,6 @@
 """The secrets service: authorization, validation, encryption, storage and audit, in order."""
 
 import asyncio
-import hashlib
-import json
 import logging
 import random
 import time
@@ -18,6 +16,7 @@ from sigil_secrets.adapters.keyring_source import KeyringSource
 from sigil_secrets.domain import listing, policy
 from sigil_secrets.domain.crypto import open_envelope, record_aad, seal
 from sigil_secrets.domain.model import SecretRecord, VersionMeta, history_full_of_pins
+from sigil_secrets.domain.redaction import redaction_page
 from sigil_secrets.domain.scope import deployment_secrets
 from sigil_secrets.domain.validation import check_key, check_value, too_short_to_mask
 from sigil_secrets.errors import KeyTakenError, PinnedVersionGoneError, StaleRevisionError
@@ -700,9 +699,10 @@ class SecretsService:
         if req.pinned:
             pinned = await self._pinned_values(org, customer, req.pinned, strict=False)
             values.update(value for _, value in pinned)
-        return redaction_page(
+        page, next_after = redaction_page(
             [v for v in values if v], after=req.after, max_bytes=self._redaction_page_bytes
         )
+        return RedactionValuesReply(values=page, next_after=next_after)
 
     async def health(self) -> dict[str, str]:
         """Store and audit readiness (the audit check makes /readyz tell the truth)."""
@@ -753,24 +753,3 @@ def _audit_matches(req: AuditQueryRequest, own: str | None, event: AuditEvent) -
         and (req.since is None or event.at >= req.since)
         and (req.until is None or event.at <= req.until)
     )
-
-
-def redaction_page(values: list[str], *, after: str | None, max_bytes: int) -> RedactionValuesReply:
-    """The values whose SHA-256 comes after ``after``, in that order, as many as fit
-    ``max_bytes`` of JSON (at least one); ``next_after`` is the last one's digest when more
-    remain."""
-    ordered = sorted((hashlib.sha256(v.encode()).hexdigest(), v) for v in values)
-    page: list[str] = []
-    size = 0
-    for digest, value in ordered:
-        if after is not None and digest <= after:
-            continue
-        cost = len(json.dumps(value)) + 1  # ASCII-escaped: never shorter than the wire form
-        if page and size + cost > max_bytes:
-            return RedactionValuesReply(
-                values=page,
-                next_after=hashlib.sha256(page[-1].encode()).hexdigest(),
-            )
-        page.append(value)
-        size += cost
-    return RedactionValuesReply(values=page)
