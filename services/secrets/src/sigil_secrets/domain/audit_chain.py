@@ -228,8 +228,8 @@ class ChainReport:
         return not self.problems
 
 
-def _anchor_head(org: str, data: bytes, keyring: Keyring) -> ChainHead | str:
-    """The head an anchor vouches for, or why it cannot be trusted."""
+def trusted_anchor(org: str, data: bytes, keyring: Keyring) -> ChainHead | str:
+    """The head a stored anchor of ``org``'s chain vouches for, or why it cannot be trusted."""
     try:
         body = json.loads(data)
         head = ChainHead(link=str(body["link"]), chain_seq=int(body["chainSeq"]))
@@ -244,11 +244,6 @@ def _anchor_head(org: str, data: bytes, keyring: Keyring) -> ChainHead | str:
     ):
         return "head anchor is forged or edited (its HMAC does not verify)"
     return head
-
-
-def trusted_anchor(org: str, data: bytes, keyring: Keyring) -> ChainHead | str:
-    """The head a stored anchor of ``org``'s chain vouches for, or why it cannot be trusted."""
-    return _anchor_head(org, data, keyring)
 
 
 @dataclass(frozen=True)
@@ -420,7 +415,7 @@ def anchored_position(org: str, anchor: bytes | None, *, keyring: Keyring) -> in
     ``check_anchor`` will refuse)."""
     if anchor is None:
         return None
-    head = _anchor_head(org, anchor, keyring)
+    head = trusted_anchor(org, anchor, keyring)
     return None if isinstance(head, str) else head.chain_seq
 
 
@@ -442,7 +437,7 @@ def check_anchor(report: ChainReport, anchor: bytes | None, *, keyring: Keyring)
                 )
             )
         return
-    anchored = _anchor_head(report.organization_id, anchor, keyring)
+    anchored = trusted_anchor(report.organization_id, anchor, keyring)
     if isinstance(anchored, str):
         report.problems.append(ChainProblem("anchor", last, anchored))
         return
