@@ -16,7 +16,7 @@ from sigil_secrets.adapters.keyring_source import KeyringSource
 from sigil_secrets.domain import listing, policy
 from sigil_secrets.domain.crypto import open_envelope, record_aad, seal
 from sigil_secrets.domain.model import SecretRecord, VersionMeta, history_full_of_pins
-from sigil_secrets.domain.redaction import redaction_page
+from sigil_secrets.domain.redaction import SetChangedError, redaction_page
 from sigil_secrets.domain.scope import deployment_secrets
 from sigil_secrets.domain.validation import check_key, check_value, too_short_to_mask
 from sigil_secrets.errors import KeyTakenError, PinnedVersionGoneError, StaleRevisionError
@@ -699,10 +699,20 @@ class SecretsService:
         if req.pinned:
             pinned = await self._pinned_values(org, customer, req.pinned, strict=False)
             values.update(value for _, value in pinned)
-        page, next_after = redaction_page(
-            [v for v in values if v], after=req.after, max_bytes=self._redaction_page_bytes
+        try:
+            page = redaction_page(
+                [v for v in values if v],
+                start=req.start,
+                snapshot=req.snapshot,
+                max_bytes=self._redaction_page_bytes,
+            )
+        except SetChangedError as err:
+            raise ConflictError(str(err), details={"field": "snapshot"}) from err
+        return RedactionValuesReply(
+            values=page.values,
+            next_start=page.next_start,
+            snapshot=page.snapshot,
         )
-        return RedactionValuesReply(values=page, next_after=next_after)
 
     async def health(self) -> dict[str, str]:
         """Store and audit readiness (the audit check makes /readyz tell the truth)."""

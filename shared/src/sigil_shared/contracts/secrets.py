@@ -194,16 +194,19 @@ class RedactionValuesRequest(Contract):
     customer_organization_id: EntityId | None = None
     all_customers: bool = False
     pinned: list[PinnedVersion] = Field(default_factory=list)
-    #: Paging: the previous reply's ``next_after`` (values come ordered by the SHA-256 of
-    #: each value, so a page boundary names no value and a deletion shifts none).
-    after: str | None = Field(default=None, pattern=r"^[0-9a-f]{64}$")
+    #: Paging: the previous reply's ``next_start`` and ``snapshot``. The snapshot names the
+    #: whole set (a digest over every value's digest: nothing about any one value); a page
+    #: asked for under another snapshot is refused (conflict), and the caller starts again.
+    start: int = Field(default=0, ge=0)
+    snapshot: str | None = Field(default=None, pattern=r"^[0-9a-f]{64}$")
 
 
 class RedactionValuesReply(Contract):
-    """Values to mask, as many as fit one bus message; ``next_after`` asks for the rest."""
+    """Values to mask, as many as fit one bus message; ``next_start`` asks for the rest."""
 
     values: list[WireSecret]
-    next_after: str | None = None
+    next_start: int | None = None
+    snapshot: str | None = None
 
 
 class SecretChanged(Contract):

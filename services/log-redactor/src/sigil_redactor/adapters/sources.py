@@ -14,7 +14,7 @@ from sigil_shared.contracts import (
     RedactionValuesRequest,
     RenderReceipt,
 )
-from sigil_shared.errors import UnavailableError
+from sigil_shared.errors import ConflictError, UnavailableError
 from sigil_shared.jetstream import scan_rows
 
 
@@ -54,6 +54,8 @@ class KvReceiptReader:
 
 #: Pages of values one matcher may take (each up to a bus message: ~4 GiB at 4 MiB).
 MAX_VALUE_PAGES = 1024
+#: Times the whole set is read when it keeps changing between pages.
+SET_ATTEMPTS = 3
 
 
 class BusValuesSource:
@@ -72,27 +74,34 @@ class BusValuesSource:
         all_customers: bool,
     ) -> list[str]:
         """Current values of the scope (or of the whole organization), recently replaced
-        ones and every pinned version: page after page, as many as the service sends."""
-        values: list[str] = []
-        after: str | None = None
-        for _ in range(MAX_VALUE_PAGES):
-            reply = await request(
-                self._broker,
-                ops.SECRET_REDACTION_VALUES,
-                RedactionValuesRequest(
-                    organization_id=org,
-                    customer_organization_id=customer,
-                    all_customers=all_customers,
-                    pinned=pinned,
-                    after=after,
-                ),
-                timeout=self._timeout,
-            )
-            values += [v.get_secret_value() for v in reply.values]
-            if reply.next_after is None:
-                return values
-            if after is not None and reply.next_after <= after:
-                break  # pages must move on; a service that does not is not to be trusted
-            after = reply.next_after
+        ones and every pinned version: page after page, as many as the service sends; the
+        whole set again if it changed between pages."""
+        for _ in range(SET_ATTEMPTS):
+            values: list[str] = []
+            start, snapshot = 0, None
+            try:
+                for _ in range(MAX_VALUE_PAGES):
+                    reply = await request(
+                        self._broker,
+                        ops.SECRET_REDACTION_VALUES,
+                        RedactionValuesRequest(
+                            organization_id=org,
+                            customer_organization_id=customer,
+                            all_customers=all_customers,
+                            pinned=pinned,
+                            start=start,
+                            snapshot=snapshot,
+                        ),
+                        timeout=self._timeout,
+                    )
+                    values += [v.get_secret_value() for v in reply.values]
+                    if reply.next_start is None:
+                        return values
+                    if reply.next_start <= start:
+                        break  # pages must move on; a service that does not is not trusted
+                    start, snapshot = reply.next_start, reply.snapshot
+                break
+            except ConflictError:
+                continue  # the set changed between pages: read it again
         # Fail closed: the caller holds the records rather than mask with part of the set.
         raise UnavailableError("the values to mask did not arrive in full")

@@ -1,28 +1,45 @@
-"""Pages of the values the redactor masks: bounded in bytes, with boundaries that name no value."""
+"""Pages of the values the redactor masks: bounded in bytes, and naming no value."""
 
 import hashlib
 import json
+from dataclasses import dataclass
+
+
+class SetChangedError(ValueError):
+    """The values changed since the snapshot a page was asked under."""
+
+
+@dataclass(frozen=True)
+class ValuesPage:
+    """One page: its values, where the next one starts (None: the last), and the snapshot
+    that names the whole set."""
+
+    values: list[str]
+    next_start: int | None
+    snapshot: str
 
 
 def redaction_page(
-    values: list[str], *, after: str | None, max_bytes: int
-) -> tuple[list[str], str | None]:
-    """The values whose SHA-256 comes after ``after``, in that order, as many as fit
-    ``max_bytes`` of JSON (at least one), and the last one's digest when more remain.
+    values: list[str], *, start: int, snapshot: str | None, max_bytes: int
+) -> ValuesPage:
+    """The values from position ``start`` of the set's order (by each value's SHA-256), as
+    many as fit ``max_bytes`` of JSON (at least one).
 
-    Ordered by digest, a page boundary names no value and a value deleted between two
-    pages shifts no other past it.
+    The snapshot is a digest over every value's digest, so it reveals nothing about any one
+    value; a page after the first must be asked under the snapshot of the first, else
+    SetChangedError (a change between pages could shift a value past the boundary unseen).
     """
+    ordered = sorted((hashlib.sha256(v.encode()).digest(), v) for v in values)
+    current = hashlib.sha256(b"".join(digest for digest, _ in ordered)).hexdigest()
+    if start and snapshot != current:
+        raise SetChangedError("the values changed while being paged")
     page: list[str] = []
     size = 0
-    last = ""
-    for digest, value in sorted((hashlib.sha256(v.encode()).hexdigest(), v) for v in values):
-        if after is not None and digest <= after:
-            continue
+    for position in range(start, len(ordered)):
+        value = ordered[position][1]
         cost = len(json.dumps(value)) + 1  # ASCII-escaped: never shorter than the wire form
         if page and size + cost > max_bytes:
-            return page, last
+            return ValuesPage(page, position, current)
         page.append(value)
         size += cost
-        last = digest
-    return page, None
+    return ValuesPage(page, None, current)
